@@ -1,0 +1,95 @@
+"""Presets, overrides and the training grid (SPEC §1, §8).
+
+``config.yaml`` holds ``preset`` (the default one to run), ``presets`` (``ci``, ``demo``,
+``paper``, ...) and optionally top-level override blocks with the same keys as a preset.
+The resolved configuration of preset P is ``deep_merge(presets[P], overrides)``, so
+``--config preset=ci 'training={max_iters: 50}'`` changes one key of the ci preset.
+
+The grid is a table with one row per training cell (dataset, model, optimizer, lr, seed),
+expanded from the preset's ``experiments`` list; Snakemake's ``Paramspace`` turns it into
+one readable folder per cell: ``dataset~parity/model~fcn/optimizer~sgd/lr~0.1/seed~0``.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pandas as pd
+import yaml
+
+from largelr.columns import GRID_COLUMNS
+
+SCHEMA_DIR = Path(__file__).resolve().parents[2] / "workflow" / "schemas"
+NON_PRESET_KEYS = {"preset", "presets"}
+
+
+def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """``base`` with ``override`` merged in recursively (dicts merge, everything else replaces)."""
+    merged = copy.deepcopy(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def overrides(config: dict[str, Any]) -> dict[str, Any]:
+    """The top-level keys of ``config`` that override every preset."""
+    return {k: v for k, v in config.items() if k not in NON_PRESET_KEYS}
+
+
+def resolve_preset(config: dict[str, Any], name: str) -> dict[str, Any]:
+    """Preset ``name`` with the top-level overrides applied."""
+    if name not in config["presets"]:
+        raise ValueError(f"config key 'preset': unknown preset {name!r}; defined: {sorted(config['presets'])}")
+    return deep_merge(config["presets"][name], overrides(config))
+
+
+def check_references(preset: dict[str, Any], name: str) -> None:
+    """Every experiment and figure must name datasets/models/optimizers that the preset defines."""
+    for i, experiment in enumerate(preset["experiments"]):
+        for key, table in (("dataset", "datasets"), ("model", "models"), ("optimizer", "optimizers")):
+            if experiment[key] not in preset[table]:
+                raise ValueError(
+                    f"presets.{name}.experiments[{i}].{key}: {experiment[key]!r} is not defined under "
+                    f"presets.{name}.{table} (defined: {sorted(preset[table])})"
+                )
+    for figure, selection in preset.get("figures", {}).items():
+        if selection["dataset"] not in preset["datasets"]:
+            raise ValueError(f"presets.{name}.figures.{figure}.dataset: {selection['dataset']!r} is not defined")
+
+
+def training_grid(preset: dict[str, Any]) -> pd.DataFrame:
+    """One row per training cell, columns :data:`GRID_COLUMNS`; seeds come from ``seeds``."""
+    rows = [
+        {"dataset": e["dataset"], "model": e["model"], "optimizer": e["optimizer"], "lr": float(lr), "seed": int(seed)}
+        for e in preset["experiments"]
+        for lr in e["lrs"]
+        for seed in e.get("seeds", preset["seeds"])
+    ]
+    grid = pd.DataFrame(rows, columns=GRID_COLUMNS).drop_duplicates(ignore_index=True)
+    return grid
+
+
+def load_schema(name: str) -> dict[str, Any]:
+    with open(SCHEMA_DIR / name, encoding="utf-8") as handle:
+        return yaml.safe_load(handle)
+
+
+def validate_config(config: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Validate the whole config and return every resolved preset (used outside Snakemake).
+
+    Raises ``jsonschema.ValidationError`` / ``ValueError`` naming the offending key.
+    """
+    jsonschema.validate(config, load_schema("config.schema.yaml"))
+    resolved = {}
+    for name in config["presets"]:
+        preset = resolve_preset(config, name)
+        jsonschema.validate(preset, load_schema("preset.schema.yaml"))
+        check_references(preset, name)
+        resolved[name] = preset
+    return resolved

@@ -1,0 +1,674 @@
+"""The four semi-synthetic spurious-correlation datasets of §4.1 and suppl. C (SPEC §2).
+
+=====================  ===============================  ===============================  ======
+dataset                core feature (y)                 spurious feature (b)             ρ_train
+=====================  ===============================  ===============================  ======
+Colored MNIST          digit shape                      digit colour (LfF, 10 colours)    0.025
+Double MNIST           left digit, dimmed               right digit, full brightness      0.025
+MNIST-CIFAR            CIFAR-10 object (bottom)         MNIST digit (top)                 0.1
+Corrupted CIFAR-10     CIFAR-10 object                  corruption type (LfF "type 0")    0.1
+=====================  ===============================  ===============================  ======
+
+Shared protocol (SPEC §2, "Notation"):
+
+* ``y`` is always the label of the source image that carries the core feature.
+* Training split: exactly ``round(ρ_train · n)`` bias-conflicting (BC, ``b ≠ y``) samples,
+  chosen uniformly at random; a BC sample's ``b`` is uniform over the other K − 1 classes;
+  every other sample is bias-aligned (``b = y``).
+* Test split is unbiased: within each class ``y`` the bias labels are spread as evenly as
+  possible over all K classes (random order, remainder to random distinct classes), so
+  ``b`` is uniform and independent of ``y`` and ρ_test ≈ 1 − 1/K = 0.9.
+* ``subset_train`` / ``subset_test`` take a deterministic class-stratified subset of the
+  *source* split (MNIST or CIFAR-10) before construction, so the ci/demo presets stay
+  small. Images drawn for the spurious part (Double MNIST's right digit, MNIST-CIFAR's
+  MNIST digit) come from the whole MNIST split of the same name, so train and test never
+  share a source image.
+* Everything is deterministic given ``seed`` (``np.random.SeedSequence(seed)`` spawns one
+  stream per purpose); ``data_root``/``download`` do not enter the stored metadata, so the
+  saved file is byte-identical wherever it is built.
+* Images are stored as ``uint8`` N×C×H×W; region masks (N×H×W) mark core / spurious /
+  noise pixels for the attribution metrics (suppl. D).
+
+Every generator takes ``return_provenance=True`` to also return, per split, the indices
+of the source images it used (``core_index`` into the source split; ``spurious_index``
+into the MNIST split where a second image is drawn) — used by the tests to check that
+every sample's ``y`` and pixels come from the right source image.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+import types
+import warnings
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any, Callable
+
+import multiprocessing
+import numpy as np
+
+from largelr.datasets.format import CORE, NOISE, SPURIOUS, Split, SpuriousDataset
+from largelr.datasets.sources import CIFAR10_CLASSES, load_cifar10, load_mnist
+
+NUM_CLASSES = 10
+
+#: LfF's Colored MNIST mean colour of bias label 0–9 (RGB in [0, 1]; SPEC §2).
+COLORED_MNIST_COLORS = np.array(
+    [
+        (0.9837, 0.3125, 0.1686),
+        (0.9905, 0.9156, 0.3515),
+        (0.6730, 0.4611, 0.5798),
+        (0.7833, 0.8316, 0.6013),
+        (0.0880, 0.7780, 0.9818),
+        (0.3214, 0.9611, 0.4465),
+        (0.0246, 0.2357, 0.7587),
+        (0.5552, 0.1016, 0.7618),
+        (0.2077, 0.3929, 0.0187),
+        (0.8337, 0.2024, 0.2669),
+    ],
+    dtype=np.float64,
+)
+#: Standard deviation of the per-image Gaussian colour perturbation by LfF "severity".
+COLOR_STD_BY_SEVERITY = {1: 0.05, 2: 0.02, 3: 0.01, 4: 0.005, 5: 0.002}
+
+#: LfF's Corrupted CIFAR-10 "type 0": bias label k ↦ k-th corruption (imagecorruptions names).
+CORRUPTIONS_TYPE0 = (
+    "snow",
+    "frost",
+    "fog",
+    "brightness",
+    "contrast",
+    "spatter",
+    "elastic_transform",
+    "jpeg_compression",
+    "pixelate",
+    "saturate",
+)
+#: Side length at which each corruption is applied to a 32×32 CIFAR image.
+#:
+#: ``imagecorruptions`` carries ImageNet-C's parameters, tuned for 224×224 images. Checked
+#: on real CIFAR-10 images at 32×32, all ten return 32×32×3 uint8, but four whose
+#: parameters are absolute pixel sizes break down: ``elastic_transform`` (σ = 0.32 px
+#: turns the displacement field into white noise, scrambling pixels), ``snow`` (12-px
+#: motion-blur streaks white out the image), ``frost`` (a 32-px crop of the large frost
+#: texture is a flat haze) and ``spatter`` (blobs cover much of the object). These are
+#: applied at ImageNet-C scale instead: bilinear upsampling to 224×224, corruption,
+#: area (box) downsampling back to 32×32 — what CIFAR-10-C achieves with rescaled
+#: parameters. The rest act per pixel (brightness, contrast, saturate) or at a scale
+#: relative to the image (fog's plasma fractal, pixelate, JPEG's 8×8 blocks) and are
+#: applied at native 32×32 (an up/down round trip would erase pixelate and JPEG).
+CORRUPTION_WORKING_SIZE = {
+    "snow": 224,
+    "frost": 224,
+    "spatter": 224,
+    "elastic_transform": 224,
+    "fog": 32,
+    "brightness": 32,
+    "contrast": 32,
+    "jpeg_compression": 32,
+    "pixelate": 32,
+    "saturate": 32,
+}
+
+_STREAMS = ("subset_train", "subset_test", "bias_train", "bias_test", "content_train", "content_test")
+
+
+# --------------------------------------------------------------------------- shared protocol
+
+
+def _streams(seed: int) -> dict[str, np.random.Generator]:
+    """One independent generator per purpose, all derived from ``seed``."""
+    children = np.random.SeedSequence(int(seed)).spawn(len(_STREAMS))
+    return {name: np.random.default_rng(child) for name, child in zip(_STREAMS, children)}
+
+
+def stratified_subset_indices(labels: np.ndarray, size: int | None, rng: np.random.Generator) -> np.ndarray:
+    """Sorted indices of a class-stratified random subset of ``size`` samples.
+
+    Each class gets ``size · n_k / n`` samples, rounded down, and the remaining slots go
+    to the classes with the largest fractional parts (ties: lower class first). ``None``
+    or a ``size`` at least ``len(labels)`` selects everything.
+    """
+    labels = np.asarray(labels)
+    n = len(labels)
+    if size is None or size >= n:
+        return np.arange(n)
+    if size < 1:
+        raise ValueError(f"subset size must be positive, got {size}")
+    classes, counts = np.unique(labels, return_counts=True)
+    quota_exact = size * counts / n
+    quota = np.floor(quota_exact).astype(np.int64)
+    remainder = size - int(quota.sum())
+    order = np.lexsort((np.arange(len(classes)), -(quota_exact - quota)))
+    quota[order[:remainder]] += 1
+    chosen = [
+        rng.choice(np.flatnonzero(labels == cls), size=int(q), replace=False)
+        for cls, q in zip(classes, quota)
+    ]
+    return np.sort(np.concatenate(chosen))
+
+
+def sample_bias_labels(y: np.ndarray, rho: float, num_classes: int, rng: np.random.Generator) -> np.ndarray:
+    """Training bias labels with exactly ``round(rho · n)`` bias-conflicting samples.
+
+    The BC samples are a uniformly random subset; each one's ``b`` is uniform over the
+    ``num_classes − 1`` classes other than its ``y``; all others have ``b = y``.
+    """
+    if not 0.0 <= rho <= 1.0:
+        raise ValueError(f"bias-conflicting ratio must lie in [0, 1], got {rho}")
+    y = np.asarray(y, dtype=np.int64)
+    n = len(y)
+    n_conflicting = int(round(rho * n))
+    b = y.copy()
+    conflicting = rng.choice(n, size=n_conflicting, replace=False)
+    b[conflicting] = (y[conflicting] + rng.integers(1, num_classes, size=n_conflicting)) % num_classes
+    return b
+
+
+def sample_unbiased_bias_labels(y: np.ndarray, num_classes: int, rng: np.random.Generator) -> np.ndarray:
+    """Test bias labels independent of ``y``: balanced over all classes within each class.
+
+    A class with ``n_k`` samples gets each bias label ``n_k // K`` times plus one each for
+    ``n_k mod K`` distinct random labels, in random order; ρ_test ≈ 1 − 1/K.
+    """
+    y = np.asarray(y, dtype=np.int64)
+    b = np.empty_like(y)
+    for cls in range(num_classes):
+        idx = np.flatnonzero(y == cls)
+        n_k = len(idx)
+        values = np.concatenate(
+            [
+                np.repeat(np.arange(num_classes), n_k // num_classes),
+                rng.choice(num_classes, size=n_k % num_classes, replace=False),
+            ]
+        )
+        b[idx] = rng.permutation(values)
+    return b
+
+
+def _draw_from_class(
+    pool_labels: np.ndarray,
+    classes: np.ndarray,
+    rng: np.random.Generator,
+    exclude: np.ndarray | None = None,
+) -> np.ndarray:
+    """For each entry of ``classes`` a uniformly random pool index of that class.
+
+    With ``exclude`` (pool indices, one per entry) the draw never returns that index.
+    """
+    out = np.empty(len(classes), dtype=np.int64)
+    for cls in range(NUM_CLASSES):
+        rows = np.flatnonzero(classes == cls)
+        if len(rows) == 0:
+            continue
+        pool = np.flatnonzero(pool_labels == cls)
+        if len(pool) == 0:
+            raise ValueError(f"no source image of class {cls} to draw from")
+        if exclude is None:
+            out[rows] = pool[rng.integers(len(pool), size=len(rows))]
+            continue
+        excluded = exclude[rows]
+        pos = np.searchsorted(pool, excluded)
+        in_pool = (pos < len(pool)) & (pool[np.minimum(pos, len(pool) - 1)] == excluded)
+        if len(pool) == 1 and in_pool.any():
+            raise ValueError(f"class {cls} has too few source images to draw a different one")
+        draw = rng.integers(0, len(pool) - in_pool.astype(np.int64))
+        draw += in_pool & (draw >= pos)
+        out[rows] = pool[draw]
+    return out
+
+
+def _biased_split_labels(
+    source_y: np.ndarray, subset: int | None, rho: float | None, streams: dict, split: str
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(source indices, y, b) of one split: subset, then biased (train) or unbiased (test) b."""
+    index = stratified_subset_indices(source_y, subset, streams[f"subset_{split}"])
+    y = source_y[index]
+    if split == "train":
+        b = sample_bias_labels(y, rho, NUM_CLASSES, streams["bias_train"])
+    else:
+        b = sample_unbiased_bias_labels(y, NUM_CLASSES, streams["bias_test"])
+    return index, y, b
+
+
+def _opt(value: int | None) -> int | None:
+    return None if value is None else int(value)
+
+
+def _common_meta(generator: str, dataset: SpuriousDataset, **params: Any) -> dict[str, Any]:
+    return {
+        "generator": generator,
+        **params,
+        "n_train": len(dataset.train),
+        "n_test": len(dataset.test),
+        "rho_train_realised": dataset.train.bias_conflicting_ratio(),
+        "rho_test_realised": dataset.test.bias_conflicting_ratio(),
+    }
+
+
+def _finish(dataset: SpuriousDataset, provenance: dict, return_provenance: bool):
+    return (dataset, provenance) if return_provenance else dataset
+
+
+def _check_common(rho_train: float, subset_train: int | None, subset_test: int | None) -> None:
+    if not 0.0 <= rho_train <= 1.0:
+        raise ValueError(f"rho_train must lie in [0, 1], got {rho_train}")
+    for name, value in (("subset_train", subset_train), ("subset_test", subset_test)):
+        if value is not None and int(value) < 1:
+            raise ValueError(f"{name} must be a positive integer or null, got {value}")
+
+
+# --------------------------------------------------------------------------- Colored MNIST
+
+
+def colorize_digits(digits: np.ndarray, b: np.ndarray, std: float, rng: np.random.Generator) -> np.ndarray:
+    """LfF colouring: foreground of each 28×28 digit in colour ``b`` (+ one N(0, std²) RGB shift).
+
+    pixel = ⌊clip(colour_b + ε, 0, 1) · intensity⌋ with ε ~ N(0, std² I₃) drawn once per
+    image; the black background stays black. Returns uint8 N×3×28×28.
+    """
+    n = len(digits)
+    colours = np.clip(COLORED_MNIST_COLORS[b] + rng.normal(0.0, std, size=(n, 3)), 0.0, 1.0)
+    out = np.empty((n, 3) + digits.shape[1:], dtype=np.uint8)
+    for start in range(0, n, 8192):  # chunks keep the float64 buffer small
+        sl = slice(start, start + 8192)
+        out[sl] = np.floor(colours[sl, :, None, None] * digits[sl, None].astype(np.float64))
+    return out
+
+
+def generate_colored_mnist(
+    *,
+    rho_train: float = 0.025,
+    severity: int = 4,
+    seed: int = 0,
+    data_root: str | Path = "data",
+    download: bool = False,
+    subset_train: int | None = None,
+    subset_test: int | None = None,
+    return_provenance: bool = False,
+):
+    """Colored MNIST (Nam et al. 2020, LfF protocol; paper §4.1, ρ_train = 0.025).
+
+    ``y`` = digit, ``b`` = colour: the digit's foreground takes the colour of label ``b``
+    (:data:`COLORED_MNIST_COLORS`) plus one Gaussian colour perturbation per image with
+    std :data:`COLOR_STD_BY_SEVERITY` [``severity``] (default 4 → 0.005, LfF's released
+    "Severity4"), clamped to [0, 1]; background black. Output uint8 3×28×28, 60000/10000.
+
+    Region mask: digit foreground (MNIST intensity > 0) is CORE, background NOISE. Colour
+    and shape occupy the same pixels, so no pixel is SPURIOUS in this dataset (the paper,
+    suppl. E: "pixels for spurious and core features overlap").
+    """
+    _check_common(rho_train, subset_train, subset_test)
+    if severity not in COLOR_STD_BY_SEVERITY:
+        raise ValueError(f"severity must be one of {sorted(COLOR_STD_BY_SEVERITY)}, got {severity}")
+    std = COLOR_STD_BY_SEVERITY[severity]
+    streams = _streams(seed)
+    splits, provenance = {}, {}
+    for split in ("train", "test"):
+        digits, labels = load_mnist(data_root, split, download)
+        index, y, b = _biased_split_labels(labels, _opt(subset_train if split == "train" else subset_test), rho_train, streams, split)
+        core = digits[index]
+        x = colorize_digits(core, b, std, streams[f"content_{split}"])
+        region = np.where(core > 0, CORE, NOISE).astype(np.uint8)
+        splits[split] = Split(x=x, y=y, b=b, region=region)
+        provenance[split] = {"core_index": index}
+    dataset = SpuriousDataset(name="colored_mnist", num_classes=NUM_CLASSES, **splits)
+    dataset.meta = _common_meta(
+        "colored_mnist",
+        dataset,
+        rho_train=rho_train,
+        severity=severity,
+        color_std=std,
+        seed=seed,
+        subset_train=subset_train,
+        subset_test=subset_test,
+        source="MNIST",
+        core="digit shape (y = MNIST label)",
+        spurious="digit colour (b = colour index, LfF colours)",
+        colors=COLORED_MNIST_COLORS.tolist(),
+        regions="core = digit foreground, noise = black background; no spurious pixels (colour lies on the digit)",
+    )
+    return _finish(dataset, provenance, return_provenance)
+
+
+# --------------------------------------------------------------------------- Double MNIST
+
+
+def generate_double_mnist(
+    *,
+    rho_train: float = 0.025,
+    core_brightness: float = 0.5,
+    seed: int = 0,
+    data_root: str | Path = "data",
+    download: bool = False,
+    subset_train: int | None = None,
+    subset_test: int | None = None,
+    return_provenance: bool = False,
+):
+    """Double MNIST (new in the paper, §4.1; Fig. 1): two digits side by side, 1×28×56.
+
+    Left half: an MNIST digit of class ``y`` with intensities scaled by
+    ``core_brightness`` (< 1, dimmer; rounded to uint8) — the core feature. Right half:
+    a different MNIST image (same split) of class ``b`` at full brightness — the
+    spurious feature. 60000/10000.
+
+    Region mask: left half (columns 0–27) CORE, right half (28–55) SPURIOUS; no NOISE.
+    """
+    _check_common(rho_train, subset_train, subset_test)
+    if not 0.0 < core_brightness <= 1.0:
+        raise ValueError(f"core_brightness must lie in (0, 1], got {core_brightness}")
+    streams = _streams(seed)
+    splits, provenance = {}, {}
+    for split in ("train", "test"):
+        digits, labels = load_mnist(data_root, split, download)
+        index, y, b = _biased_split_labels(labels, _opt(subset_train if split == "train" else subset_test), rho_train, streams, split)
+        right_index = _draw_from_class(labels, b, streams[f"content_{split}"], exclude=index)
+        left = np.rint(core_brightness * digits[index].astype(np.float64)).astype(np.uint8)
+        x = np.concatenate([left, digits[right_index]], axis=2)[:, None]
+        region = np.empty((len(x), 28, 56), dtype=np.uint8)
+        region[:, :, :28] = CORE
+        region[:, :, 28:] = SPURIOUS
+        splits[split] = Split(x=x, y=y, b=b, region=region)
+        provenance[split] = {"core_index": index, "spurious_index": right_index}
+    dataset = SpuriousDataset(name="double_mnist", num_classes=NUM_CLASSES, **splits)
+    dataset.meta = _common_meta(
+        "double_mnist",
+        dataset,
+        rho_train=rho_train,
+        core_brightness=core_brightness,
+        seed=seed,
+        subset_train=subset_train,
+        subset_test=subset_test,
+        source="MNIST",
+        core="left digit, scaled by core_brightness (y)",
+        spurious="right digit, full brightness (b)",
+        regions="core = left half (28×28), spurious = right half; no noise pixels",
+    )
+    return _finish(dataset, provenance, return_provenance)
+
+
+# --------------------------------------------------------------------------- MNIST-CIFAR
+
+
+def resize_digits(digits: np.ndarray, size: int = 32) -> np.ndarray:
+    """Bilinear resize of uint8 N×28×28 digits to N×size×size (torch, align_corners=False)."""
+    import torch
+    import torch.nn.functional as F
+
+    out = np.empty((len(digits), size, size), dtype=np.uint8)
+    for start in range(0, len(digits), 8192):
+        batch = torch.from_numpy(digits[start : start + 8192].astype(np.float32))[:, None]
+        resized = F.interpolate(batch, size=(size, size), mode="bilinear", align_corners=False)
+        out[start : start + 8192] = resized[:, 0].round().clamp(0, 255).to(torch.uint8).numpy()
+    return out
+
+
+def generate_mnist_cifar(
+    *,
+    rho_train: float = 0.1,
+    seed: int = 0,
+    data_root: str | Path = "data",
+    download: bool = False,
+    subset_train: int | None = None,
+    subset_test: int | None = None,
+    return_provenance: bool = False,
+):
+    """MNIST-CIFAR (Shah et al. 2020's domino, all 10 classes; §4.1), 3×64×32.
+
+    Bottom 32 rows: a CIFAR-10 image of class ``y`` (core; ``y`` = CIFAR class). Top 32
+    rows: an MNIST digit of class ``b`` from the MNIST split of the same name, resized to
+    32×32 (bilinear) and replicated to 3 channels (spurious). ρ_train = 0.1 (0.25 for
+    FCNs, suppl. C). Built on the CIFAR-10 splits, 50000/10000.
+
+    Region mask: top half SPURIOUS, bottom half CORE; no NOISE.
+    """
+    _check_common(rho_train, subset_train, subset_test)
+    streams = _streams(seed)
+    splits, provenance = {}, {}
+    for split in ("train", "test"):
+        images, labels = load_cifar10(data_root, split, download)
+        digits, digit_labels = load_mnist(data_root, split, download)
+        index, y, b = _biased_split_labels(labels, _opt(subset_train if split == "train" else subset_test), rho_train, streams, split)
+        digit_index = _draw_from_class(digit_labels, b, streams[f"content_{split}"])
+        top = np.repeat(resize_digits(digits[digit_index])[:, None], 3, axis=1)
+        x = np.concatenate([top, images[index]], axis=2)
+        region = np.empty((len(x), 64, 32), dtype=np.uint8)
+        region[:, :32] = SPURIOUS
+        region[:, 32:] = CORE
+        splits[split] = Split(x=x, y=y, b=b, region=region)
+        provenance[split] = {"core_index": index, "spurious_index": digit_index}
+    dataset = SpuriousDataset(name="mnist_cifar", num_classes=NUM_CLASSES, **splits)
+    dataset.meta = _common_meta(
+        "mnist_cifar",
+        dataset,
+        rho_train=rho_train,
+        seed=seed,
+        subset_train=subset_train,
+        subset_test=subset_test,
+        source="CIFAR-10 (bottom) + MNIST (top)",
+        core="CIFAR-10 object, bottom 32×32 (y = CIFAR class)",
+        spurious="MNIST digit resized to 32×32, top (b = digit)",
+        class_names=list(CIFAR10_CLASSES),
+        regions="spurious = top half (rows 0–31), core = bottom half (rows 32–63); no noise pixels",
+    )
+    return _finish(dataset, provenance, return_provenance)
+
+
+# --------------------------------------------------------------------------- Corrupted CIFAR-10
+
+
+_CORRUPT: Callable[..., np.ndarray] | None = None
+
+
+def _plasma_fractal(mapsize: int = 256, wibbledecay: float = 3) -> np.ndarray:
+    """imagecorruptions' ``plasma_fractal`` (used by fog) with ``np.float64`` for NumPy ≥ 2.
+
+    imagecorruptions 1.1.2 allocates with ``np.float_``, removed in NumPy 2.0; this is the
+    same diamond-square algorithm drawing the same numbers from ``np.random``.
+    """
+    assert mapsize & (mapsize - 1) == 0
+    maparray = np.empty((mapsize, mapsize), dtype=np.float64)
+    maparray[0, 0] = 0
+    stepsize = mapsize
+    wibble = 100.0
+
+    def wibbledmean(array: np.ndarray) -> np.ndarray:
+        return array / 4 + wibble * np.random.uniform(-wibble, wibble, array.shape)
+
+    while stepsize >= 2:
+        # squares: centre of each square = mean of its corners + wibble
+        cornerref = maparray[0:mapsize:stepsize, 0:mapsize:stepsize]
+        squareaccum = cornerref + np.roll(cornerref, shift=-1, axis=0)
+        squareaccum += np.roll(squareaccum, shift=-1, axis=1)
+        maparray[stepsize // 2 : mapsize : stepsize, stepsize // 2 : mapsize : stepsize] = wibbledmean(squareaccum)
+        # diamonds: edge midpoints = mean of their four neighbours + wibble
+        drgrid = maparray[stepsize // 2 : mapsize : stepsize, stepsize // 2 : mapsize : stepsize]
+        ulgrid = maparray[0:mapsize:stepsize, 0:mapsize:stepsize]
+        ltsum = drgrid + np.roll(drgrid, 1, axis=0) + (ulgrid + np.roll(ulgrid, -1, axis=1))
+        maparray[0:mapsize:stepsize, stepsize // 2 : mapsize : stepsize] = wibbledmean(ltsum)
+        ttsum = drgrid + np.roll(drgrid, 1, axis=1) + (ulgrid + np.roll(ulgrid, -1, axis=0))
+        maparray[stepsize // 2 : mapsize : stepsize, 0:mapsize:stepsize] = wibbledmean(ttsum)
+        stepsize //= 2
+        wibble /= wibbledecay
+    maparray -= maparray.min()
+    return maparray / maparray.max()
+
+
+def _imagecorruptions_corrupt() -> Callable[..., np.ndarray]:
+    """``imagecorruptions.corrupt``, made importable and working on current setuptools/NumPy.
+
+    imagecorruptions 1.1.2 imports ``pkg_resources.resource_filename`` (gone from
+    setuptools ≥ 81): if ``pkg_resources`` is missing, a stand-in module providing only
+    that function is registered for the import and removed afterwards. Its fog uses
+    ``np.float_`` (gone from NumPy 2): its ``plasma_fractal`` is replaced by
+    :func:`_plasma_fractal`, the identical algorithm.
+    """
+    global _CORRUPT
+    if _CORRUPT is not None:
+        return _CORRUPT
+    shimmed = False
+    if importlib.util.find_spec("imagecorruptions") is None:
+        raise ImportError(
+            "Corrupted CIFAR-10 needs the `imagecorruptions` package: pip install imagecorruptions"
+        )
+    if "pkg_resources" not in sys.modules:
+        try:
+            import pkg_resources  # noqa: F401
+        except ImportError:
+            shim = types.ModuleType("pkg_resources")
+
+            def resource_filename(package: str, resource: str) -> str:
+                spec = importlib.util.find_spec(package)
+                return os.path.join(os.path.dirname(spec.origin), resource)
+
+            shim.resource_filename = resource_filename
+            sys.modules["pkg_resources"] = shim
+            shimmed = True
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            import imagecorruptions
+            import imagecorruptions.corruptions as corruptions
+    finally:
+        if shimmed:
+            del sys.modules["pkg_resources"]
+    corruptions.plasma_fractal = _plasma_fractal
+    _CORRUPT = imagecorruptions.corrupt
+    return _CORRUPT
+
+
+def corrupt_image(image: np.ndarray, corruption: str, severity: int, seed: int) -> np.ndarray:
+    """Apply one ``imagecorruptions`` corruption to an H×W×3 uint8 image; same shape back.
+
+    The corruption runs at :data:`CORRUPTION_WORKING_SIZE` [``corruption``] (bilinear
+    up-, box downsampling around it when that differs from the image size).
+    imagecorruptions draws from the global ``np.random``; it is seeded with ``seed`` for
+    this call and its previous state restored afterwards, so results are reproducible.
+    """
+    from PIL import Image
+
+    if corruption not in CORRUPTION_WORKING_SIZE:
+        raise ValueError(f"unknown corruption {corruption!r}; expected one of {CORRUPTIONS_TYPE0}")
+    if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
+        raise ValueError(f"expected an H×W×3 uint8 image, got {image.dtype} {image.shape}")
+    corrupt = _imagecorruptions_corrupt()
+    height, width = image.shape[:2]
+    size = max(CORRUPTION_WORKING_SIZE[corruption], height, width)
+    work = image
+    if (height, width) != (size, size):
+        work = np.asarray(Image.fromarray(image).resize((size, size), Image.BILINEAR))
+    state = np.random.get_state()
+    try:
+        np.random.seed(int(seed) % 2**32)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            out = corrupt(np.ascontiguousarray(work), corruption_name=corruption, severity=int(severity))
+    finally:
+        np.random.set_state(state)
+    if out.shape[:2] != (height, width):
+        out = np.asarray(Image.fromarray(out).resize((width, height), Image.BOX))
+    if out.shape != image.shape or out.dtype != np.uint8:
+        raise RuntimeError(f"corruption {corruption} returned {out.dtype} {out.shape} for {image.shape}")
+    return out
+
+
+def _corrupt_chunk(images_chw: np.ndarray, corruption_ids: np.ndarray, seeds: np.ndarray, severity: int) -> np.ndarray:
+    out = np.empty_like(images_chw)
+    for i, (image, k, s) in enumerate(zip(images_chw, corruption_ids, seeds)):
+        out[i] = corrupt_image(image.transpose(1, 2, 0), CORRUPTIONS_TYPE0[k], severity, s).transpose(2, 0, 1)
+    return out
+
+
+def corrupt_images(
+    images_chw: np.ndarray, corruption_ids: np.ndarray, seeds: np.ndarray, severity: int, num_workers: int = 1
+) -> np.ndarray:
+    """Corrupt uint8 N×3×H×W images, image i with type-0 corruption ``corruption_ids[i]``.
+
+    Per-image seeds make the result independent of ``num_workers`` (worker processes
+    are started with "spawn" so no thread state of the parent is forked).
+    """
+    if num_workers <= 1 or len(images_chw) < 2:
+        return _corrupt_chunk(images_chw, corruption_ids, seeds, severity)
+    bounds = np.linspace(0, len(images_chw), 4 * num_workers + 1).astype(int)
+    chunks = [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=num_workers, mp_context=context) as pool:
+        parts = pool.map(
+            _corrupt_chunk,
+            [images_chw[c] for c in chunks],
+            [corruption_ids[c] for c in chunks],
+            [seeds[c] for c in chunks],
+            [severity] * len(chunks),
+        )
+        return np.concatenate(list(parts))
+
+
+def generate_corrupted_cifar10(
+    *,
+    rho_train: float = 0.1,
+    severity: int = 4,
+    seed: int = 0,
+    data_root: str | Path = "data",
+    download: bool = False,
+    subset_train: int | None = None,
+    subset_test: int | None = None,
+    num_workers: int = 1,
+    return_provenance: bool = False,
+):
+    """Corrupted CIFAR-10 (Nam et al. 2020, LfF "type 0"; §4.1, Fig. 16), 3×32×32.
+
+    ``y`` = CIFAR-10 class, ``b`` = corruption type: image gets corruption
+    :data:`CORRUPTIONS_TYPE0` [``b``] from ``imagecorruptions`` at ``severity`` (1–5;
+    LfF's folder "SeverityN" used severity N + 1, so its common "Severity4" is 5 here),
+    each at the working size of :data:`CORRUPTION_WORKING_SIZE`. ρ_train = 0.1 (0.25 for
+    FCNs, suppl. C). 50000/10000. ``num_workers`` parallelises the corruption loop
+    without changing the result.
+
+    Region mask: all pixels CORE. The corruption covers the whole image, so no pixel is
+    SPURIOUS (like Colored MNIST, core and spurious features overlap spatially).
+    """
+    _check_common(rho_train, subset_train, subset_test)
+    if severity not in (1, 2, 3, 4, 5):
+        raise ValueError(f"severity must be an integer in 1–5, got {severity}")
+    _imagecorruptions_corrupt()  # fail early if the package is missing
+    streams = _streams(seed)
+    splits, provenance = {}, {}
+    for split in ("train", "test"):
+        images, labels = load_cifar10(data_root, split, download)
+        index, y, b = _biased_split_labels(labels, _opt(subset_train if split == "train" else subset_test), rho_train, streams, split)
+        seeds = streams[f"content_{split}"].integers(0, 2**32, size=len(index), dtype=np.uint64)
+        x = corrupt_images(images[index], b, seeds, severity, num_workers)
+        region = np.full((len(x), 32, 32), CORE, dtype=np.uint8)
+        splits[split] = Split(x=x, y=y, b=b, region=region)
+        provenance[split] = {"core_index": index}
+    dataset = SpuriousDataset(name="corrupted_cifar10", num_classes=NUM_CLASSES, **splits)
+    from importlib.metadata import version
+
+    dataset.meta = _common_meta(
+        "corrupted_cifar10",
+        dataset,
+        rho_train=rho_train,
+        severity=severity,
+        seed=seed,
+        subset_train=subset_train,
+        subset_test=subset_test,
+        source="CIFAR-10",
+        core="object (y = CIFAR class)",
+        spurious="corruption type (b), LfF type 0",
+        corruptions=list(CORRUPTIONS_TYPE0),
+        corruption_working_size=dict(CORRUPTION_WORKING_SIZE),
+        imagecorruptions_version=version("imagecorruptions"),
+        class_names=list(CIFAR10_CLASSES),
+        regions="all pixels core: the corruption covers the whole image, no spurious pixels",
+    )
+    return _finish(dataset, provenance, return_provenance)
+
+
+SEMISYNTHETIC_GENERATORS: dict[str, Callable[..., SpuriousDataset]] = {
+    "colored_mnist": generate_colored_mnist,
+    "double_mnist": generate_double_mnist,
+    "mnist_cifar": generate_mnist_cifar,
+    "corrupted_cifar10": generate_corrupted_cifar10,
+}

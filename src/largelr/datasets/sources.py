@@ -1,0 +1,208 @@
+"""Readers of the real source images behind the semi-synthetic datasets (SPEC §2, §4.1).
+
+MNIST is read from its official IDX files and CIFAR-10 from its python pickle batches,
+both in torchvision's layout under one ``data_root``::
+
+    {data_root}/MNIST/raw/train-images-idx3-ubyte[.gz]   train-labels-idx1-ubyte[.gz]
+    {data_root}/MNIST/raw/t10k-images-idx3-ubyte[.gz]    t10k-labels-idx1-ubyte[.gz]
+    {data_root}/cifar-10-batches-py/data_batch_1 … data_batch_5, test_batch
+
+The readers parse the files themselves (no torchvision dataset class), so they accept
+read-only folders, batches with any number of images and either raw or gzipped IDX files,
+and they fail with a message naming the offending file. torchvision is used only to
+*download* missing files when ``download=True``.
+"""
+
+from __future__ import annotations
+
+import gzip
+import pickle
+import zlib
+from pathlib import Path
+
+import numpy as np
+
+SOURCE_SPLITS = ("train", "test")
+
+MNIST_FILES = {
+    "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+    "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
+}
+CIFAR10_FILES = {
+    "train": tuple(f"data_batch_{i}" for i in range(1, 6)),
+    "test": ("test_batch",),
+}
+CIFAR10_CLASSES = (
+    "airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck",
+)
+
+_IDX_MAGIC_IMAGES = 2051  # 0x00000803: unsigned byte, 3 dimensions
+_IDX_MAGIC_LABELS = 2049  # 0x00000801: unsigned byte, 1 dimension
+
+
+def _check_split(split: str) -> None:
+    if split not in SOURCE_SPLITS:
+        raise ValueError(f"unknown source split {split!r}; expected one of {SOURCE_SPLITS}")
+
+
+# --------------------------------------------------------------------------- MNIST
+
+
+def mnist_dir(data_root: str | Path) -> Path:
+    return Path(data_root) / "MNIST" / "raw"
+
+
+def _find_idx_file(folder: Path, stem: str) -> Path | None:
+    """The uncompressed file when present (faster), else the ``.gz`` one, else ``None``."""
+    for candidate in (folder / stem, folder / f"{stem}.gz"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def read_idx(path: str | Path, expected_magic: int) -> np.ndarray:
+    """Parse one IDX file (raw or ``.gz``) of unsigned bytes into an array of its header dims.
+
+    Raises ``ValueError`` naming ``path`` if the magic number is wrong, the file is not valid
+    gzip, or the number of data bytes differs from the product of the header dims
+    (truncated or padded file).
+    """
+    path = Path(path)
+    try:
+        if path.suffix == ".gz":
+            with gzip.open(path, "rb") as handle:
+                data = handle.read()
+        else:
+            data = path.read_bytes()
+    except (OSError, EOFError, zlib.error) as error:  # truncated / not gzip
+        raise ValueError(f"cannot read IDX file {path}: {error}") from error
+    ndim = expected_magic & 0xFF
+    header_bytes = 4 + 4 * ndim
+    if len(data) < header_bytes:
+        raise ValueError(
+            f"IDX file {path} is truncated: {len(data)} bytes, shorter than its {header_bytes}-byte header"
+        )
+    magic = int.from_bytes(data[:4], "big")
+    if magic != expected_magic:
+        raise ValueError(
+            f"IDX file {path} has magic number {magic:#010x}, expected {expected_magic:#010x}; "
+            "the file is corrupt or not the file its name says"
+        )
+    dims = tuple(int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
+    expected = int(np.prod(dims, dtype=np.int64))
+    found = len(data) - header_bytes
+    if found != expected:
+        raise ValueError(
+            f"IDX file {path} is truncated or corrupt: header dims {dims} need {expected} data "
+            f"bytes, the file has {found}"
+        )
+    return np.frombuffer(data, dtype=np.uint8, offset=header_bytes).reshape(dims)
+
+
+def _missing_message(dataset: str, missing: list[Path], folder: Path, hint: str) -> str:
+    listing = "\n  ".join(str(p) for p in missing)
+    return (
+        f"{dataset} source files are missing:\n  {listing}\n"
+        f"Put them in {folder} ({hint}), or set `download: true` in the config to let "
+        "torchvision fetch them into data_root."
+    )
+
+
+def load_mnist(data_root: str | Path, split: str, download: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """MNIST ``split`` ("train": 60000, "test": 10000) as (uint8 N×28×28, int64 N).
+
+    Reads ``{data_root}/MNIST/raw/{train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz]``. When a
+    file is missing, ``download=True`` lets ``torchvision.datasets.MNIST`` fetch it into the
+    same layout; otherwise ``FileNotFoundError`` lists the missing paths.
+    """
+    _check_split(split)
+    folder = mnist_dir(data_root)
+    stems = MNIST_FILES[split]
+    paths = [_find_idx_file(folder, stem) for stem in stems]
+    if any(p is None for p in paths) and download:
+        import torchvision  # only needed to download
+
+        torchvision.datasets.MNIST(root=str(data_root), train=(split == "train"), download=True)
+        paths = [_find_idx_file(folder, stem) for stem in stems]
+    if any(p is None for p in paths):
+        missing = [folder / f"{stem}[.gz]" for stem, p in zip(stems, paths) if p is None]
+        raise FileNotFoundError(
+            _missing_message("MNIST", missing, folder, "the official IDX files, raw or .gz")
+        )
+    image_path, label_path = paths
+    images = read_idx(image_path, _IDX_MAGIC_IMAGES)
+    labels = read_idx(label_path, _IDX_MAGIC_LABELS)
+    if images.shape[1:] != (28, 28):
+        raise ValueError(f"IDX file {image_path} holds {images.shape[1:]} images, expected 28×28")
+    if len(images) != len(labels):
+        raise ValueError(
+            f"MNIST {split}: {image_path} has {len(images)} images but {label_path} has {len(labels)} labels"
+        )
+    if labels.size and labels.max() > 9:
+        raise ValueError(f"IDX file {label_path} holds label {labels.max()}, expected 0–9")
+    return np.array(images, dtype=np.uint8), labels.astype(np.int64)
+
+
+# --------------------------------------------------------------------------- CIFAR-10
+
+
+def cifar10_dir(data_root: str | Path) -> Path:
+    return Path(data_root) / "cifar-10-batches-py"
+
+
+def read_cifar10_batch(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
+    """One CIFAR-10 python pickle batch as (uint8 N×3×32×32, int64 N); any N.
+
+    Raises ``ValueError`` naming ``path`` if it is not a pickle of the expected dict, if
+    ``b'data'`` is not N×3072 ``uint8`` or if the label count differs from N.
+    """
+    path = Path(path)
+    try:
+        with open(path, "rb") as handle:
+            batch = pickle.load(handle, encoding="bytes")
+    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError) as error:
+        raise ValueError(f"CIFAR-10 batch {path} is not a valid pickle: {error!r}") from error
+    if not isinstance(batch, dict) or b"data" not in batch or b"labels" not in batch:
+        keys = sorted(batch) if isinstance(batch, dict) else type(batch).__name__
+        raise ValueError(f"CIFAR-10 batch {path} lacks b'data'/b'labels' (found {keys})")
+    data = np.asarray(batch[b"data"])
+    if data.ndim != 2 or data.shape[1] != 3072 or data.dtype != np.uint8:
+        raise ValueError(
+            f"CIFAR-10 batch {path}: b'data' is {data.dtype} {data.shape}, expected uint8 N×3072"
+        )
+    labels = np.asarray(batch[b"labels"], dtype=np.int64).reshape(-1)
+    if len(labels) != len(data):
+        raise ValueError(
+            f"CIFAR-10 batch {path}: {len(data)} images but {len(labels)} labels"
+        )
+    if labels.size and (labels.min() < 0 or labels.max() > 9):
+        raise ValueError(f"CIFAR-10 batch {path}: labels outside 0–9")
+    return data.reshape(-1, 3, 32, 32), labels
+
+
+def load_cifar10(data_root: str | Path, split: str, download: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """CIFAR-10 ``split`` as (uint8 N×3×32×32, int64 N), batches concatenated in order.
+
+    Reads ``{data_root}/cifar-10-batches-py/data_batch_1..5`` (train) or ``test_batch``
+    (test) with ``pickle.load(f, encoding='bytes')``; batches may hold any number of
+    images (the offline test copy holds 1017 each). When a batch is missing,
+    ``download=True`` lets ``torchvision.datasets.CIFAR10`` fetch the archive; otherwise
+    ``FileNotFoundError`` lists the missing paths.
+    """
+    _check_split(split)
+    folder = cifar10_dir(data_root)
+    paths = [folder / name for name in CIFAR10_FILES[split]]
+    missing = [p for p in paths if not p.is_file()]
+    if missing and download:
+        import torchvision  # only needed to download
+
+        torchvision.datasets.CIFAR10(root=str(data_root), train=(split == "train"), download=True)
+        missing = [p for p in paths if not p.is_file()]
+    if missing:
+        raise FileNotFoundError(
+            _missing_message("CIFAR-10", missing, folder, "the python-version pickle batches")
+        )
+    batches = [read_cifar10_batch(p) for p in paths]
+    images = np.concatenate([b[0] for b in batches])
+    labels = np.concatenate([b[1] for b in batches])
+    return images, labels

@@ -1,0 +1,101 @@
+"""Every per-run metric of SPEC §5 for one trained run (the ``evaluate`` rule's work).
+
+* unbiased test accuracy on the full unbiased test split;
+* κ-prunability (§3.2): structured L2-magnitude pruning of ⌈κ·units⌉ units in every hidden
+  layer (``torch.nn.utils.prune.ln_structured``), retention(κ) = Acc(f^(κ)) / Acc(f), and its
+  mean over the κ grid;
+* on the penultimate post-activations of ``repr_samples`` unbiased-test samples (suppl. C):
+  (2, 0.1)-compressibility and sparsity (§3.2), class separation R² (§3.3), CSI with class
+  labels and BSI with bias labels (§3.3).
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from pathlib import Path
+from typing import Any, Sequence
+
+import torch
+from torch.nn.utils import prune
+
+from largelr import metrics
+from largelr.columns import METRIC_NAMES
+from largelr.datasets import SpuriousDataset, load_dataset
+from largelr.io import atomic_write_json, read_json
+from largelr.models import SpuriousModel
+from largelr.runs import load_trained_model, resolve_device, to_tensor_split
+from largelr.training import DIVERGED, TensorSplit, evaluate_accuracy
+
+
+
+def prune_structured(model: SpuriousModel, kappa: float) -> SpuriousModel:
+    """§3.2 f^(κ): a copy of ``model`` with the ⌈κ·units⌉ smallest-L2 units of each hidden layer removed."""
+    pruned = copy.deepcopy(model)
+    for layer in pruned.prunable_layers():
+        units = layer.weight.shape[0]
+        prune.ln_structured(layer, name="weight", amount=metrics.structured_prune_counts(units, kappa), n=2, dim=0)
+    return pruned
+
+
+def prunability_curve(model: SpuriousModel, split: TensorSplit, kappas: Sequence[float]) -> list[float]:
+    """Unbiased test accuracy of f^(κ) for every κ in ``kappas``."""
+    return [evaluate_accuracy(prune_structured(model, kappa), split) for kappa in kappas]
+
+
+@torch.no_grad()
+def penultimate_representation(model: SpuriousModel, x: torch.Tensor, batch_size: int = 1000) -> torch.Tensor:
+    """Penultimate post-activations (the input of the final linear layer), on CPU."""
+    model.eval()
+    return torch.cat([model.features(x[i : i + batch_size]).cpu() for i in range(0, len(x), batch_size)])
+
+
+def representation_sample(split: TensorSplit, n: int, seed: int) -> TensorSplit:
+    """The same ``n`` unbiased-test samples for every run of a preset (suppl. C: 1000 samples)."""
+    if n >= len(split):
+        return split
+    idx = torch.randperm(len(split), generator=torch.Generator().manual_seed(seed))[:n].to(split.y.device)
+    return TensorSplit(split.x[idx], split.y[idx], split.b[idx])
+
+
+def evaluate_model(model: SpuriousModel, test: TensorSplit, analysis: dict[str, Any]) -> dict[str, Any]:
+    """All metrics of one model on the unbiased test split; see the module docstring."""
+    kappas = analysis["prune_kappas"]
+    accuracies = prunability_curve(model, test, kappas)
+    base_accuracy = evaluate_accuracy(model, test)
+    retentions = metrics.retention_curve(accuracies, base_accuracy)
+    sample = representation_sample(test, analysis["repr_samples"], analysis["repr_seed"])
+    z = penultimate_representation(model, sample.x)
+    y, b = sample.y.cpu(), sample.b.cpu()
+    return {
+        "test_acc": base_accuracy,
+        "prunability": metrics.prunability(retentions),
+        "act_compressibility": metrics.mean_qk_compressibility(z, analysis["compress_kappa"], analysis["compress_q"]),
+        "act_sparsity": metrics.sparsity(z),
+        "class_sep": metrics.class_separation_r2(z, y),
+        "csi": metrics.mean_class_selectivity(z, y),
+        "bsi": metrics.mean_class_selectivity(z, b),
+        "prune_kappas": list(kappas),
+        "prune_retention": retentions,
+    }
+
+
+def evaluate_run(
+    dataset_path: str | Path, run_dir: str | Path, output_path: str | Path, analysis: dict[str, Any], device: str = "auto"
+) -> dict[str, Any]:
+    """Write the metrics of a finished run folder to ``output_path`` (JSON).
+
+    A diverged run gets ``null`` metrics and keeps its status, so the DAG goes on.
+    """
+    run_dir = Path(run_dir)
+    record = read_json(run_dir / "run.json")
+    result: dict[str, Any] = {"status": record["status"]}
+    if record["status"] == DIVERGED:
+        result.update({name: math.nan for name in METRIC_NAMES})
+    else:
+        torch_device = resolve_device(device)
+        dataset: SpuriousDataset = load_dataset(dataset_path)
+        model = load_trained_model(run_dir, dataset, torch_device)
+        result.update(evaluate_model(model, to_tensor_split(dataset, "test", torch_device), analysis))
+    atomic_write_json(output_path, result)
+    return result

@@ -1,0 +1,1 @@
+"""Paper figures (SPEC §6), one module per kind of figure."""

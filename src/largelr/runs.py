@@ -1,0 +1,119 @@
+"""One training cell from dataset file to run folder (the ``train`` rule's work).
+
+A run folder holds ``model.pt`` (final weights), ``history.csv`` (one row per evaluation,
+see :mod:`largelr.training`) and ``run.json``: the cell, the resolved settings, the status
+(``converged`` / ``max_iters`` / ``diverged``), iterations, wall time, device and package
+versions. ``run.json`` is written last, so its presence means the run is complete; while a
+run is in progress ``checkpoint.pt`` lets a killed job resume where it stopped.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import platform
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from largelr.datasets import SpuriousDataset, load_dataset
+from largelr.io import atomic_path, atomic_write_json, atomic_write_text, read_json
+from largelr.models import SpuriousModel, build_model
+from largelr.training import TensorSplit, TrainSettings, train
+
+log = logging.getLogger(__name__)
+
+CHECKPOINT_NAME = "checkpoint.pt"
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` → CUDA when available, else CPU (SPEC §4; config key ``device``)."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def to_tensor_split(dataset: SpuriousDataset, split: str, device: torch.device) -> TensorSplit:
+    data = dataset.split(split)
+    return TensorSplit(
+        x=torch.from_numpy(data.as_float()).to(device),
+        y=torch.from_numpy(data.y).long().to(device),
+        b=torch.from_numpy(data.b).long().to(device),
+    )
+
+
+def init_model(dataset: SpuriousDataset, model_spec: dict[str, Any], seed: int) -> SpuriousModel:
+    """The model of a cell, initialised deterministically from the cell's seed."""
+    torch.manual_seed(seed)
+    return build_model(model_spec, dataset.input_shape, dataset.num_classes)
+
+
+def train_cell(
+    dataset_path: str | Path,
+    run_dir: str | Path,
+    cell: dict[str, Any],
+    model_spec: dict[str, Any],
+    settings: TrainSettings,
+    device: str = "auto",
+) -> dict[str, Any]:
+    """Train one (dataset, model, optimizer, lr, seed) cell and write its run folder."""
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    torch_device = resolve_device(device)
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    dataset = load_dataset(dataset_path)
+    model = init_model(dataset, model_spec, settings.seed).to(torch_device)
+    log.info("training %s on %s (%d train samples)", cell, torch_device, len(dataset.train))
+    result = train(
+        model,
+        to_tensor_split(dataset, "train", torch_device),
+        to_tensor_split(dataset, "test", torch_device),
+        settings,
+        checkpoint_path=run_dir / CHECKPOINT_NAME,
+    )
+    with atomic_path(run_dir / "model.pt") as tmp:
+        torch.save(model.state_dict(), tmp)
+    atomic_write_text(run_dir / "history.csv", _history_csv(result.history))
+    record = {
+        "cell": cell,
+        "model": model_spec,
+        "settings": asdict(settings),
+        "status": result.status,
+        "iterations": result.iterations,
+        "wall_time_s": result.wall_time_s,
+        "device": str(torch_device),
+        "final_train_acc": result.history[-1]["train_acc"] if result.history else float("nan"),
+        "max_bc_loss_ratio": max((r["bc_loss_ratio_max"] for r in result.history), default=float("nan")),
+        "versions": {"torch": torch.__version__, "numpy": np.__version__, "python": platform.python_version()},
+    }
+    atomic_write_json(run_dir / "run.json", record)
+    (run_dir / CHECKPOINT_NAME).unlink(missing_ok=True)
+    log.info("finished: %s after %d iterations in %.1f s", result.status, result.iterations, result.wall_time_s)
+    return record
+
+
+def load_trained_model(run_dir: str | Path, dataset: SpuriousDataset, device: torch.device) -> SpuriousModel:
+    """Rebuild a run's model from ``run.json`` and load ``model.pt``."""
+    run_dir = Path(run_dir)
+    record = read_json(run_dir / "run.json")
+    model = build_model(record["model"], dataset.input_shape, dataset.num_classes)
+    model.load_state_dict(torch.load(run_dir / "model.pt", map_location=device, weights_only=True))
+    return model.to(device).eval()
+
+
+HISTORY_COLUMNS = [
+    "iteration", "train_loss", "ba_loss", "bc_loss", "bc_loss_ratio_max",
+    "train_acc", "test_acc", "param_norm", "logit_norm",
+]
+
+
+def _history_csv(history: list[dict[str, float]]) -> str:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=HISTORY_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(history)
+    return buffer.getvalue()

@@ -1,0 +1,261 @@
+"""The training protocol of §4.2 / suppl. C (SPEC §4).
+
+Minibatch SGD with a constant learning rate, ``w_{t+1} = w_t − η ∇ (1/b) Σ_{i∈Ω_t} ℓ`` (§2),
+batch 100, run **until 100 % training accuracy** (checked on the full training set every
+``eval_interval`` iterations) or until ``max_iters``. A non-finite loss, or a loss above
+``divergence_loss``, ends the run as ``diverged``; the caller records it and the DAG goes on.
+
+Logged at every evaluation (one row each): train loss, bias-aligned (BA) loss, bias-
+conflicting (BC) loss, the maximum **BC loss ratio** Σ_{BC} ℓ / Σ_Ω ℓ over the minibatches
+of the interval (§6, Figs 12/27), full-set train accuracy, unbiased test accuracy on a fixed
+subset, parameter norm and mean logit norm.
+
+The whole dataset lives on the device as one tensor; minibatches are slices of a seeded
+per-epoch permutation, so the run is deterministic given the seed, and the generator state
+plus the position in the permutation are checkpointed for resumption.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from largelr.io import atomic_path
+
+log = logging.getLogger(__name__)
+
+CONVERGED, MAX_ITERS, DIVERGED = "converged", "max_iters", "diverged"
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    """Hyper-parameters of one training cell (config keys ``training.*`` plus lr/seed)."""
+
+    lr: float
+    seed: int
+    batch_size: int = 100
+    max_iters: int = 10000
+    eval_interval: int = 100
+    checkpoint_interval: int = 1000
+    test_eval_samples: int = 1000
+    divergence_loss: float = 1.0e4
+    momentum: float = 0.0
+
+
+@dataclass
+class TensorSplit:
+    """A split held on the device: inputs, class labels y, bias labels b."""
+
+    x: torch.Tensor
+    y: torch.Tensor
+    b: torch.Tensor
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+
+@dataclass
+class TrainResult:
+    status: str
+    iterations: int
+    history: list[dict[str, float]]
+    wall_time_s: float
+
+
+class _BatchSampler:
+    """Seeded per-epoch permutations; its whole state is (generator state, permutation, position)."""
+
+    def __init__(self, n: int, batch_size: int, seed: int) -> None:
+        self.n, self.batch_size = n, batch_size
+        self.generator = torch.Generator().manual_seed(seed)
+        self.permutation = torch.randperm(n, generator=self.generator)
+        self.position = 0
+
+    def next_indices(self) -> torch.Tensor:
+        if self.position + self.batch_size > self.n:  # drop the ragged tail, start a new epoch
+            self.permutation = torch.randperm(self.n, generator=self.generator)
+            self.position = 0
+        indices = self.permutation[self.position : self.position + self.batch_size]
+        self.position += self.batch_size
+        return indices
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"generator": self.generator.get_state(), "permutation": self.permutation, "position": self.position}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.generator.set_state(state["generator"])
+        self.permutation = state["permutation"]
+        self.position = int(state["position"])
+
+
+@torch.no_grad()
+def evaluate_accuracy(model: nn.Module, split: TensorSplit, batch_size: int = 2000) -> float:
+    """Fraction of correctly classified samples, in evaluation batches."""
+    model.eval()
+    correct = 0
+    for start in range(0, len(split), batch_size):
+        logits = model(split.x[start : start + batch_size])
+        correct += int((logits.argmax(dim=1) == split.y[start : start + batch_size]).sum())
+    model.train()
+    return correct / max(len(split), 1)
+
+
+def parameter_norm(model: nn.Module) -> float:
+    return float(torch.sqrt(sum((p.detach() ** 2).sum() for p in model.parameters())))
+
+
+def bias_conflicting_loss_ratio(losses: torch.Tensor, conflicting: torch.Tensor) -> float:
+    """§6 BC loss ratio of one minibatch: Σ_{i∈BC} ℓ_i / Σ_{i∈Ω} ℓ_i (0 if the batch loss is 0)."""
+    total = float(losses.sum())
+    return float(losses[conflicting].sum()) / total if total > 0 else 0.0
+
+
+class _IntervalStats:
+    """Running sums of the minibatch losses between two log rows."""
+
+    def __init__(self) -> None:
+        self.loss_sum = self.ba_sum = self.bc_sum = 0.0
+        self.steps = self.ba_count = self.bc_count = 0
+        self.logit_norm_sum = 0.0
+        self.max_bc_ratio = 0.0
+
+    def add(self, losses: torch.Tensor, logits: torch.Tensor, conflicting: torch.Tensor) -> None:
+        self.steps += 1
+        self.loss_sum += float(losses.mean())
+        self.ba_sum += float(losses[~conflicting].sum())
+        self.bc_sum += float(losses[conflicting].sum())
+        self.ba_count += int((~conflicting).sum())
+        self.bc_count += int(conflicting.sum())
+        self.logit_norm_sum += float(logits.detach().norm(dim=1).mean())
+        self.max_bc_ratio = max(self.max_bc_ratio, bias_conflicting_loss_ratio(losses, conflicting))
+
+    def row(self) -> dict[str, float]:
+        nan = float("nan")
+        return {
+            "train_loss": self.loss_sum / self.steps if self.steps else nan,
+            "ba_loss": self.ba_sum / self.ba_count if self.ba_count else nan,
+            "bc_loss": self.bc_sum / self.bc_count if self.bc_count else nan,
+            "bc_loss_ratio_max": self.max_bc_ratio if self.steps else nan,
+            "logit_norm": self.logit_norm_sum / self.steps if self.steps else nan,
+        }
+
+
+def train(
+    model: nn.Module,
+    train_split: TensorSplit,
+    test_split: TensorSplit,
+    settings: TrainSettings,
+    checkpoint_path: str | Path | None = None,
+    stop_after: int | None = None,
+) -> TrainResult:
+    """Train ``model`` in place with the §4.2 protocol; resume from ``checkpoint_path`` if it exists.
+
+    ``stop_after`` (tests only) makes the function return right after the checkpoint written
+    at that iteration, simulating a job killed there.
+    """
+    torch.manual_seed(settings.seed)
+    optimizer = torch.optim.SGD(model.parameters(), lr=settings.lr, momentum=settings.momentum)
+    sampler = _BatchSampler(len(train_split), settings.batch_size, settings.seed)
+    test_subset = _fixed_test_subset(test_split, settings.test_eval_samples, settings.seed)
+    iteration, history, elapsed_before = 0, [], 0.0
+    checkpoint_path = Path(checkpoint_path) if checkpoint_path else None
+    if checkpoint_path is not None and checkpoint_path.exists():
+        iteration, history, elapsed_before = _load_checkpoint(checkpoint_path, settings, model, optimizer, sampler)
+        log.info("resumed from %s at iteration %d", checkpoint_path, iteration)
+
+    started = time.perf_counter()
+    stats = _IntervalStats()
+    status = MAX_ITERS
+    model.train()
+    while iteration < settings.max_iters:
+        indices = sampler.next_indices()
+        x, y = train_split.x[indices], train_split.y[indices]
+        conflicting = train_split.b[indices] != y
+        logits = model(x)
+        losses = F.cross_entropy(logits, y, reduction="none")
+        loss = losses.mean()
+        if not torch.isfinite(loss) or float(loss) > settings.divergence_loss:
+            status = DIVERGED
+            log.warning("iteration %d: loss %s, run diverged", iteration, float(loss))
+            break
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        iteration += 1
+        stats.add(losses.detach(), logits, conflicting)
+
+        if iteration % settings.eval_interval == 0 or iteration == settings.max_iters:
+            row = _log_row(iteration, stats, model, train_split, test_subset)
+            history.append(row)
+            stats = _IntervalStats()
+            log.info(
+                "iter %6d  loss %.4f  BC-ratio %.3f  train acc %.4f  test acc %.4f",
+                iteration, row["train_loss"], row["bc_loss_ratio_max"], row["train_acc"], row["test_acc"],
+            )
+            if row["train_acc"] >= 1.0:
+                status = CONVERGED
+                break
+            if checkpoint_path is not None and iteration % settings.checkpoint_interval == 0:
+                elapsed = elapsed_before + time.perf_counter() - started
+                _save_checkpoint(checkpoint_path, settings, iteration, history, elapsed, model, optimizer, sampler)
+                if stop_after is not None and iteration >= stop_after:
+                    return TrainResult("interrupted", iteration, history, elapsed)
+    wall_time = elapsed_before + time.perf_counter() - started
+    return TrainResult(status, iteration, history, wall_time)
+
+
+def _fixed_test_subset(test_split: TensorSplit, n: int, seed: int) -> TensorSplit:
+    """The unbiased-test subset evaluated during training; the same for every log row."""
+    if n >= len(test_split):
+        return test_split
+    indices = torch.randperm(len(test_split), generator=torch.Generator().manual_seed(seed + 1))[:n]
+    indices = indices.to(test_split.y.device)
+    return TensorSplit(test_split.x[indices], test_split.y[indices], test_split.b[indices])
+
+
+def _log_row(
+    iteration: int, stats: _IntervalStats, model: nn.Module, train_split: TensorSplit, test_subset: TensorSplit
+) -> dict[str, float]:
+    return {
+        "iteration": iteration,
+        **stats.row(),
+        "train_acc": evaluate_accuracy(model, train_split),
+        "test_acc": evaluate_accuracy(model, test_subset),
+        "param_norm": parameter_norm(model),
+    }
+
+
+def _save_checkpoint(path: Path, settings: TrainSettings, iteration: int, history: list, elapsed: float,
+                     model: nn.Module, optimizer: torch.optim.Optimizer, sampler: _BatchSampler) -> None:
+    state = {
+        "settings": asdict(settings),
+        "iteration": iteration,
+        "history": history,
+        "elapsed_s": elapsed,
+        "model": model.state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "sampler": sampler.state_dict(),
+    }
+    with atomic_path(path) as tmp:
+        torch.save(state, tmp)
+
+
+def _load_checkpoint(path: Path, settings: TrainSettings, model: nn.Module,
+                     optimizer: torch.optim.Optimizer, sampler: _BatchSampler) -> tuple[int, list, float]:
+    state = torch.load(path, map_location="cpu", weights_only=False)
+    if state["settings"] != asdict(settings):
+        raise ValueError(
+            f"checkpoint {path} was written with different settings {state['settings']}; "
+            f"delete it to restart this run with {asdict(settings)}"
+        )
+    model.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    sampler.load_state_dict(state["sampler"])
+    return int(state["iteration"]), list(state["history"]), float(state["elapsed_s"])

@@ -1,0 +1,38 @@
+rule evaluate:
+    """Per-run metrics of SPEC §5: accuracy, prunability, activation compressibility, R², CSI, BSI."""
+    input:
+        dataset=DATASET_FILE,
+        run=RUN_DIR + "/run.json",
+        model=RUN_DIR + "/model.pt",
+    output:
+        metrics=ANALYSIS_DIR + "/metrics.json",
+    params:
+        analysis=lambda w: preset_of(w)["analysis"],
+        device=lambda w: preset_of(w)["device"],
+    log:
+        LOGS + "/evaluate/" + CELL + ".log",
+    threads: 1
+    conda:
+        "../../envs/torch.yaml"
+    script:
+        "../../scripts/evaluate.py"
+
+
+rule summarize:
+    """Tidy table of every run of a preset: one row per run, one column per metric."""
+    input:
+        runs=lambda w: run_records(w.preset),
+        metrics=lambda w: metric_records(w.preset),
+    output:
+        report(
+            SUMMARY_CSV,
+            caption="../report/runs.rst",
+            category="Tables",
+            labels={"table": "all runs"},
+        ),
+    log:
+        LOGS + "/summarize.log",
+    conda:
+        "../../envs/plot.yaml"
+    script:
+        "../../scripts/summarize.py"

@@ -1,0 +1,112 @@
+# Every path and input function of the workflow lives here (STYLE: one place for paths).
+import os
+import sys
+from pathlib import Path
+
+from snakemake.utils import Paramspace, validate
+
+# The package lives in src/; jobs (also conda and cluster jobs) find it through PYTHONPATH.
+SRC = str(Path(workflow.basedir) / "src")
+sys.path.insert(0, SRC)
+os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (SRC, os.environ.get("PYTHONPATH")) if p)
+
+from largelr.config import check_references, resolve_preset, training_grid
+from largelr.datasets.registry import check_params
+
+# ---- configuration: validated before any job starts, every preset -----------------------
+validate(config, schema="../schemas/config.schema.yaml")
+PRESETS = {}
+for _name in config["presets"]:
+    _preset = resolve_preset(config, _name)
+    try:
+        validate(_preset, schema="../schemas/preset.schema.yaml")  # also fills defaults
+    except Exception as error:
+        raise ValueError(f"invalid preset 'presets.{_name}' (after overrides):\n{error}") from None
+    check_references(_preset, _name)
+    for _dataset, _spec in _preset["datasets"].items():
+        check_params(_dataset, _spec)
+    PRESETS[_name] = _preset
+if config["preset"] not in PRESETS:
+    raise ValueError(f"config key 'preset': unknown preset {config['preset']!r}; defined: {sorted(PRESETS)}")
+
+GRIDS = {name: training_grid(preset) for name, preset in PRESETS.items()}
+PARAMSPACES = {name: Paramspace(grid) for name, grid in GRIDS.items()}
+
+# ---- paths ------------------------------------------------------------------------------
+CELL = next(iter(PARAMSPACES.values())).wildcard_pattern  # dataset~{dataset}/model~{model}/...
+RESULTS = "results/{preset}"
+DATASET_FILE = RESULTS + "/data/{dataset}.npz"
+RUN_DIR = RESULTS + "/runs/" + CELL
+ANALYSIS_DIR = RESULTS + "/analysis/" + CELL
+SUMMARY_CSV = RESULTS + "/summary/runs.csv"
+FIGURE = RESULTS + "/figures/{figure}"
+LOGS = RESULTS + "/logs"
+BENCHMARKS = RESULTS + "/benchmarks"
+
+
+def _names(key):
+    return sorted({name for preset in PRESETS.values() for name in preset[key]})
+
+
+wildcard_constraints:
+    preset="|".join(PRESETS),
+    dataset="|".join(_names("datasets")),
+    model="|".join(_names("models")),
+    optimizer="|".join(_names("optimizers")),
+    figure="|".join(_names("figures")) or "fig[0-9]+",
+    lr=r"[0-9.eE+-]+",
+    seed=r"\d+",
+
+
+# ---- input functions and params ---------------------------------------------------------
+def preset_of(wildcards):
+    return PRESETS[wildcards.preset]
+
+
+def cell_of(wildcards):
+    """The grid row of a run, typed as in the grid."""
+    return {
+        "dataset": wildcards.dataset,
+        "model": wildcards.model,
+        "optimizer": wildcards.optimizer,
+        "lr": float(wildcards.lr),
+        "seed": int(wildcards.seed),
+    }
+
+
+def cell_paths(preset, template, **selection):
+    """``template`` (with a {cell} field) for every grid cell of ``preset`` matching ``selection``."""
+    grid = GRIDS[preset]
+    for key, value in selection.items():
+        grid = grid[grid[key] == value]
+    cells = Paramspace(grid).instance_patterns if len(grid) else []
+    return [template.format(preset=preset, cell=cell) for cell in cells]
+
+
+def run_records(preset, **selection):
+    return cell_paths(preset, RESULTS + "/runs/{cell}/run.json", **selection)
+
+
+def metric_records(preset, **selection):
+    return cell_paths(preset, RESULTS + "/analysis/{cell}/metrics.json", **selection)
+
+
+def figure_selection(wildcards):
+    selection = dict(PRESETS[wildcards.preset]["figures"][wildcards.figure])
+    return {key: selection[key] for key in ("dataset", "model") if key in selection}
+
+
+def figure_inputs(wildcards):
+    selection = figure_selection(wildcards)
+    return {
+        "runs": run_records(wildcards.preset, **selection),
+        "metrics": metric_records(wildcards.preset, **selection),
+    }
+
+
+def final_outputs(preset):
+    """Everything `rule all` builds for ``preset``: the summary table and every figure."""
+    outputs = [SUMMARY_CSV.format(preset=preset)]
+    for figure in PRESETS[preset]["figures"]:
+        outputs += [FIGURE.format(preset=preset, figure=figure) + ext for ext in (".pdf", ".png")]
+    return outputs

@@ -1,0 +1,23 @@
+rule train:
+    """One training cell with the §4.2 protocol; resumes from checkpoint.pt if interrupted."""
+    input:
+        dataset=DATASET_FILE,
+    output:
+        run=RUN_DIR + "/run.json",
+        model=RUN_DIR + "/model.pt",
+        history=RUN_DIR + "/history.csv",
+    params:
+        cell=cell_of,
+        model=lambda w: preset_of(w)["models"][w.model],
+        optimizer=lambda w: preset_of(w)["optimizers"][w.optimizer],
+        training=lambda w: preset_of(w)["training"],
+        device=lambda w: preset_of(w)["device"],
+    log:
+        LOGS + "/train/" + CELL + ".log",
+    benchmark:
+        BENCHMARKS + "/train/" + CELL + ".tsv"
+    threads: 1
+    conda:
+        "../../envs/torch.yaml"
+    script:
+        "../../scripts/train.py"
