@@ -6,12 +6,14 @@
 #   snakemake --cores all results/ci/figures/fig03.pdf     # one figure and only its inputs
 #   snakemake --report report.html                         # HTML report of figures/tables
 
+import os
+
 from snakemake.utils import min_version
 
 min_version("8.0")
 
 
-configfile: "config.yaml"
+configfile: os.path.join(workflow.basedir, "config.yaml")
 
 
 report: "workflow/report/workflow.rst"

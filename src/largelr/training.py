@@ -18,6 +18,7 @@ plus the position in the permutation are checkpointed for resumption.
 from __future__ import annotations
 
 import logging
+import math
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -181,9 +182,10 @@ def train(
         logits = model(x)
         losses = F.cross_entropy(logits, y, reduction="none")
         loss = losses.mean()
-        if not torch.isfinite(loss) or float(loss) > settings.divergence_loss:
+        loss_value = float(loss.detach())
+        if not math.isfinite(loss_value) or loss_value > settings.divergence_loss:
             status = DIVERGED
-            log.warning("iteration %d: loss %s, run diverged", iteration, float(loss))
+            log.warning("iteration %d: loss %s, run diverged", iteration, loss_value)
             break
         optimizer.zero_grad(set_to_none=True)
         loss.backward()

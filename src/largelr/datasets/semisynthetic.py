@@ -31,13 +31,15 @@ Shared protocol (SPEC §2, "Notation"):
 
 Every generator takes ``return_provenance=True`` to also return, per split, the indices
 of the source images it used (``core_index`` into the source split; ``spurious_index``
-into the MNIST split where a second image is drawn) — used by the tests to check that
-every sample's ``y`` and pixels come from the right source image.
+into the MNIST split where a second image is drawn; ``corruption_seed`` for Corrupted
+CIFAR-10) — used by the tests to check that every sample's ``y`` and pixels come from
+the right source image.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import multiprocessing
 import os
 import sys
 import types
@@ -46,7 +48,6 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any, Callable
 
-import multiprocessing
 import numpy as np
 
 from largelr.datasets.format import CORE, NOISE, SPURIOUS, Split, SpuriousDataset
@@ -224,7 +225,7 @@ def _biased_split_labels(
     source_y: np.ndarray, subset: int | None, rho: float | None, streams: dict, split: str
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(source indices, y, b) of one split: subset, then biased (train) or unbiased (test) b."""
-    index = stratified_subset_indices(source_y, subset, streams[f"subset_{split}"])
+    index = stratified_subset_indices(source_y, _opt(subset), streams[f"subset_{split}"])
     y = source_y[index]
     if split == "train":
         b = sample_bias_labels(y, rho, NUM_CLASSES, streams["bias_train"])
@@ -305,10 +306,11 @@ def generate_colored_mnist(
         raise ValueError(f"severity must be one of {sorted(COLOR_STD_BY_SEVERITY)}, got {severity}")
     std = COLOR_STD_BY_SEVERITY[severity]
     streams = _streams(seed)
+    subsets = {"train": subset_train, "test": subset_test}
     splits, provenance = {}, {}
     for split in ("train", "test"):
         digits, labels = load_mnist(data_root, split, download)
-        index, y, b = _biased_split_labels(labels, _opt(subset_train if split == "train" else subset_test), rho_train, streams, split)
+        index, y, b = _biased_split_labels(labels, subsets[split], rho_train, streams, split)
         core = digits[index]
         x = colorize_digits(core, b, std, streams[f"content_{split}"])
         region = np.where(core > 0, CORE, NOISE).astype(np.uint8)
@@ -360,10 +362,11 @@ def generate_double_mnist(
     if not 0.0 < core_brightness <= 1.0:
         raise ValueError(f"core_brightness must lie in (0, 1], got {core_brightness}")
     streams = _streams(seed)
+    subsets = {"train": subset_train, "test": subset_test}
     splits, provenance = {}, {}
     for split in ("train", "test"):
         digits, labels = load_mnist(data_root, split, download)
-        index, y, b = _biased_split_labels(labels, _opt(subset_train if split == "train" else subset_test), rho_train, streams, split)
+        index, y, b = _biased_split_labels(labels, subsets[split], rho_train, streams, split)
         right_index = _draw_from_class(labels, b, streams[f"content_{split}"], exclude=index)
         left = np.rint(core_brightness * digits[index].astype(np.float64)).astype(np.uint8)
         x = np.concatenate([left, digits[right_index]], axis=2)[:, None]
@@ -426,11 +429,12 @@ def generate_mnist_cifar(
     """
     _check_common(rho_train, subset_train, subset_test)
     streams = _streams(seed)
+    subsets = {"train": subset_train, "test": subset_test}
     splits, provenance = {}, {}
     for split in ("train", "test"):
         images, labels = load_cifar10(data_root, split, download)
         digits, digit_labels = load_mnist(data_root, split, download)
-        index, y, b = _biased_split_labels(labels, _opt(subset_train if split == "train" else subset_test), rho_train, streams, split)
+        index, y, b = _biased_split_labels(labels, subsets[split], rho_train, streams, split)
         digit_index = _draw_from_class(digit_labels, b, streams[f"content_{split}"])
         top = np.repeat(resize_digits(digits[digit_index])[:, None], 3, axis=1)
         x = np.concatenate([top, images[index]], axis=2)
@@ -586,14 +590,16 @@ def corrupt_images(
 ) -> np.ndarray:
     """Corrupt uint8 N×3×H×W images, image i with type-0 corruption ``corruption_ids[i]``.
 
-    Per-image seeds make the result independent of ``num_workers`` (worker processes
-    are started with "spawn" so no thread state of the parent is forked).
+    Per-image seeds make the result independent of ``num_workers``. Workers are forked
+    (as torch's DataLoader workers are) where the platform allows: "spawn" would re-run
+    an unguarded ``__main__`` such as a Snakemake script in every worker.
     """
     if num_workers <= 1 or len(images_chw) < 2:
         return _corrupt_chunk(images_chw, corruption_ids, seeds, severity)
     bounds = np.linspace(0, len(images_chw), 4 * num_workers + 1).astype(int)
     chunks = [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
-    context = multiprocessing.get_context("spawn")
+    method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+    context = multiprocessing.get_context(method)
     with ProcessPoolExecutor(max_workers=num_workers, mp_context=context) as pool:
         parts = pool.map(
             _corrupt_chunk,
@@ -634,15 +640,16 @@ def generate_corrupted_cifar10(
         raise ValueError(f"severity must be an integer in 1–5, got {severity}")
     _imagecorruptions_corrupt()  # fail early if the package is missing
     streams = _streams(seed)
+    subsets = {"train": subset_train, "test": subset_test}
     splits, provenance = {}, {}
     for split in ("train", "test"):
         images, labels = load_cifar10(data_root, split, download)
-        index, y, b = _biased_split_labels(labels, _opt(subset_train if split == "train" else subset_test), rho_train, streams, split)
+        index, y, b = _biased_split_labels(labels, subsets[split], rho_train, streams, split)
         seeds = streams[f"content_{split}"].integers(0, 2**32, size=len(index), dtype=np.uint64)
         x = corrupt_images(images[index], b, seeds, severity, num_workers)
         region = np.full((len(x), 32, 32), CORE, dtype=np.uint8)
         splits[split] = Split(x=x, y=y, b=b, region=region)
-        provenance[split] = {"core_index": index}
+        provenance[split] = {"core_index": index, "corruption_seed": seeds}
     dataset = SpuriousDataset(name="corrupted_cifar10", num_classes=NUM_CLASSES, **splits)
     from importlib.metadata import version
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import matplotlib
+import matplotlib.ticker
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -53,10 +54,13 @@ def plot_lr_sweep(runs: pd.DataFrame, pdf_path: str | Path, png_path: str | Path
     """Draw one metrics-vs-LR panel from rows of ``summary/runs.csv`` (one dataset/model)."""
     long_table, ranges = normalised_long_table(runs, LR_SWEEP_METRICS)
     sns.set_theme(style="whitegrid", context="paper")
-    fig, ax = plt.subplots(figsize=(4.6, 3.4))
+    fig, ax = plt.subplots(figsize=(5.6, 3.2))
     sns.lineplot(data=long_table, x="lr", y="value", hue="variable", style="variable", markers=True,
-                 dashes=False, errorbar="sd", ax=ax)
+                 dashes=False, errorbar="sd", err_kws={"alpha": 0.12}, ax=ax)
     ax.set_xscale("log")
+    learning_rates = sorted(long_table["lr"].unique())
+    ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
+    ax.set_xticks(learning_rates, [f"{lr:g}" for lr in learning_rates])
     ax.set_xlabel("learning rate")
     ax.set_ylabel("normalised value")
     ax.set_ylim(-0.1, 1.1)
@@ -70,8 +74,8 @@ def plot_lr_sweep(runs: pd.DataFrame, pdf_path: str | Path, png_path: str | Path
         footer.append(f"{len(diverged)} diverged runs left out (LR {sorted(diverged['lr'].unique())})")
     if footer:
         fig.text(0.01, 0.005, "\n".join(footer), fontsize=6, va="bottom", ha="left", color="0.3")
-    ax.legend(fontsize=7, title=None, loc="best")
-    fig.tight_layout(rect=(0, 0.04 * len(footer), 1, 1))
+    ax.legend(fontsize=7, title=None, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
+    fig.tight_layout(rect=(0, 0.035 * len(footer), 1, 1))
     for path in (pdf_path, png_path):
         with atomic_path(path) as tmp:
             fig.savefig(tmp, format=Path(path).suffix.lstrip("."), dpi=200)

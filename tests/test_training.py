@@ -1,0 +1,88 @@
+"""The §4.2 training protocol: status, divergence, determinism, exact resume, BC loss ratio."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+import torch
+
+from largelr.datasets.synthetic import generate_parity
+from largelr.runs import init_model, to_tensor_split
+from largelr.training import CONVERGED, DIVERGED, MAX_ITERS, TrainSettings, bias_conflicting_loss_ratio, train
+
+MODEL = {"arch": "fcn", "width": 32, "depth": 2}
+
+
+@pytest.fixture(scope="module")
+def parity():
+    # C=2, S=1 is easy: every LR solves it quickly (a fast, real training problem)
+    return generate_parity(seed=0, n_train=400, n_test=400, core_bits=2, spurious_bits=1, noise_bits=3)
+
+
+def _run(dataset, settings, checkpoint=None, stop_after=None):
+    model = init_model(dataset, MODEL, settings.seed)
+    cpu = torch.device("cpu")
+    result = train(model, to_tensor_split(dataset, "train", cpu), to_tensor_split(dataset, "test", cpu),
+                   settings, checkpoint_path=checkpoint, stop_after=stop_after)
+    return model, result
+
+
+def test_easy_task_converges_to_full_training_accuracy(parity):
+    _, result = _run(parity, TrainSettings(lr=0.5, seed=0, batch_size=50, max_iters=3000, eval_interval=20))
+    assert result.status == CONVERGED
+    assert result.history[-1]["train_acc"] == 1.0
+    assert result.iterations % 20 == 0 and result.iterations < 3000
+
+
+def test_cap_gives_max_iters_status(parity):
+    _, result = _run(parity, TrainSettings(lr=0.001, seed=0, batch_size=50, max_iters=40, eval_interval=20))
+    assert result.status == MAX_ITERS and result.iterations == 40
+    assert [row["iteration"] for row in result.history] == [20, 40]
+
+
+def test_huge_learning_rate_is_recorded_as_diverged(parity):
+    model, result = _run(parity, TrainSettings(lr=1e6, seed=0, batch_size=50, max_iters=500, eval_interval=10))
+    assert result.status == DIVERGED
+    assert result.iterations < 500
+
+
+def test_same_seed_gives_identical_weights_and_history(parity):
+    settings = TrainSettings(lr=0.1, seed=3, batch_size=50, max_iters=60, eval_interval=20)
+    model_a, result_a = _run(parity, settings)
+    model_b, result_b = _run(parity, settings)
+    assert result_a.history == result_b.history
+    for a, b in zip(model_a.state_dict().values(), model_b.state_dict().values()):
+        assert torch.equal(a, b)
+    model_c, _ = _run(parity, dataclasses.replace(settings, seed=4))
+    assert not torch.equal(model_a.head.weight, model_c.head.weight)
+
+
+def test_interrupted_run_resumes_to_bit_identical_result(parity, tmp_path):
+    settings = TrainSettings(lr=0.1, seed=1, batch_size=30, max_iters=200, eval_interval=20, checkpoint_interval=40)
+    reference, full = _run(parity, settings)
+    checkpoint = tmp_path / "checkpoint.pt"
+    # a job killed right after its checkpoint at iteration 80 (mid-epoch: 400/30 is not whole)...
+    _, interrupted = _run(parity, settings, checkpoint=checkpoint, stop_after=80)
+    assert interrupted.status == "interrupted" and checkpoint.exists()
+    # ...is started again from scratch by its rule and picks up the checkpoint
+    resumed, result = _run(parity, settings, checkpoint=checkpoint)
+    assert result.status == full.status and result.iterations == full.iterations
+    assert result.history == full.history
+    for a, b in zip(reference.state_dict().values(), resumed.state_dict().values()):
+        assert torch.equal(a, b)
+
+
+def test_checkpoint_from_other_settings_is_refused(parity, tmp_path):
+    settings = TrainSettings(lr=0.1, seed=1, batch_size=30, max_iters=100, eval_interval=20, checkpoint_interval=20)
+    checkpoint = tmp_path / "checkpoint.pt"
+    _run(parity, settings, checkpoint=checkpoint, stop_after=20)
+    with pytest.raises(ValueError, match="different settings"):
+        _run(parity, dataclasses.replace(settings, lr=0.2), checkpoint=checkpoint)
+
+
+def test_bias_conflicting_loss_ratio_known_value():
+    losses = torch.tensor([1.0, 3.0, 0.5, 0.5])
+    conflicting = torch.tensor([False, True, True, False])
+    assert bias_conflicting_loss_ratio(losses, conflicting) == pytest.approx(3.5 / 5.0)
+    assert bias_conflicting_loss_ratio(torch.zeros(3), torch.tensor([True, False, False])) == 0.0

@@ -1,0 +1,82 @@
+"""The real Snakemake workflow on the `ci` preset, end to end, in a scratch directory."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+from largelr.io import read_json
+
+
+def snakemake(repo, workdir, *args, timeout=1200):
+    command = [sys.executable, "-m", "snakemake", "-s", str(repo / "Snakefile"), "--directory", str(workdir), *args]
+    return subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+
+
+def test_one_figure_target_requests_only_its_own_runs(repo, tmp_path):
+    result = snakemake(repo, tmp_path, "-n", "results/ci/figures/fig03.pdf")
+    assert result.returncode == 0, result.stderr
+    dry_run = result.stdout
+    assert "dataset~parity" in dry_run and "moon_star" not in dry_run
+    assert "summarize" not in dry_run
+
+
+@pytest.fixture(scope="module")
+def ci_run(repo, tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("ci_workflow")
+    result = snakemake(repo, workdir, "--cores", "2", "--config", "preset=ci")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return workdir
+
+
+def test_ci_preset_builds_summary_with_one_row_per_cell(ci_run):
+    runs = pd.read_csv(ci_run / "results/ci/summary/runs.csv")
+    assert len(runs) == 9  # parity 2 LRs x 2 seeds + 1 diverging cell, moon-star 2 LRs x 2 seeds
+    finished = runs[runs["status"] != "diverged"]
+    assert set(finished["status"]) <= {"converged", "max_iters"}
+    assert finished["test_acc"].between(0, 1).all() and finished["prunability"].notna().all()
+
+
+def test_diverging_learning_rate_is_recorded_and_the_dag_goes_on(ci_run):
+    runs = pd.read_csv(ci_run / "results/ci/summary/runs.csv")
+    diverged = runs[runs["lr"] == 50.0]
+    assert list(diverged["status"]) == ["diverged"]
+    assert diverged["test_acc"].isna().all()
+    record = read_json(ci_run / "results/ci/runs/dataset~parity/model~fcn_parity/optimizer~sgd/lr~50.0/seed~0/run.json")
+    assert record["status"] == "diverged" and record["device"] == "cpu"
+    assert record["versions"]["torch"].startswith("2.")
+
+
+def test_figures_are_real_pdf_and_png_files(ci_run):
+    for figure in ("fig03", "fig15"):
+        pdf = (ci_run / f"results/ci/figures/{figure}.pdf").read_bytes()
+        png = (ci_run / f"results/ci/figures/{figure}.png").read_bytes()
+        assert pdf.startswith(b"%PDF") and len(pdf) > 5000
+        assert png.startswith(b"\x89PNG") and len(png) > 5000
+        ranges = pd.read_csv(ci_run / f"results/ci/figures/{figure}_ranges.csv")
+        assert set(ranges["column"]) == {"test_acc", "prunability", "act_compressibility", "csi", "class_sep"}
+
+
+def test_ranges_table_matches_summary(ci_run):
+    runs = pd.read_csv(ci_run / "results/ci/summary/runs.csv")
+    parity = runs[(runs["dataset"] == "parity") & (runs["status"] != "diverged")]
+    ranges = pd.read_csv(ci_run / "results/ci/figures/fig03_ranges.csv").set_index("column")
+    means = parity.groupby("lr")["test_acc"].mean()
+    assert ranges.loc["test_acc", "min"] == pytest.approx(means.min())
+    assert ranges.loc["test_acc", "max"] == pytest.approx(means.max())
+
+
+def test_finished_workflow_has_nothing_left_to_do(repo, ci_run):
+    result = snakemake(repo, ci_run, "-n", "--config", "preset=ci")
+    assert result.returncode == 0
+    assert "Nothing to be done" in result.stdout + result.stderr
+
+
+def test_report_builds_with_the_figures(repo, ci_run):
+    result = snakemake(repo, ci_run, "--config", "preset=ci", "--report", "report.html")
+    assert result.returncode == 0, result.stderr[-3000:]
+    html = (ci_run / "report.html").read_text(errors="ignore")
+    assert "fig03" in html and "runs.csv" in html
