@@ -84,5 +84,5 @@ def test_checkpoint_from_other_settings_is_refused(parity, tmp_path):
 def test_bias_conflicting_loss_ratio_known_value():
     losses = torch.tensor([1.0, 3.0, 0.5, 0.5])
     conflicting = torch.tensor([False, True, True, False])
-    assert bias_conflicting_loss_ratio(losses, conflicting) == pytest.approx(3.5 / 5.0)
-    assert bias_conflicting_loss_ratio(torch.zeros(3), torch.tensor([True, False, False])) == 0.0
+    assert float(bias_conflicting_loss_ratio(losses, conflicting)) == pytest.approx(3.5 / 5.0)
+    assert float(bias_conflicting_loss_ratio(torch.zeros(3), torch.tensor([True, False, False]))) == 0.0

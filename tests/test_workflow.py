@@ -48,6 +48,9 @@ def test_diverging_learning_rate_is_recorded_and_the_dag_goes_on(ci_run):
     record = read_json(ci_run / "results/ci/runs/dataset~parity/model~fcn_parity/optimizer~sgd/lr~50.0/seed~0/run.json")
     assert record["status"] == "diverged" and record["device"] == "cpu"
     assert record["versions"]["torch"].startswith("2.")
+    decisions = pd.read_csv(ci_run / "results/ci/summary/lr_filter/parity.csv").set_index("lr")
+    assert decisions.loc[50.0, "reason"].startswith("diverged") and not decisions.loc[50.0, "kept"]
+    assert decisions.loc[0.05, "kept"]
 
 
 def test_figures_are_real_pdf_and_png_files(ci_run):

@@ -112,39 +112,48 @@ def parameter_norm(model: nn.Module) -> float:
     return float(torch.sqrt(sum((p.detach() ** 2).sum() for p in model.parameters())))
 
 
-def bias_conflicting_loss_ratio(losses: torch.Tensor, conflicting: torch.Tensor) -> float:
+def bias_conflicting_loss_ratio(losses: torch.Tensor, conflicting: torch.Tensor) -> torch.Tensor:
     """§6 BC loss ratio of one minibatch: Σ_{i∈BC} ℓ_i / Σ_{i∈Ω} ℓ_i (0 if the batch loss is 0)."""
-    total = float(losses.sum())
-    return float(losses[conflicting].sum()) / total if total > 0 else 0.0
+    total = losses.sum()
+    bc_loss = (losses * conflicting.to(losses.dtype)).sum()
+    return torch.where(total > 0, bc_loss / total.clamp_min(torch.finfo(losses.dtype).tiny), 0.0)
 
 
 class _IntervalStats:
-    """Running sums of the minibatch losses between two log rows."""
+    """Running sums of the minibatch losses between two log rows.
+
+    Sums stay tensors on the device (no host synchronisation per step) until :meth:`row`.
+    """
 
     def __init__(self) -> None:
-        self.loss_sum = self.ba_sum = self.bc_sum = 0.0
-        self.steps = self.ba_count = self.bc_count = 0
-        self.logit_norm_sum = 0.0
-        self.max_bc_ratio = 0.0
+        self.steps = 0
+        self.sums: torch.Tensor | None = None  # loss, BA loss, BC loss, #BA, #BC, logit norm
+        self.max_bc_ratio: torch.Tensor | None = None
 
     def add(self, losses: torch.Tensor, logits: torch.Tensor, conflicting: torch.Tensor) -> None:
         self.steps += 1
-        self.loss_sum += float(losses.mean())
-        self.ba_sum += float(losses[~conflicting].sum())
-        self.bc_sum += float(losses[conflicting].sum())
-        self.ba_count += int((~conflicting).sum())
-        self.bc_count += int(conflicting.sum())
-        self.logit_norm_sum += float(logits.detach().norm(dim=1).mean())
-        self.max_bc_ratio = max(self.max_bc_ratio, bias_conflicting_loss_ratio(losses, conflicting))
+        bc_weight = conflicting.to(losses.dtype)
+        bc_loss = (losses * bc_weight).sum()
+        total = losses.sum()
+        step = torch.stack([
+            losses.mean(), total - bc_loss, bc_loss, (1 - bc_weight).sum(), bc_weight.sum(),
+            logits.detach().norm(dim=1).mean(),
+        ])
+        ratio = bias_conflicting_loss_ratio(losses, conflicting)
+        self.sums = step if self.sums is None else self.sums + step
+        self.max_bc_ratio = ratio if self.max_bc_ratio is None else torch.maximum(self.max_bc_ratio, ratio)
 
     def row(self) -> dict[str, float]:
         nan = float("nan")
+        if self.sums is None:
+            return dict.fromkeys(("train_loss", "ba_loss", "bc_loss", "bc_loss_ratio_max", "logit_norm"), nan)
+        loss, ba_loss, bc_loss, ba_count, bc_count, logit_norm = self.sums.tolist()
         return {
-            "train_loss": self.loss_sum / self.steps if self.steps else nan,
-            "ba_loss": self.ba_sum / self.ba_count if self.ba_count else nan,
-            "bc_loss": self.bc_sum / self.bc_count if self.bc_count else nan,
-            "bc_loss_ratio_max": self.max_bc_ratio if self.steps else nan,
-            "logit_norm": self.logit_norm_sum / self.steps if self.steps else nan,
+            "train_loss": loss / self.steps,
+            "ba_loss": ba_loss / ba_count if ba_count else nan,
+            "bc_loss": bc_loss / bc_count if bc_count else nan,
+            "bc_loss_ratio_max": float(self.max_bc_ratio),
+            "logit_norm": logit_norm / self.steps,
         }
 
 

@@ -36,3 +36,20 @@ rule summarize:
         "../../envs/plot.yaml"
     script:
         "../../scripts/summarize.py"
+
+
+rule filter_learning_rates:
+    """LRs kept for the figures: up to divergence or a > 25 % accuracy drop in any seed (§4.2)."""
+    input:
+        runs=lambda w: run_records(w.preset, dataset=w.dataset),
+        metrics=lambda w: metric_records(w.preset, dataset=w.dataset),
+    output:
+        LR_FILTER_CSV,
+    params:
+        max_drop=lambda w: preset_of(w)["analysis"]["max_acc_drop"],
+    log:
+        LOGS + "/lr_filter/{dataset}.log",
+    conda:
+        "../../envs/plot.yaml"
+    script:
+        "../../scripts/filter_learning_rates.py"

@@ -39,6 +39,7 @@ DATASET_FILE = RESULTS + "/data/{dataset}.npz"
 RUN_DIR = RESULTS + "/runs/" + CELL
 ANALYSIS_DIR = RESULTS + "/analysis/" + CELL
 SUMMARY_CSV = RESULTS + "/summary/runs.csv"
+LR_FILTER_CSV = RESULTS + "/summary/lr_filter/{dataset}.csv"
 FIGURE = RESULTS + "/figures/{figure}"
 LOGS = RESULTS + "/logs"
 BENCHMARKS = RESULTS + "/benchmarks"
@@ -101,12 +102,14 @@ def figure_inputs(wildcards):
     return {
         "runs": run_records(wildcards.preset, **selection),
         "metrics": metric_records(wildcards.preset, **selection),
+        "lr_filter": LR_FILTER_CSV.format(preset=wildcards.preset, dataset=selection["dataset"]),
     }
 
 
 def final_outputs(preset):
     """Everything `rule all` builds for ``preset``: the summary table and every figure."""
     outputs = [SUMMARY_CSV.format(preset=preset)]
+    outputs += [LR_FILTER_CSV.format(preset=preset, dataset=d) for d in sorted(set(GRIDS[preset]["dataset"]))]
     for figure in PRESETS[preset]["figures"]:
         outputs += [FIGURE.format(preset=preset, figure=figure) + ext for ext in (".pdf", ".png")]
     return outputs

@@ -51,7 +51,11 @@ def normalised_long_table(runs: pd.DataFrame, metrics: dict[str, str]) -> tuple[
 
 def plot_lr_sweep(runs: pd.DataFrame, pdf_path: str | Path, png_path: str | Path, ranges_csv: str | Path,
                   title: str, note: str = "") -> None:
-    """Draw one metrics-vs-LR panel from rows of ``summary/runs.csv`` (one dataset/model)."""
+    """Draw one metrics-vs-LR panel from rows of ``summary/runs.csv`` (one dataset/model).
+
+    ``runs`` should hold only the LRs kept by :mod:`largelr.lr_filter`; diverged runs are
+    ignored in any case, and runs stopped at the iteration cap are counted in the footer.
+    """
     long_table, ranges = normalised_long_table(runs, LR_SWEEP_METRICS)
     sns.set_theme(style="whitegrid", context="paper")
     fig, ax = plt.subplots(figsize=(5.6, 3.2))
@@ -66,12 +70,9 @@ def plot_lr_sweep(runs: pd.DataFrame, pdf_path: str | Path, png_path: str | Path
     ax.set_ylim(-0.1, 1.1)
     ax.set_title(title, fontsize=9)
     capped = runs[runs["status"] == "max_iters"]
-    diverged = runs[runs["status"] == "diverged"]
     footer = [note] if note else []
     if len(capped):
         footer.append(f"{len(capped)}/{len(runs)} runs stopped at the iteration cap before 100 % train acc.")
-    if len(diverged):
-        footer.append(f"{len(diverged)} diverged runs left out (LR {sorted(diverged['lr'].unique())})")
     if footer:
         fig.text(0.01, 0.005, "\n".join(footer), fontsize=6, va="bottom", ha="left", color="0.3")
     ax.legend(fontsize=7, title=None, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
