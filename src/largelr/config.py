@@ -58,9 +58,24 @@ def check_references(preset: dict[str, Any], name: str) -> None:
                     f"presets.{name}.experiments[{i}].{key}: {experiment[key]!r} is not defined under "
                     f"presets.{name}.{table} (defined: {sorted(preset[table])})"
                 )
-    for figure, selection in preset.get("figures", {}).items():
-        if selection["dataset"] not in preset["datasets"]:
-            raise ValueError(f"presets.{name}.figures.{figure}.dataset: {selection['dataset']!r} is not defined")
+    for figure, spec in preset.get("figures", {}).items():
+        key = "datasets" if spec.get("kind", "lr_sweep") == "dataset_examples" else "dataset"
+        if key not in spec:
+            raise ValueError(f"presets.{name}.figures.{figure}: a {spec.get('kind', 'lr_sweep')} figure needs `{key}`")
+        for dataset in spec[key] if key == "datasets" else [spec[key]]:
+            if dataset not in preset["datasets"]:
+                raise ValueError(f"presets.{name}.figures.{figure}.{key}: {dataset!r} is not defined under presets.{name}.datasets")
+
+
+def figure_kinds(presets: dict[str, dict[str, Any]]) -> dict[str, str]:
+    """Figure name → kind over all presets; a name must mean the same kind of figure everywhere."""
+    kinds: dict[str, str] = {}
+    for name, preset in presets.items():
+        for figure, spec in preset.get("figures", {}).items():
+            kind = spec.get("kind", "lr_sweep")
+            if kinds.setdefault(figure, kind) != kind:
+                raise ValueError(f"presets.{name}.figures.{figure}: kind {kind!r} differs from {kinds[figure]!r} elsewhere")
+    return kinds
 
 
 def training_grid(preset: dict[str, Any]) -> pd.DataFrame:

@@ -10,7 +10,7 @@ SRC = str(Path(workflow.basedir) / "src")
 sys.path.insert(0, SRC)
 os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (SRC, os.environ.get("PYTHONPATH")) if p)
 
-from largelr.config import check_references, resolve_preset, training_grid
+from largelr.config import check_references, figure_kinds, resolve_preset, training_grid
 from largelr.datasets.registry import check_params
 
 # ---- configuration: validated before any job starts, every preset -----------------------
@@ -30,6 +30,7 @@ if config["preset"] not in PRESETS:
     raise ValueError(f"config key 'preset': unknown preset {config['preset']!r}; defined: {sorted(PRESETS)}")
 
 GRIDS = {name: training_grid(preset) for name, preset in PRESETS.items()}
+FIGURE_KINDS = figure_kinds(PRESETS)
 PARAMSPACES = {name: Paramspace(grid) for name, grid in GRIDS.items()}
 
 # ---- paths ------------------------------------------------------------------------------
@@ -54,12 +55,16 @@ wildcard_constraints:
     dataset="|".join(_names("datasets")),
     model="|".join(_names("models")),
     optimizer="|".join(_names("optimizers")),
-    figure="|".join(_names("figures")) or "fig[0-9]+",
     lr=r"[0-9.eE+-]+",
     seed=r"\d+",
 
 
 # ---- input functions and params ---------------------------------------------------------
+def figures_of_kind(kind):
+    """Wildcard pattern matching the figure names of one kind (keeps figure rules unambiguous)."""
+    return "|".join(sorted(f for f, k in FIGURE_KINDS.items() if k == kind)) or "(?!)"
+
+
 def preset_of(wildcards):
     return PRESETS[wildcards.preset]
 
@@ -95,6 +100,11 @@ def metric_records(preset, **selection):
 def figure_selection(wildcards):
     selection = dict(PRESETS[wildcards.preset]["figures"][wildcards.figure])
     return {key: selection[key] for key in ("dataset", "model") if key in selection}
+
+
+def example_datasets(wildcards):
+    datasets = PRESETS[wildcards.preset]["figures"][wildcards.figure]["datasets"]
+    return {name: DATASET_FILE.format(preset=wildcards.preset, dataset=name) for name in datasets}
 
 
 def figure_inputs(wildcards):

@@ -16,7 +16,31 @@ rule figure_lr_sweep:
         preset=lambda w: w.preset,
     log:
         LOGS + "/figures/{figure}.log",
+    wildcard_constraints:
+        figure=figures_of_kind("lr_sweep"),
     conda:
         "../../envs/plot.yaml"
     script:
         "../../scripts/plot_lr_sweep.py"
+
+
+rule figure_dataset_examples:
+    """Bias-aligned and bias-conflicting training images of each dataset (Fig 2)."""
+    input:
+        unpack(example_datasets),
+    output:
+        pdf=FIGURE + ".pdf",
+        png=report(
+            FIGURE + ".png",
+            caption="../report/dataset_examples.rst",
+            category="Figures",
+            labels={"figure": "{figure}"},
+        ),
+    log:
+        LOGS + "/figures/{figure}.log",
+    wildcard_constraints:
+        figure=figures_of_kind("dataset_examples"),
+    conda:
+        "../../envs/plot.yaml"
+    script:
+        "../../scripts/plot_dataset_examples.py"

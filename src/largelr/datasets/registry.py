@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import inspect
-from typing import Any, Callable
+from pathlib import Path
+from typing import Any, Callable, Sequence
 
 from largelr.datasets.format import SpuriousDataset
+from largelr.datasets.semisynthetic import SEMISYNTHETIC_GENERATORS
 from largelr.datasets.synthetic import generate_moon_star, generate_parity
 
 GENERATORS: dict[str, Callable[..., SpuriousDataset]] = {
     "parity": generate_parity,
     "moon_star": generate_moon_star,
+    **SEMISYNTHETIC_GENERATORS,
 }
 # Generators reading MNIST / CIFAR-10 files also receive these preset-level keys.
 SOURCE_KEYS = ("data_root", "download")
@@ -33,10 +36,22 @@ def check_params(dataset_name: str, spec: dict[str, Any]) -> None:
         )
 
 
+def resolve_data_root(data_root: str | Sequence[str]) -> str:
+    """The first existing folder of ``data_root`` (a folder or a list of candidates).
+
+    When none exists the first candidate is returned: a generator then downloads into it
+    (``download: true``) or fails naming the exact files it needs there.
+    """
+    candidates = [data_root] if isinstance(data_root, str) else list(data_root)
+    return next((c for c in candidates if Path(c).is_dir()), candidates[0])
+
+
 def build_dataset(spec: dict[str, Any], seed: int = 0, **source: Any) -> SpuriousDataset:
     """Run the generator of a ``datasets:`` entry; ``source`` holds data_root/download if it needs them."""
     generator = _generator(spec["generator"])
     accepted = inspect.signature(generator).parameters
+    if "data_root" in source:
+        source = {**source, "data_root": resolve_data_root(source["data_root"])}
     extra = {k: v for k, v in source.items() if k in accepted}
     params = dict(spec.get("params", {}))
     seed = params.pop("seed", seed)
