@@ -9,4 +9,4 @@ runs = summarize_runs(snakemake.input.runs, snakemake.input.metrics)  # noqa: F8
 decisions = filter_learning_rates(runs, max_drop=snakemake.params.max_drop)  # noqa: F821
 write_csv(decisions, snakemake.output[0])  # noqa: F821
 for row in decisions[~decisions["kept"]].itertuples():
-    log.info("dropped %s/%s/%s lr=%g: %s", row.dataset, row.model, row.optimizer, row.lr, row.reason)
+    log.info("dropped %s/%s/%s/%s lr=%g: %s", row.dataset, row.model, row.optimizer, row.hp, row.lr, row.reason)

@@ -37,12 +37,15 @@ def test_grid_has_one_row_per_cell_and_experiment_seeds_override(config):
         "seeds": [0, 1],
         "experiments": [
             {"dataset": "d", "model": "m", "optimizer": "o", "lrs": [0.1, 0.2]},
-            {"dataset": "d", "model": "m", "optimizer": "o", "lrs": [9.0], "seeds": [5]},
+            {"dataset": "d", "model": "m", "optimizer": "o", "lrs": [9.0], "seeds": [5], "vary": {"l2": [1e-4, 1e-3]}},
         ],
     }
     grid = training_grid(preset)
-    assert list(grid.columns) == ["dataset", "model", "optimizer", "lr", "seed"]
-    assert sorted(zip(grid["lr"], grid["seed"])) == [(0.1, 0), (0.1, 1), (0.2, 0), (0.2, 1), (9.0, 5)]
+    assert list(grid.columns) == ["dataset", "model", "optimizer", "lr", "hp", "seed"]
+    assert sorted(zip(grid["lr"], grid["hp"], grid["seed"])) == [
+        (0.1, "none", 0), (0.1, "none", 1), (0.2, "none", 0), (0.2, "none", 1),
+        (9.0, "l2=0.0001", 5), (9.0, "l2=0.001", 5),
+    ]
 
 
 def test_top_level_override_is_deep_merged_into_every_preset(config):

@@ -9,7 +9,15 @@ import torch
 
 from largelr.datasets.synthetic import generate_parity
 from largelr.runs import init_model, to_tensor_split
-from largelr.training import CONVERGED, DIVERGED, MAX_ITERS, TrainSettings, bias_conflicting_loss_ratio, train
+from largelr.training import (
+    CONVERGED,
+    DIVERGED,
+    MAX_ITERS,
+    TrainSettings,
+    bias_conflicting_loss_ratio,
+    parameter_norm,
+    train,
+)
 
 MODEL = {"arch": "fcn", "width": 32, "depth": 2}
 
@@ -58,12 +66,22 @@ def test_same_seed_gives_identical_weights_and_history(parity):
     assert not torch.equal(model_a.head.weight, model_c.head.weight)
 
 
-def test_interrupted_run_resumes_to_bit_identical_result(parity, tmp_path):
-    settings = TrainSettings(lr=0.1, seed=1, batch_size=30, max_iters=200, eval_interval=20, checkpoint_interval=40)
+RESUMABLE_VARIANTS = {
+    "sgd": {},
+    "momentum+step schedule": {"optimizer": {"kind": "sgd", "momentum": 0.9}, "schedule": {"kind": "step", "at": 60}},
+    "adam+wsd": {"optimizer": {"kind": "adam"}, "schedule": {"kind": "wsd", "warmup": 20, "decay": 50}, "lr": 1e-3},
+    "asam+l2+focal": {"asam": {"rho": 0.05}, "l2": 1e-3, "loss": {"kind": "focal", "gamma": 2.0}},
+}
+
+
+@pytest.mark.parametrize("variant", RESUMABLE_VARIANTS, ids=list(RESUMABLE_VARIANTS))
+def test_interrupted_run_resumes_to_bit_identical_result(parity, tmp_path, variant):
+    settings = TrainSettings(**{"lr": 0.05, "seed": 1, "batch_size": 30, "max_iters": 200, "eval_interval": 20,
+                                "checkpoint_interval": 40, **RESUMABLE_VARIANTS[variant]})
     reference, full = _run(parity, settings)
     checkpoint = tmp_path / "checkpoint.pt"
-    # a job killed right after its checkpoint at iteration 80 (mid-epoch: 400/30 is not whole)...
-    _, interrupted = _run(parity, settings, checkpoint=checkpoint, stop_after=80)
+    # a job killed right after its checkpoint at iteration 40 (mid-epoch: 400/30 is not whole)...
+    _, interrupted = _run(parity, settings, checkpoint=checkpoint, stop_after=40)
     assert interrupted.status == "interrupted" and checkpoint.exists()
     # ...is started again from scratch by its rule and picks up the checkpoint
     resumed, result = _run(parity, settings, checkpoint=checkpoint)
@@ -86,3 +104,25 @@ def test_bias_conflicting_loss_ratio_known_value():
     conflicting = torch.tensor([False, True, True, False])
     assert float(bias_conflicting_loss_ratio(losses, conflicting)) == pytest.approx(3.5 / 5.0)
     assert float(bias_conflicting_loss_ratio(torch.zeros(3), torch.tensor([True, False, False]))) == 0.0
+
+
+def test_step_schedule_divides_the_logged_lr_after_its_iteration(parity):
+    settings = TrainSettings(lr=0.2, seed=0, batch_size=50, max_iters=60, eval_interval=20,
+                             schedule={"kind": "step", "at": 40, "factor": 0.1})
+    _, result = _run(parity, settings)
+    assert [row["lr"] for row in result.history] == pytest.approx([0.2, 0.02, 0.02])
+
+
+def test_stop_loss_trains_past_full_accuracy(parity):
+    base = TrainSettings(lr=0.5, seed=0, batch_size=50, max_iters=3000, eval_interval=20)
+    _, accuracy_stop = _run(parity, base)
+    _, loss_stop = _run(parity, dataclasses.replace(base, stop_loss=1e-3))
+    assert loss_stop.status == CONVERGED and loss_stop.history[-1]["train_ce"] < 1e-3
+    assert loss_stop.iterations > accuracy_stop.iterations
+
+
+def test_l2_penalty_shrinks_the_weights(parity):
+    base = TrainSettings(lr=0.1, seed=0, batch_size=50, max_iters=100, eval_interval=50)
+    plain, _ = _run(parity, base)
+    decayed, _ = _run(parity, dataclasses.replace(base, l2=0.5))
+    assert parameter_norm(decayed) < parameter_norm(plain)

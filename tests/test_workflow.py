@@ -49,7 +49,7 @@ def test_diverging_learning_rate_is_recorded_and_the_dag_goes_on(ci_run):
     diverged = runs[runs["lr"] == 50.0]
     assert list(diverged["status"]) == ["diverged"]
     assert diverged["test_acc"].isna().all()
-    record = read_json(ci_run / "results/ci/runs/dataset~parity/model~fcn_parity/optimizer~sgd/lr~50.0/seed~0/run.json")
+    record = read_json(ci_run / "results/ci/runs/dataset~parity/model~fcn_parity/optimizer~sgd/lr~50.0/hp~none/seed~0/run.json")
     assert record["status"] == "diverged" and record["device"] == "cpu"
     assert record["versions"]["torch"].startswith("2.")
     decisions = pd.read_csv(ci_run / "results/ci/summary/lr_filter/parity.csv").set_index("lr")

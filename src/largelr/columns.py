@@ -1,7 +1,7 @@
 """Column names shared by run records, metric files and ``summary/runs.csv`` (torch-free)."""
 
-# One training cell of the grid (SPEC §4: dataset, model, optimizer, hyper-parameter, seed).
-GRID_COLUMNS = ["dataset", "model", "optimizer", "lr", "seed"]
+# One training cell of the grid (SPEC §4: dataset, model, optimizer, LR, intervention, seed).
+GRID_COLUMNS = ["dataset", "model", "optimizer", "lr", "hp", "seed"]
 # Facts of a finished run, from run.json.
 RUN_COLUMNS = ["status", "iterations", "wall_time_s", "device", "max_bc_loss_ratio"]
 # Per-run metrics of SPEC §5, from metrics.json.

@@ -5,9 +5,10 @@
 The resolved configuration of preset P is ``deep_merge(presets[P], overrides)``, so
 ``--config preset=ci 'training={max_iters: 50}'`` changes one key of the ci preset.
 
-The grid is a table with one row per training cell (dataset, model, optimizer, lr, seed),
-expanded from the preset's ``experiments`` list; Snakemake's ``Paramspace`` turns it into
-one readable folder per cell: ``dataset~parity/model~fcn/optimizer~sgd/lr~0.1/seed~0``.
+The grid is a table with one row per training cell (dataset, model, optimizer, lr, hp, seed),
+expanded from the preset's ``experiments`` list (``hp`` is an intervention of
+:mod:`largelr.recipes`, or ``none``); Snakemake's ``Paramspace`` turns it into one readable
+folder per cell: ``dataset~parity/model~fcn/optimizer~sgd/lr~0.1/hp~none/seed~0``.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import pandas as pd
 import yaml
 
 from largelr.columns import GRID_COLUMNS
+from largelr.recipes import NO_INTERVENTION, format_hp
 
 SCHEMA_DIR = Path(__file__).resolve().parents[2] / "workflow" / "schemas"
 NON_PRESET_KEYS = {"preset", "presets"}
@@ -81,13 +83,22 @@ def figure_kinds(presets: dict[str, dict[str, Any]]) -> dict[str, str]:
 def training_grid(preset: dict[str, Any]) -> pd.DataFrame:
     """One row per training cell, columns :data:`GRID_COLUMNS`; seeds come from ``seeds``."""
     rows = [
-        {"dataset": e["dataset"], "model": e["model"], "optimizer": e["optimizer"], "lr": float(lr), "seed": int(seed)}
+        {"dataset": e["dataset"], "model": e["model"], "optimizer": e["optimizer"], "lr": float(lr), "hp": hp,
+         "seed": int(seed)}
         for e in preset["experiments"]
         for lr in e["lrs"]
+        for hp in _intervention_labels(e)
         for seed in e.get("seeds", preset["seeds"])
     ]
     grid = pd.DataFrame(rows, columns=GRID_COLUMNS).drop_duplicates(ignore_index=True)
     return grid
+
+
+def _intervention_labels(experiment: dict[str, Any]) -> list[str]:
+    """``["none"]``, or one ``name=value`` label per value of the experiment's ``vary`` block."""
+    if not experiment.get("vary"):
+        return [NO_INTERVENTION]
+    return [format_hp(name, value) for name, values in experiment["vary"].items() for value in values]
 
 
 def load_schema(name: str) -> dict[str, Any]:

@@ -106,8 +106,8 @@ def load_trained_model(run_dir: str | Path, dataset: SpuriousDataset, device: to
 
 
 HISTORY_COLUMNS = [
-    "iteration", "train_loss", "ba_loss", "bc_loss", "bc_loss_ratio_max",
-    "train_acc", "test_acc", "param_norm", "logit_norm",
+    "iteration", "lr", "train_loss", "ba_loss", "bc_loss", "bc_loss_ratio_max",
+    "train_ce", "train_acc", "test_acc", "param_norm", "logit_norm",
 ]
 
 

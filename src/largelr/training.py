@@ -1,9 +1,16 @@
-"""The training protocol of §4.2 / suppl. C (SPEC §4).
+"""The training protocol of §4.2 / suppl. C (SPEC §4) and its variants (§5, suppl. D.4).
 
-Minibatch SGD with a constant learning rate, ``w_{t+1} = w_t − η ∇ (1/b) Σ_{i∈Ω_t} ℓ`` (§2),
+Default: minibatch SGD with a constant learning rate, ``w_{t+1} = w_t − η ∇ (1/b) Σ ℓ`` (§2),
 batch 100, run **until 100 % training accuracy** (checked on the full training set every
-``eval_interval`` iterations) or until ``max_iters``. A non-finite loss, or a loss above
-``divergence_loss``, ends the run as ``diverged``; the caller records it and the DAG goes on.
+``eval_interval`` iterations) or until ``max_iters``. With ``stop_loss`` set, the run goes
+on until the full-training-set cross-entropy is below it (Fig 24: "until CE loss < 1e-5").
+A non-finite loss, or a loss above ``divergence_loss``, ends the run as ``diverged``; the
+caller records it and the DAG goes on.
+
+Variants are config blocks, not code: ``optimizer`` (SGD / Adam / AdamW / PSGD-Kron, see
+:mod:`largelr.optim`), ``schedule`` (constant / step / cosine / warmup-stable-decay),
+``loss`` (cross-entropy or focal), ``l1`` / ``l2`` penalties and ``asam`` (adaptive
+sharpness-aware minimisation, Kwon et al. 2021; :mod:`largelr.objectives`).
 
 Logged at every evaluation (one row each): train loss, bias-aligned (BA) loss, bias-
 conflicting (BC) loss, the maximum **BC loss ratio** Σ_{BC} ℓ / Σ_Ω ℓ over the minibatches
@@ -20,7 +27,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +36,8 @@ from torch import nn
 from torch.nn import functional as F
 
 from largelr.io import atomic_path
+from largelr.objectives import ASAM, penalty_term, per_sample_loss
+from largelr.optim import build_optimizer, build_scheduler
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +46,7 @@ CONVERGED, MAX_ITERS, DIVERGED = "converged", "max_iters", "diverged"
 
 @dataclass(frozen=True)
 class TrainSettings:
-    """Hyper-parameters of one training cell (config keys ``training.*`` plus lr/seed)."""
+    """Hyper-parameters of one training cell (config ``training.*``, the optimizer block, lr, seed)."""
 
     lr: float
     seed: int
@@ -47,7 +56,13 @@ class TrainSettings:
     checkpoint_interval: int = 1000
     test_eval_samples: int = 1000
     divergence_loss: float = 1.0e4
-    momentum: float = 0.0
+    stop_loss: float | None = None
+    optimizer: dict[str, Any] = field(default_factory=lambda: {"kind": "sgd"})
+    schedule: dict[str, Any] | None = None
+    loss: dict[str, Any] = field(default_factory=lambda: {"kind": "ce"})
+    l1: float = 0.0
+    l2: float = 0.0
+    asam: dict[str, Any] | None = None
 
 
 @dataclass
@@ -97,15 +112,24 @@ class _BatchSampler:
 
 
 @torch.no_grad()
-def evaluate_accuracy(model: nn.Module, split: TensorSplit, batch_size: int = 2000) -> float:
-    """Fraction of correctly classified samples, in evaluation batches."""
+def evaluate_loss_and_accuracy(model: nn.Module, split: TensorSplit, batch_size: int = 2000) -> tuple[float, float]:
+    """Mean cross-entropy and fraction of correctly classified samples, in evaluation batches."""
+    was_training = model.training
     model.eval()
-    correct = 0
+    correct, loss_sum = 0, 0.0
     for start in range(0, len(split), batch_size):
         logits = model(split.x[start : start + batch_size])
-        correct += int((logits.argmax(dim=1) == split.y[start : start + batch_size]).sum())
-    model.train()
-    return correct / max(len(split), 1)
+        targets = split.y[start : start + batch_size]
+        correct += int((logits.argmax(dim=1) == targets).sum())
+        loss_sum += float(F.cross_entropy(logits, targets, reduction="sum"))
+    model.train(was_training)
+    n = max(len(split), 1)
+    return loss_sum / n, correct / n
+
+
+def evaluate_accuracy(model: nn.Module, split: TensorSplit, batch_size: int = 2000) -> float:
+    """Fraction of correctly classified samples."""
+    return evaluate_loss_and_accuracy(model, split, batch_size)[1]
 
 
 def parameter_norm(model: nn.Module) -> float:
@@ -171,14 +195,27 @@ def train(
     at that iteration, simulating a job killed there.
     """
     torch.manual_seed(settings.seed)
-    optimizer = torch.optim.SGD(model.parameters(), lr=settings.lr, momentum=settings.momentum)
+    optimizer = build_optimizer(model.parameters(), settings.optimizer, settings.lr)
+    scheduler = build_scheduler(optimizer, settings.schedule, settings.max_iters)
+    asam = ASAM(optimizer, **settings.asam) if settings.asam else None
     sampler = _BatchSampler(len(train_split), settings.batch_size, settings.seed)
     test_subset = _fixed_test_subset(test_split, settings.test_eval_samples, settings.seed)
     iteration, history, elapsed_before = 0, [], 0.0
     checkpoint_path = Path(checkpoint_path) if checkpoint_path else None
     if checkpoint_path is not None and checkpoint_path.exists():
-        iteration, history, elapsed_before = _load_checkpoint(checkpoint_path, settings, model, optimizer, sampler)
+        iteration, history, elapsed_before = _load_checkpoint(
+            checkpoint_path, settings, model, optimizer, scheduler, sampler
+        )
         log.info("resumed from %s at iteration %d", checkpoint_path, iteration)
+
+    def objective(x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Mean per-sample loss plus the L1/L2 penalty; also the logits and per-sample losses."""
+        logits = model(x)
+        losses = per_sample_loss(logits, y, settings.loss)
+        loss = losses.mean()
+        if settings.l1 or settings.l2:
+            loss = loss + penalty_term(model, settings.l1, settings.l2)
+        return loss, logits, losses
 
     started = time.perf_counter()
     stats = _IntervalStats()
@@ -187,10 +224,7 @@ def train(
     while iteration < settings.max_iters:
         indices = sampler.next_indices()
         x, y = train_split.x[indices], train_split.y[indices]
-        conflicting = train_split.b[indices] != y
-        logits = model(x)
-        losses = F.cross_entropy(logits, y, reduction="none")
-        loss = losses.mean()
+        loss, logits, losses = objective(x, y)
         loss_value = float(loss.detach())
         if not math.isfinite(loss_value) or loss_value > settings.divergence_loss:
             status = DIVERGED
@@ -198,28 +232,43 @@ def train(
             break
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        optimizer.step()
+        if asam is None:
+            optimizer.step()
+        else:  # ASAM: gradient at the adaptive worst-case neighbour w + ε, then step from w
+            asam.ascent_step()
+            optimizer.zero_grad(set_to_none=True)
+            objective(x, y)[0].backward()
+            asam.descent_step()
+        scheduler.step()
         iteration += 1
-        stats.add(losses.detach(), logits, conflicting)
+        stats.add(losses.detach(), logits.detach(), train_split.b[indices] != y)
 
         if iteration % settings.eval_interval == 0 or iteration == settings.max_iters:
-            row = _log_row(iteration, stats, model, train_split, test_subset)
+            row = _log_row(iteration, stats, model, train_split, test_subset, scheduler.get_last_lr()[0])
             history.append(row)
             stats = _IntervalStats()
             log.info(
                 "iter %6d  loss %.4f  BC-ratio %.3f  train acc %.4f  test acc %.4f",
                 iteration, row["train_loss"], row["bc_loss_ratio_max"], row["train_acc"], row["test_acc"],
             )
-            if row["train_acc"] >= 1.0:
+            if _finished(row, settings):
                 status = CONVERGED
                 break
             if checkpoint_path is not None and iteration % settings.checkpoint_interval == 0:
                 elapsed = elapsed_before + time.perf_counter() - started
-                _save_checkpoint(checkpoint_path, settings, iteration, history, elapsed, model, optimizer, sampler)
+                _save_checkpoint(checkpoint_path, settings, iteration, history, elapsed,
+                                 model, optimizer, scheduler, sampler)
                 if stop_after is not None and iteration >= stop_after:
                     return TrainResult("interrupted", iteration, history, elapsed)
     wall_time = elapsed_before + time.perf_counter() - started
     return TrainResult(status, iteration, history, wall_time)
+
+
+def _finished(row: dict[str, float], settings: TrainSettings) -> bool:
+    """100 % training accuracy (§4.2), or full-train CE below ``stop_loss`` when set (Fig 24)."""
+    if settings.stop_loss is not None:
+        return row["train_ce"] < settings.stop_loss
+    return row["train_acc"] >= 1.0
 
 
 def _fixed_test_subset(test_split: TensorSplit, n: int, seed: int) -> TensorSplit:
@@ -232,19 +281,24 @@ def _fixed_test_subset(test_split: TensorSplit, n: int, seed: int) -> TensorSpli
 
 
 def _log_row(
-    iteration: int, stats: _IntervalStats, model: nn.Module, train_split: TensorSplit, test_subset: TensorSplit
+    iteration: int, stats: _IntervalStats, model: nn.Module, train_split: TensorSplit, test_subset: TensorSplit,
+    lr: float,
 ) -> dict[str, float]:
+    train_ce, train_acc = evaluate_loss_and_accuracy(model, train_split)
     return {
         "iteration": iteration,
+        "lr": lr,
         **stats.row(),
-        "train_acc": evaluate_accuracy(model, train_split),
+        "train_ce": train_ce,
+        "train_acc": train_acc,
         "test_acc": evaluate_accuracy(model, test_subset),
         "param_norm": parameter_norm(model),
     }
 
 
 def _save_checkpoint(path: Path, settings: TrainSettings, iteration: int, history: list, elapsed: float,
-                     model: nn.Module, optimizer: torch.optim.Optimizer, sampler: _BatchSampler) -> None:
+                     model: nn.Module, optimizer: torch.optim.Optimizer,
+                     scheduler: torch.optim.lr_scheduler.LRScheduler, sampler: _BatchSampler) -> None:
     state = {
         "settings": asdict(settings),
         "iteration": iteration,
@@ -252,14 +306,15 @@ def _save_checkpoint(path: Path, settings: TrainSettings, iteration: int, histor
         "elapsed_s": elapsed,
         "model": model.state_dict(),
         "optimizer": optimizer.state_dict(),
+        "scheduler": scheduler.state_dict(),
         "sampler": sampler.state_dict(),
     }
     with atomic_path(path) as tmp:
         torch.save(state, tmp)
 
 
-def _load_checkpoint(path: Path, settings: TrainSettings, model: nn.Module,
-                     optimizer: torch.optim.Optimizer, sampler: _BatchSampler) -> tuple[int, list, float]:
+def _load_checkpoint(path: Path, settings: TrainSettings, model: nn.Module, optimizer: torch.optim.Optimizer,
+                     scheduler: torch.optim.lr_scheduler.LRScheduler, sampler: _BatchSampler) -> tuple[int, list, float]:
     state = torch.load(path, map_location="cpu", weights_only=False)
     if state["settings"] != asdict(settings):
         raise ValueError(
@@ -268,5 +323,6 @@ def _load_checkpoint(path: Path, settings: TrainSettings, model: nn.Module,
         )
     model.load_state_dict(state["model"])
     optimizer.load_state_dict(state["optimizer"])
+    scheduler.load_state_dict(state["scheduler"])
     sampler.load_state_dict(state["sampler"])
     return int(state["iteration"]), list(state["history"]), float(state["elapsed_s"])

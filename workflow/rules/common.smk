@@ -56,6 +56,7 @@ wildcard_constraints:
     model="|".join(_names("models")),
     optimizer="|".join(_names("optimizers")),
     lr=r"[0-9.eE+-]+",
+    hp=r"none|[a-z_0-9]+=[0-9.eE+-]+",
     seed=r"\d+",
 
 
@@ -76,6 +77,7 @@ def cell_of(wildcards):
         "model": wildcards.model,
         "optimizer": wildcards.optimizer,
         "lr": float(wildcards.lr),
+        "hp": wildcards.hp,
         "seed": int(wildcards.seed),
     }
 
@@ -99,7 +101,7 @@ def metric_records(preset, **selection):
 
 def figure_selection(wildcards):
     selection = dict(PRESETS[wildcards.preset]["figures"][wildcards.figure])
-    return {key: selection[key] for key in ("dataset", "model") if key in selection}
+    return {"hp": "none", **{key: selection[key] for key in ("dataset", "model") if key in selection}}
 
 
 def example_datasets(wildcards):
