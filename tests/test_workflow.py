@@ -35,8 +35,9 @@ def ci_run(repo, shared_data, tmp_path_factory):
 
 def test_ci_preset_builds_summary_with_one_row_per_cell(ci_run):
     runs = pd.read_csv(ci_run / "results/ci/summary/runs.csv")
-    # parity 2 LRs x 2 seeds + 1 diverging cell, moon-star 2 LRs x 2 seeds, 4 semi-synthetic cells
-    assert len(runs) == 13
+    # parity 2 LRs x 2 seeds + 1 diverging cell, moon-star 2 LRs x 2 seeds, 4 semi-synthetic FCN
+    # cells, CNN, ResNet18, Adam+WSD and high LR + L2 cells
+    assert len(runs) == 17
     assert set(runs["dataset"]) == {"parity", "moon_star", "colored_mnist", "double_mnist", "mnist_cifar",
                                     "corrupted_cifar10"}
     finished = runs[runs["status"] != "diverged"]
@@ -89,3 +90,31 @@ def test_report_builds_with_the_figures(repo, shared_data, ci_run):
     assert result.returncode == 0, result.stderr[-3000:]
     html = (ci_run / "report.html").read_text(errors="ignore")
     assert "fig03" in html and "runs.csv" in html
+
+
+def test_cnn_resnet_and_recipe_variant_cells_go_through_the_whole_pipeline(ci_run):
+    runs = pd.read_csv(ci_run / "results/ci/summary/runs.csv")
+    for model in ("cnn_small", "resnet18"):
+        row = runs[runs["model"] == model].iloc[0]
+        assert row["status"] in {"converged", "max_iters"} and 0 <= row["test_acc"] <= 1
+        assert pd.notna(row["prunability"]) and pd.notna(row["csi"])
+    assert runs[runs["model"] == "resnet18"]["iterations"].tolist() == [10]  # the experiment's training override
+    assert "l2=0.001" in set(runs["hp"])
+    history = pd.read_csv(ci_run / "results/ci/runs/dataset~parity/model~fcn_parity/optimizer~adam_wsd/lr~0.001"
+                          "/hp~none/seed~0/history.csv")
+    # warmup over the first 150 of 1500 iterations: the first log row (iteration 100) is still warming up
+    assert history["lr"].iloc[0] < 0.001 and history["lr"].max() == pytest.approx(0.001)
+
+
+def test_table1_values_equal_min_max_recomputed_from_the_summary(ci_run):
+    runs = pd.read_csv(ci_run / "results/ci/summary/runs.csv")
+    table = pd.read_csv(ci_run / "results/ci/tables/table1.csv")
+    row = table[(table["dataset"] == "moon_star")].iloc[0]
+    moon = runs[(runs["dataset"] == "moon_star") & (runs["hp"] == "none")]
+    means = moon.groupby("lr")["prunability"].mean()
+    assert row["prunability_min"] == pytest.approx(means.min()) and row["prunability_max"] == pytest.approx(means.max())
+    assert row["test_acc_min_paper"] == pytest.approx(74.315)  # the paper's Moon-Star FCN row
+    assert (ci_run / "results/ci/tables/table1.tex").read_text().count("\\begin{tabular}") == 1
+    card = pd.read_csv(ci_run / "results/ci/tables/claims.csv")
+    assert set(card["verdict"]) <= {"supported", "contradicted", "inconclusive"}
+    assert {"parity", "moon_star"} <= set(card["dataset"])

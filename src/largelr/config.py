@@ -53,6 +53,7 @@ def resolve_preset(config: dict[str, Any], name: str) -> dict[str, Any]:
 
 def check_references(preset: dict[str, Any], name: str) -> None:
     """Every experiment and figure must name datasets/models/optimizers that the preset defines."""
+    check_unique_cells(preset, name)
     for i, experiment in enumerate(preset["experiments"]):
         for key, table in (("dataset", "datasets"), ("model", "models"), ("optimizer", "optimizers")):
             if experiment[key] not in preset[table]:
@@ -92,6 +93,28 @@ def training_grid(preset: dict[str, Any]) -> pd.DataFrame:
     ]
     grid = pd.DataFrame(rows, columns=GRID_COLUMNS).drop_duplicates(ignore_index=True)
     return grid
+
+
+def cell_training(preset: dict[str, Any], cell: dict[str, Any]) -> dict[str, Any]:
+    """``training`` settings of one cell: the preset's, updated by its experiment's ``training`` block."""
+    for experiment in preset["experiments"]:
+        if all(experiment[key] == cell[key] for key in ("dataset", "model", "optimizer")):
+            if float(cell["lr"]) in map(float, experiment["lrs"]) and cell["hp"] in _intervention_labels(experiment):
+                return {**preset["training"], **experiment.get("training", {})}
+    raise KeyError(f"cell {cell} is not in any experiment of the preset")
+
+
+def check_unique_cells(preset: dict[str, Any], name: str) -> None:
+    """A cell listed by two experiments must get the same training settings from both."""
+    seen: dict[tuple, dict] = {}
+    for i, experiment in enumerate(preset["experiments"]):
+        overrides = experiment.get("training", {})
+        for lr in experiment["lrs"]:
+            for hp in _intervention_labels(experiment):
+                key = (experiment["dataset"], experiment["model"], experiment["optimizer"], float(lr), hp)
+                if seen.setdefault(key, overrides) != overrides:
+                    raise ValueError(f"presets.{name}.experiments[{i}].training: cell {key} is also listed by "
+                                     f"another experiment with different training settings")
 
 
 def _intervention_labels(experiment: dict[str, Any]) -> list[str]:

@@ -10,7 +10,7 @@ SRC = str(Path(workflow.basedir) / "src")
 sys.path.insert(0, SRC)
 os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (SRC, os.environ.get("PYTHONPATH")) if p)
 
-from largelr.config import check_references, figure_kinds, resolve_preset, training_grid
+from largelr.config import cell_training, check_references, figure_kinds, resolve_preset, training_grid
 from largelr.datasets.registry import check_params
 
 # ---- configuration: validated before any job starts, every preset -----------------------
@@ -42,6 +42,7 @@ ANALYSIS_DIR = RESULTS + "/analysis/" + CELL
 SUMMARY_CSV = RESULTS + "/summary/runs.csv"
 LR_FILTER_CSV = RESULTS + "/summary/lr_filter/{dataset}.csv"
 FIGURE = RESULTS + "/figures/{figure}"
+TABLE = RESULTS + "/tables/{table}"
 LOGS = RESULTS + "/logs"
 BENCHMARKS = RESULTS + "/benchmarks"
 
@@ -61,6 +62,10 @@ wildcard_constraints:
 
 
 # ---- input functions and params ---------------------------------------------------------
+def training_of(wildcards):
+    return cell_training(preset_of(wildcards), cell_of(wildcards))
+
+
 def figures_of_kind(kind):
     """Wildcard pattern matching the figure names of one kind (keeps figure rules unambiguous)."""
     return "|".join(sorted(f for f, k in FIGURE_KINDS.items() if k == kind)) or "(?!)"
@@ -118,10 +123,23 @@ def figure_inputs(wildcards):
     }
 
 
+def lr_filter_files(wildcards):
+    datasets = sorted(set(GRIDS[wildcards.preset]["dataset"]))
+    return [LR_FILTER_CSV.format(preset=wildcards.preset, dataset=d) for d in datasets]
+
+
+def model_archs(wildcards):
+    """Config model name → architecture key used by the paper's tables (fcn, cnn, resnet18, ...)."""
+    models = preset_of(wildcards)["models"]
+    return {name: spec.get("name", spec["arch"]) for name, spec in models.items()}
+
+
 def final_outputs(preset):
     """Everything `rule all` builds for ``preset``: the summary table and every figure."""
     outputs = [SUMMARY_CSV.format(preset=preset)]
     outputs += [LR_FILTER_CSV.format(preset=preset, dataset=d) for d in sorted(set(GRIDS[preset]["dataset"]))]
+    outputs += [TABLE.format(preset=preset, table="table1") + ext for ext in (".csv", ".md", ".tex")]
+    outputs += [TABLE.format(preset=preset, table="claims") + ext for ext in (".csv", ".md")]
     for figure in PRESETS[preset]["figures"]:
         outputs += [FIGURE.format(preset=preset, figure=figure) + ext for ext in (".pdf", ".png")]
     return outputs

@@ -10,7 +10,7 @@ rule train:
         cell=cell_of,
         model=lambda w: preset_of(w)["models"][w.model],
         optimizer=lambda w: preset_of(w)["optimizers"][w.optimizer],
-        training=lambda w: preset_of(w)["training"],
+        training=training_of,
         device=lambda w: preset_of(w)["device"],
     log:
         LOGS + "/train/" + CELL + ".log",

@@ -1,0 +1,16 @@
+"""Snakemake entry point of rule claims_scorecard."""
+
+from pathlib import Path
+
+import pandas as pd
+
+from largelr.jobs import start_job
+from largelr.lr_filter import kept_runs
+from largelr.tables import claims_scorecard, write_table
+
+log = start_job(snakemake)  # noqa: F821 (snakemake is injected by the script directive)
+decisions = pd.concat([pd.read_csv(path) for path in snakemake.input.lr_filters])  # noqa: F821
+card = claims_scorecard(kept_runs(pd.read_csv(snakemake.input.runs), decisions))  # noqa: F821
+write_table(card, Path(snakemake.output.csv).with_suffix(""),  # noqa: F821
+            caption="Claims scorecard: does each metric rise with the learning rate?", formats=("csv", "md"))
+log.info("verdicts: %s", card["verdict"].value_counts().to_dict() if len(card) else {})

@@ -1,0 +1,122 @@
+"""Tables of the paper (SPEC §6) and the claims scorecard (SPEC §7).
+
+* :func:`table1` — Table 1: per (dataset, model), the min and max of the LR and of each
+  per-LR mean metric over the kept LRs (§4.2 filter), beside the paper's own values
+  (``paper_values/table1.csv``, typed in from the paper) and the difference.
+* :func:`claims_scorecard` — for each (dataset, model, metric), Spearman's ρ between LR and
+  the metric over all runs (every seed), a bootstrap 95 % CI, and whether the paper's claim
+  (the metric rises with LR) is supported (CI above 0), contradicted (CI below 0) or
+  inconclusive.
+Every table is written as CSV, Markdown and LaTeX.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy.stats import spearmanr
+
+from largelr.io import atomic_path, atomic_write_text
+
+# Table 1's metric columns; test accuracy is reported in % as in the paper.
+TABLE1_METRICS = ["test_acc", "prunability", "act_compressibility", "csi", "class_sep"]
+# How the pipeline's dataset/model names map to the paper's table labels (config names may differ).
+PAPER_DATASETS = {"parity": "Parity", "moon_star": "Moon-Star", "colored_mnist": "Colored MNIST",
+                  "double_mnist": "Double MNIST", "mnist_cifar": "MNIST-CIFAR", "corrupted_cifar10": "Cor. CIFAR-10"}
+PAPER_ARCHS = {"fcn": "FCN", "cnn": "CNN", "resnet18": "ResNet18", "resnet50": "ResNet50",
+               "wide_resnet101_2": "Wide ResNet101-2", "swin_t": "Swin Transformer"}
+
+
+def paper_table(name: str) -> pd.DataFrame:
+    """The paper's Table 1 or 2 as typed in (``paper_values/tableN.csv``)."""
+    with resources.files("largelr.paper_values").joinpath(f"{name}.csv").open() as handle:
+        return pd.read_csv(handle, comment="#")
+
+
+def table1(runs: pd.DataFrame, model_arch: dict[str, str]) -> pd.DataFrame:
+    """Min/max of LR and of each per-LR mean metric per (dataset, model); ``runs`` = kept runs.
+
+    ``model_arch`` maps a config model name to its architecture key (``fcn``, ``resnet18``...)
+    so that rows can be matched with the paper's.
+    """
+    plain = runs[(runs["hp"] == "none") & (runs["status"] != "diverged")]
+    rows = []
+    for (dataset, model), group in plain.groupby(["dataset", "model"], sort=True):
+        means = group.groupby("lr")[TABLE1_METRICS].mean()
+        means["test_acc"] *= 100
+        row = {"dataset": dataset, "model": model, "lr_min": means.index.min(), "lr_max": means.index.max(),
+               "runs": len(group), "capped_runs": int((group["status"] == "max_iters").sum())}
+        for metric in TABLE1_METRICS:
+            row[f"{metric}_min"], row[f"{metric}_max"] = means[metric].min(), means[metric].max()
+        row["paper_dataset"] = PAPER_DATASETS.get(dataset, dataset)
+        row["paper_model"] = PAPER_ARCHS.get(model_arch.get(model, model), model)
+        rows.append(row)
+    ours = pd.DataFrame(rows)
+    if ours.empty:
+        return ours
+    paper = paper_table("table1").rename(columns={"dataset": "paper_dataset", "model": "paper_model"})
+    merged = ours.merge(paper, on=["paper_dataset", "paper_model"], how="left", suffixes=("", "_paper"))
+    for column in [c for c in paper.columns if c.endswith(("_min", "_max"))]:
+        merged[f"{column}_diff"] = merged[column] - merged[f"{column}_paper"]
+    return merged
+
+
+def spearman_with_bootstrap(lr: np.ndarray, values: np.ndarray, n_boot: int = 1000, seed: int = 0
+                            ) -> tuple[float, float, float]:
+    """Spearman ρ of ``values`` with ``lr`` and a percentile-bootstrap 95 % CI (runs resampled)."""
+    rho = float(spearmanr(lr, values).statistic)
+    rng = np.random.default_rng(seed)
+    samples = []
+    for _ in range(n_boot):
+        idx = rng.integers(0, len(lr), len(lr))
+        if np.unique(lr[idx]).size > 1 and np.unique(values[idx]).size > 1:
+            samples.append(spearmanr(lr[idx], values[idx]).statistic)
+    if not samples:
+        return rho, float("nan"), float("nan")
+    low, high = np.percentile(samples, [2.5, 97.5])
+    return rho, float(low), float(high)
+
+
+def verdict(low: float, high: float) -> str:
+    """The paper claims every metric rises with LR: CI above 0 supports it, below 0 contradicts it."""
+    if np.isnan(low) or np.isnan(high):
+        return "inconclusive"
+    if low > 0:
+        return "supported"
+    if high < 0:
+        return "contradicted"
+    return "inconclusive"
+
+
+def claims_scorecard(runs: pd.DataFrame, metrics: list[str] = TABLE1_METRICS, n_boot: int = 1000) -> pd.DataFrame:
+    """One row per (dataset, model, metric) over the kept, non-diverged, plain-SGD-grid runs."""
+    plain = runs[(runs["hp"] == "none") & (runs["status"] != "diverged")]
+    rows = []
+    for (dataset, model), group in plain.groupby(["dataset", "model"], sort=True):
+        for metric in metrics:
+            data = group[["lr", metric]].dropna()
+            if data["lr"].nunique() < 2:
+                continue
+            rho, low, high = spearman_with_bootstrap(data["lr"].to_numpy(), data[metric].to_numpy(), n_boot)
+            rows.append({"dataset": dataset, "model": model, "metric": metric, "runs": len(data),
+                         "learning_rates": data["lr"].nunique(), "spearman": rho, "ci_low": low, "ci_high": high,
+                         "claim": "increases with LR", "verdict": verdict(low, high)})
+    return pd.DataFrame(rows)
+
+
+def write_table(frame: pd.DataFrame, stem: str | Path, caption: str = "",
+                formats: tuple[str, ...] = ("csv", "md", "tex")) -> None:
+    """``stem``.csv / .md / .tex (numbers rounded to 4 significant digits in md and tex)."""
+    stem = Path(stem)
+    shown = frame.map(lambda v: float(f"{v:.4g}") if isinstance(v, float) and np.isfinite(v) else v)
+    if "csv" in formats:
+        with atomic_path(stem.with_suffix(".csv")) as tmp:
+            frame.to_csv(tmp, index=False)
+    if "md" in formats:
+        header = f"{caption}\n\n" if caption else ""
+        atomic_write_text(stem.with_suffix(".md"), header + shown.to_markdown(index=False) + "\n")
+    if "tex" in formats:
+        atomic_write_text(stem.with_suffix(".tex"), shown.to_latex(index=False, caption=caption or None, na_rep="--"))
