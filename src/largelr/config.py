@@ -62,12 +62,17 @@ def check_references(preset: dict[str, Any], name: str) -> None:
                     f"presets.{name}.{table} (defined: {sorted(preset[table])})"
                 )
     for figure, spec in preset.get("figures", {}).items():
-        key = "datasets" if spec.get("kind", "lr_sweep") == "dataset_examples" else "dataset"
-        if key not in spec:
-            raise ValueError(f"presets.{name}.figures.{figure}: a {spec.get('kind', 'lr_sweep')} figure needs `{key}`")
-        for dataset in spec[key] if key == "datasets" else [spec[key]]:
+        if not figure_datasets(spec):
+            raise ValueError(f"presets.{name}.figures.{figure}: give `datasets` (or `dataset`)")
+        for dataset in figure_datasets(spec):
             if dataset not in preset["datasets"]:
-                raise ValueError(f"presets.{name}.figures.{figure}.{key}: {dataset!r} is not defined under presets.{name}.datasets")
+                raise ValueError(f"presets.{name}.figures.{figure}: dataset {dataset!r} is not defined under "
+                                 f"presets.{name}.datasets")
+
+
+def figure_datasets(spec: dict[str, Any]) -> list[str]:
+    """The datasets a figure draws: its ``datasets`` list or its single ``dataset``."""
+    return list(spec.get("datasets", [])) or ([spec["dataset"]] if "dataset" in spec else [])
 
 
 def figure_kinds(presets: dict[str, dict[str, Any]]) -> dict[str, str]:

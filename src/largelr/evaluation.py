@@ -50,11 +50,16 @@ def penultimate_representation(model: SpuriousModel, x: torch.Tensor, batch_size
     return torch.cat([model.features(x[i : i + batch_size]).cpu() for i in range(0, len(x), batch_size)])
 
 
+def representation_sample_indices(n_total: int, n: int, seed: int) -> torch.Tensor:
+    """Indices of the same ``n`` unbiased-test samples for every run of a preset (suppl. C: 1000)."""
+    if n >= n_total:
+        return torch.arange(n_total)
+    return torch.randperm(n_total, generator=torch.Generator().manual_seed(seed))[:n]
+
+
 def representation_sample(split: TensorSplit, n: int, seed: int) -> TensorSplit:
-    """The same ``n`` unbiased-test samples for every run of a preset (suppl. C: 1000 samples)."""
-    if n >= len(split):
-        return split
-    idx = torch.randperm(len(split), generator=torch.Generator().manual_seed(seed))[:n].to(split.y.device)
+    """The :func:`representation_sample_indices` subset of ``split``."""
+    idx = representation_sample_indices(len(split), n, seed).to(split.y.device)
     return TensorSplit(split.x[idx], split.y[idx], split.b[idx])
 
 

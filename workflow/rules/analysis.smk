@@ -23,6 +23,7 @@ rule summarize:
     input:
         runs=lambda w: run_records(w.preset),
         metrics=lambda w: metric_records(w.preset),
+        attributions=lambda w: cell_paths(w.preset, RESULTS + "/analysis/{cell}/attribution.json"),
     output:
         report(
             SUMMARY_CSV,
@@ -53,3 +54,24 @@ rule filter_learning_rates:
         "../../envs/plot.yaml"
     script:
         "../../scripts/filter_learning_rates.py"
+
+
+rule attribute:
+    """Integrated Gradients / DeepLift attributions: core/spurious/noise shares, entropy (§3.3)."""
+    input:
+        dataset=DATASET_FILE,
+        run=RUN_DIR + "/run.json",
+        model=RUN_DIR + "/model.pt",
+    output:
+        stats=ANALYSIS_DIR + "/attribution.json",
+        maps=ANALYSIS_DIR + "/attribution_maps.npz",
+    params:
+        analysis=lambda w: preset_of(w)["analysis"],
+        device=lambda w: preset_of(w)["device"],
+    log:
+        LOGS + "/attribute/" + CELL + ".log",
+    threads: 1
+    conda:
+        "../../envs/analysis.yaml"
+    script:
+        "../../scripts/attribute.py"

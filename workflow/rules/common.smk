@@ -10,7 +10,14 @@ SRC = str(Path(workflow.basedir) / "src")
 sys.path.insert(0, SRC)
 os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (SRC, os.environ.get("PYTHONPATH")) if p)
 
-from largelr.config import cell_training, check_references, figure_kinds, resolve_preset, training_grid
+from largelr.config import (
+    cell_training,
+    check_references,
+    figure_datasets,
+    figure_kinds,
+    resolve_preset,
+    training_grid,
+)
 from largelr.datasets.registry import check_params
 
 # ---- configuration: validated before any job starts, every preset -----------------------
@@ -104,22 +111,24 @@ def metric_records(preset, **selection):
     return cell_paths(preset, RESULTS + "/analysis/{cell}/metrics.json", **selection)
 
 
-def figure_selection(wildcards):
-    selection = dict(PRESETS[wildcards.preset]["figures"][wildcards.figure])
-    return {"hp": "none", **{key: selection[key] for key in ("dataset", "model") if key in selection}}
+def figure_spec(wildcards):
+    return PRESETS[wildcards.preset]["figures"][wildcards.figure]
 
 
 def example_datasets(wildcards):
-    datasets = PRESETS[wildcards.preset]["figures"][wildcards.figure]["datasets"]
+    datasets = figure_datasets(figure_spec(wildcards))
     return {name: DATASET_FILE.format(preset=wildcards.preset, dataset=name) for name in datasets}
 
 
 def figure_inputs(wildcards):
-    selection = figure_selection(wildcards)
+    """Run records of the plain (no-intervention) cells of the figure's datasets (and model)."""
+    spec, preset = figure_spec(wildcards), wildcards.preset
+    selection = {"hp": "none", **({"model": spec["model"]} if "model" in spec else {})}
+    datasets = figure_datasets(spec)
     return {
-        "runs": run_records(wildcards.preset, **selection),
-        "metrics": metric_records(wildcards.preset, **selection),
-        "lr_filter": LR_FILTER_CSV.format(preset=wildcards.preset, dataset=selection["dataset"]),
+        "runs": [path for d in datasets for path in run_records(preset, dataset=d, **selection)],
+        "metrics": [path for d in datasets for path in metric_records(preset, dataset=d, **selection)],
+        "lr_filters": [LR_FILTER_CSV.format(preset=preset, dataset=d) for d in datasets],
     }
 
 

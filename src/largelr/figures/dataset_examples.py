@@ -27,6 +27,7 @@ DISPLAY_NAMES = {
     "mnist_cifar": "MNIST-CIFAR",
     "corrupted_cifar10": "Corrupted CIFAR-10",
     "moon_star": "Moon-star",
+    "parity": "Parity",
 }
 _SHORT_CORRUPTION = {"elastic_transform": "elastic", "jpeg_compression": "jpeg"}
 

@@ -8,6 +8,7 @@ Table 1 numbers) are written to a companion CSV next to the figure.
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import matplotlib
@@ -50,36 +51,59 @@ def normalised_long_table(runs: pd.DataFrame, metrics: dict[str, str]) -> tuple[
 
 
 def plot_lr_sweep(runs: pd.DataFrame, pdf_path: str | Path, png_path: str | Path, ranges_csv: str | Path,
-                  title: str, note: str = "") -> None:
-    """Draw one metrics-vs-LR panel from rows of ``summary/runs.csv`` (one dataset/model).
+                  title: str, note: str = "", metrics: list[str] | None = None,
+                  panel_titles: dict[str, str] | None = None) -> None:
+    """Metrics vs LR, one panel per (dataset, model) of ``runs`` (rows of ``summary/runs.csv``);
+    rows of panels are datasets, columns models.
 
     ``runs`` should hold only the LRs kept by :mod:`largelr.lr_filter`; diverged runs are
     ignored in any case, and runs stopped at the iteration cap are counted in the footer.
+    Each panel normalises each variable on its own, as the paper's figures do.
     """
-    long_table, ranges = normalised_long_table(runs, LR_SWEEP_METRICS)
+    chosen = {m: LR_SWEEP_METRICS[m] for m in (metrics or LR_SWEEP_METRICS)}
+    datasets, models = sorted(runs["dataset"].unique()), sorted(runs["model"].unique())
     sns.set_theme(style="whitegrid", context="paper")
-    fig, ax = plt.subplots(figsize=(5.6, 3.2))
-    sns.lineplot(data=long_table, x="lr", y="value", hue="variable", style="variable", markers=True,
-                 dashes=False, errorbar="sd", err_kws={"alpha": 0.12}, ax=ax)
-    ax.set_xscale("log")
-    learning_rates = sorted(long_table["lr"].unique())
-    ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
-    ax.set_xticks(learning_rates, [f"{lr:g}" for lr in learning_rates])
-    ax.set_xlabel("learning rate")
-    ax.set_ylabel("normalised value")
-    ax.set_ylim(-0.1, 1.1)
-    ax.set_title(title, fontsize=9)
+    width = 0.6 + 3.1 * len(models)
+    fig, axes = plt.subplots(len(datasets), len(models), figsize=(width, 0.4 + 2.9 * len(datasets)),
+                             squeeze=False, sharey=True)
+    all_ranges, handles, labels = [], [], []
+    for (row, dataset), (col, model) in itertools.product(enumerate(datasets), enumerate(models)):
+        ax = axes[row][col]
+        panel_runs = runs[(runs["dataset"] == dataset) & (runs["model"] == model)]
+        if panel_runs.empty:
+            ax.set_visible(False)
+            continue
+        long_table, ranges = normalised_long_table(panel_runs, chosen)
+        all_ranges.append(ranges.assign(dataset=dataset, model=model))
+        _draw_panel(ax, long_table, f"{(panel_titles or {}).get(dataset, dataset)} · {model}")
+        handles, labels = ax.get_legend_handles_labels()
+        ax.get_legend().remove()
+        ax.set_ylabel("normalised value" if col == 0 else "")
+    fig.legend(handles, labels, fontsize=7, loc="center right", frameon=False)
+    fig.suptitle(title, fontsize=9)
     capped = runs[runs["status"] == "max_iters"]
     footer = [note] if note else []
     if len(capped):
         footer.append(f"{len(capped)}/{len(runs)} runs stopped at the iteration cap before 100 % train acc.")
     if footer:
         fig.text(0.01, 0.005, "\n".join(footer), fontsize=6, va="bottom", ha="left", color="0.3")
-    ax.legend(fontsize=7, title=None, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
-    fig.tight_layout(rect=(0, 0.035 * len(footer), 1, 1))
+    fig.tight_layout(rect=(0, 0.1 * len(footer) / (0.4 + 2.9 * len(datasets)), 1 - 1.0 / width, 1))
     for path in (pdf_path, png_path):
         with atomic_path(path) as tmp:
             fig.savefig(tmp, format=Path(path).suffix.lstrip("."), dpi=200)
     plt.close(fig)
     with atomic_path(ranges_csv) as tmp:
-        ranges.to_csv(tmp, index=False)
+        pd.concat(all_ranges, ignore_index=True)[["dataset", "model", "variable", "column", "min", "max"]].to_csv(
+            tmp, index=False)
+
+
+def _draw_panel(ax: plt.Axes, long_table: pd.DataFrame, title: str) -> None:
+    sns.lineplot(data=long_table, x="lr", y="value", hue="variable", style="variable", markers=True,
+                 dashes=False, errorbar="sd", err_kws={"alpha": 0.12}, ax=ax)
+    ax.set_xscale("log")
+    learning_rates = sorted(long_table["lr"].unique())
+    ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
+    ax.set_xticks(learning_rates, [f"{lr:g}" for lr in learning_rates], fontsize=7)
+    ax.set_xlabel("learning rate")
+    ax.set_ylim(-0.1, 1.1)
+    ax.set_title(title, fontsize=8)
