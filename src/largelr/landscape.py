@@ -149,13 +149,15 @@ class _FCNFirstLayerCache:
 
     def __call__(self, start: int, stop: int) -> torch.Tensor:
         pre = self.p0[start:stop]
-        if self.alpha != 0.0:
-            pre = pre + self.alpha * self.p1[start:stop]
-        if self.beta != 0.0:
-            pre = pre + self.beta * self.p2[start:stop]
-        h = torch.relu(pre)
+        if self.alpha != 0.0 or self.beta != 0.0:  # a fresh tensor: accumulate and ReLU in place
+            pre = torch.add(pre, self.p1[start:stop], alpha=self.alpha)
+            if self.beta != 0.0:
+                pre.add_(self.p2[start:stop], alpha=self.beta)
+            h = pre.relu_()
+        else:
+            h = torch.relu(pre)
         for layer in self.model.hidden[1:]:
-            h = torch.relu(layer(h))
+            h = torch.relu_(layer(h))
         return self.model.head(h)
 
 
@@ -197,9 +199,16 @@ def loss_landscape(
             k = next(n for n, p in enumerate(params) if p is model.hidden[0].weight)
             caches = [_FCNFirstLayerCache(model, s, saved[k], d1[k], d2[k], batch_size) for s in splits]
         forwards: list[Forward] = caches or [_plain_forward(model, s) for s in splits]
+        # parameters that move in the plane (zero directions stay at w0; with the FCN cache the
+        # first-layer weight is not read, so it is not updated either)
+        skip = {id(model.hidden[0].weight)} if caches else set()
+        moving = [
+            (p, w0, u, v) for p, w0, u, v in zip(params, saved, d1, d2)
+            if id(p) not in skip and (bool(u.any()) or bool(v.any()))
+        ]
         for i, alpha in enumerate(alphas):
             for j, beta in enumerate(betas):
-                for p, w0, u, v in zip(params, saved, d1, d2):
+                for p, w0, u, v in moving:
                     p.copy_(w0)
                     if alpha != 0.0:
                         p.add_(u, alpha=alpha)
