@@ -48,6 +48,7 @@ def test_evaluate_model_kappa_zero_retains_everything_and_metrics_are_in_range()
     assert result["prune_retention"][0] == pytest.approx(1.0)
     assert result["prunability"] == pytest.approx(sum(result["prune_retention"]) / 3)
     assert 0.0 <= result["act_compressibility"] <= 1.0 and 0.0 <= result["act_sparsity"] <= 1.0
+    assert 0.0 <= result["act_pq_index"] < 1.0
     assert all(math.isfinite(result[k]) for k in ("class_sep", "csi", "bsi"))
     # deterministic: the same model gives the same numbers
     assert evaluate_model(model, split, ANALYSIS) == result

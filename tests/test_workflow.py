@@ -59,12 +59,12 @@ def test_diverging_learning_rate_is_recorded_and_the_dag_goes_on(ci_run):
 
 
 def test_figures_are_real_pdf_and_png_files(ci_run):
-    for figure in ("fig02", "fig03", "fig15"):
+    for figure in ("fig02", "fig03", "fig15", "fig21"):
         pdf = (ci_run / f"results/ci/figures/{figure}.pdf").read_bytes()
         png = (ci_run / f"results/ci/figures/{figure}.png").read_bytes()
         assert pdf.startswith(b"%PDF") and len(pdf) > 5000
         assert png.startswith(b"\x89PNG") and len(png) > 5000
-        if figure == "fig02":
+        if figure in ("fig02", "fig21"):
             continue
         ranges = pd.read_csv(ci_run / f"results/ci/figures/{figure}_ranges.csv")
         assert set(ranges["column"]) == {"test_acc", "prunability", "act_compressibility", "csi", "class_sep"}
@@ -72,7 +72,9 @@ def test_figures_are_real_pdf_and_png_files(ci_run):
 
 def test_ranges_table_matches_summary(ci_run):
     runs = pd.read_csv(ci_run / "results/ci/summary/runs.csv")
-    parity = runs[(runs["dataset"] == "parity") & (runs["status"] != "diverged")]
+    # Fig 3 draws the plain SGD cells (no intervention) of the kept LRs
+    parity = runs[(runs["dataset"] == "parity") & (runs["status"] != "diverged") & (runs["optimizer"] == "sgd")
+                  & (runs["hp"] == "none")]
     ranges = pd.read_csv(ci_run / "results/ci/figures/fig03_ranges.csv").set_index("column")
     means = parity.groupby("lr")["test_acc"].mean()
     assert ranges.loc["test_acc", "min"] == pytest.approx(means.min())
@@ -118,3 +120,14 @@ def test_table1_values_equal_min_max_recomputed_from_the_summary(ci_run):
     card = pd.read_csv(ci_run / "results/ci/tables/claims.csv")
     assert set(card["verdict"]) <= {"supported", "contradicted", "inconclusive"}
     assert {"parity", "moon_star"} <= set(card["dataset"])
+
+
+def test_pruning_rule_writes_three_curves_starting_at_full_retention(ci_run):
+    from largelr.io import read_json
+
+    paths = sorted((ci_run / "results/ci/analysis/dataset~moon_star").rglob("pruning.json"))
+    assert len(paths) == 4  # only the runs Fig 21 needs
+    curves = read_json(paths[0])
+    for method in ("structured", "column", "global"):
+        assert curves[method]["retention"][0] == pytest.approx(1.0)  # kappa = 0 prunes nothing
+    assert 0 < curves["parameters"]["param_pq_index"] < 1

@@ -64,6 +64,8 @@ def check_references(preset: dict[str, Any], name: str) -> None:
     for figure, spec in preset.get("figures", {}).items():
         if not figure_datasets(spec):
             raise ValueError(f"presets.{name}.figures.{figure}: give `datasets` (or `dataset`)")
+        if spec.get("kind") == "pruning_curves" and "method" not in spec:
+            raise ValueError(f"presets.{name}.figures.{figure}.method: a pruning_curves figure needs a method")
         for dataset in figure_datasets(spec):
             if dataset not in preset["datasets"]:
                 raise ValueError(f"presets.{name}.figures.{figure}: dataset {dataset!r} is not defined under "

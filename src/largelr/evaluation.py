@@ -5,8 +5,8 @@
   layer (``torch.nn.utils.prune.ln_structured``), retention(κ) = Acc(f^(κ)) / Acc(f), and its
   mean over the κ grid;
 * on the penultimate post-activations of ``repr_samples`` unbiased-test samples (suppl. C):
-  (2, 0.1)-compressibility and sparsity (§3.2), class separation R² (§3.3), CSI with class
-  labels and BSI with bias labels (§3.3).
+  (2, 0.1)-compressibility and sparsity (§3.2), the PQ-index (Diao et al. 2023, Fig 25),
+  class separation R² (§3.3), CSI with class labels and BSI with bias labels (§3.3).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import math
 from pathlib import Path
 from typing import Any, Sequence
 
+import numpy as np
 import torch
 from torch.nn.utils import prune
 
@@ -77,6 +78,7 @@ def evaluate_model(model: SpuriousModel, test: TensorSplit, analysis: dict[str, 
         "prunability": metrics.prunability(retentions),
         "act_compressibility": metrics.mean_qk_compressibility(z, analysis["compress_kappa"], analysis["compress_q"]),
         "act_sparsity": metrics.sparsity(z),
+        "act_pq_index": float(np.mean([metrics.pq_index(row) for row in z])),
         "class_sep": metrics.class_separation_r2(z, y),
         "csi": metrics.mean_class_selectivity(z, y),
         "bsi": metrics.mean_class_selectivity(z, b),

@@ -75,3 +75,23 @@ rule attribute:
         "../../envs/analysis.yaml"
     script:
         "../../scripts/attribute.py"
+
+
+rule prune:
+    """Structured / column / global-magnitude pruning curves and parameter compressibility (Figs 20, 21, 25)."""
+    input:
+        dataset=DATASET_FILE,
+        run=RUN_DIR + "/run.json",
+        model=RUN_DIR + "/model.pt",
+    output:
+        ANALYSIS_DIR + "/pruning.json",
+    params:
+        analysis=lambda w: preset_of(w)["analysis"],
+        device=lambda w: preset_of(w)["device"],
+    log:
+        LOGS + "/prune/" + CELL + ".log",
+    threads: 1
+    conda:
+        "../../envs/torch.yaml"
+    script:
+        "../../scripts/prune.py"

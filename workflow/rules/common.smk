@@ -123,7 +123,7 @@ def example_datasets(wildcards):
 def figure_inputs(wildcards):
     """Run records of the plain (no-intervention) cells of the figure's datasets (and model)."""
     spec, preset = figure_spec(wildcards), wildcards.preset
-    selection = {"hp": "none", **({"model": spec["model"]} if "model" in spec else {})}
+    selection = {"hp": "none", "optimizer": spec["optimizer"], **({"model": spec["model"]} if "model" in spec else {})}
     datasets = figure_datasets(spec)
     return {
         "runs": [path for d in datasets for path in run_records(preset, dataset=d, **selection)],
@@ -141,6 +141,17 @@ def model_archs(wildcards):
     """Config model name → architecture key used by the paper's tables (fcn, cnn, resnet18, ...)."""
     models = preset_of(wildcards)["models"]
     return {name: spec.get("name", spec["arch"]) for name, spec in models.items()}
+
+
+def pruning_figure_inputs(wildcards):
+    spec, preset = figure_spec(wildcards), wildcards.preset
+    selection = {"hp": "none", "optimizer": spec["optimizer"], **({"model": spec["model"]} if "model" in spec else {})}
+    datasets = figure_datasets(spec)
+    return {
+        "runs": [p for d in datasets for p in run_records(preset, dataset=d, **selection)],
+        "pruning": [p for d in datasets for p in cell_paths(preset, RESULTS + "/analysis/{cell}/pruning.json",
+                                                            dataset=d, **selection)],
+    }
 
 
 def final_outputs(preset):

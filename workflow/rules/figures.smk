@@ -44,3 +44,28 @@ rule figure_dataset_examples:
         "../../envs/plot.yaml"
     script:
         "../../scripts/plot_dataset_examples.py"
+
+
+rule figure_pruning_curves:
+    """Accuracy retained vs pruned fraction, one line per LR (Fig 20 column, Fig 21 global magnitude)."""
+    input:
+        unpack(pruning_figure_inputs),
+    output:
+        pdf=FIGURE + ".pdf",
+        png=report(
+            FIGURE + ".png",
+            caption="../report/pruning_curves.rst",
+            category="Figures",
+            labels={"figure": "{figure}"},
+        ),
+    params:
+        spec=figure_spec,
+        preset=lambda w: w.preset,
+    log:
+        LOGS + "/figures/{figure}.log",
+    wildcard_constraints:
+        figure=figures_of_kind("pruning_curves"),
+    conda:
+        "../../envs/plot.yaml"
+    script:
+        "../../scripts/plot_pruning_curves.py"
