@@ -62,12 +62,16 @@ def plot_lr_sweep(runs: pd.DataFrame, pdf_path: str | Path, png_path: str | Path
     """
     chosen = {m: LR_SWEEP_METRICS[m] for m in (metrics or LR_SWEEP_METRICS)}
     datasets, models = sorted(runs["dataset"].unique()), sorted(runs["model"].unique())
+    # rows = datasets, columns = models; a single model puts the datasets side by side instead
+    positions = {(d, m): (i, j) for (i, d), (j, m) in itertools.product(enumerate(datasets), enumerate(models))}
+    if len(models) == 1:
+        positions = {(d, m): (0, i) for (d, m), (i, _) in positions.items()}
+    n_rows, n_cols = (max(p[k] for p in positions.values()) + 1 for k in (0, 1))
     sns.set_theme(style="whitegrid", context="paper")
-    width = 0.6 + 3.1 * len(models)
-    fig, axes = plt.subplots(len(datasets), len(models), figsize=(width, 0.4 + 2.9 * len(datasets)),
-                             squeeze=False, sharey=True)
+    width = 0.6 + 3.1 * n_cols
+    fig, axes = plt.subplots(n_rows, n_cols, figsize=(width, 0.4 + 2.9 * n_rows), squeeze=False, sharey=True)
     all_ranges, handles, labels = [], [], []
-    for (row, dataset), (col, model) in itertools.product(enumerate(datasets), enumerate(models)):
+    for (dataset, model), (row, col) in positions.items():
         ax = axes[row][col]
         panel_runs = runs[(runs["dataset"] == dataset) & (runs["model"] == model)]
         if panel_runs.empty:
@@ -87,7 +91,7 @@ def plot_lr_sweep(runs: pd.DataFrame, pdf_path: str | Path, png_path: str | Path
         footer.append(f"{len(capped)}/{len(runs)} runs stopped at the iteration cap before 100 % train acc.")
     if footer:
         fig.text(0.01, 0.005, "\n".join(footer), fontsize=6, va="bottom", ha="left", color="0.3")
-    fig.tight_layout(rect=(0, 0.1 * len(footer) / (0.4 + 2.9 * len(datasets)), 1 - 1.0 / width, 1))
+    fig.tight_layout(rect=(0, 0.1 * len(footer) / (0.4 + 2.9 * n_rows), 1 - 1.0 / width, 1))
     for path in (pdf_path, png_path):
         with atomic_path(path) as tmp:
             fig.savefig(tmp, format=Path(path).suffix.lstrip("."), dpi=200)
