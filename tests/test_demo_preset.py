@@ -1,4 +1,4 @@
-"""The default `demo` preset end to end (≈15–20 min on 2 cores): `pytest -m slow`."""
+"""The default `demo` preset end to end (≈15 min on 2 cores): `pytest -m slow`."""
 
 from __future__ import annotations
 
@@ -10,13 +10,13 @@ import pytest
 
 
 @pytest.mark.slow
-def test_demo_preset_runs_end_to_end_and_accuracy_rises_with_lr_on_parity(repo, tmp_path):
+def test_demo_preset_runs_end_to_end_and_accuracy_rises_with_lr_on_parity(repo, shared_data, tmp_path):
     command = [sys.executable, "-m", "snakemake", "-s", str(repo / "Snakefile"), "--directory", str(tmp_path),
-               "--cores", "all"]
+               "--cores", "all", "--config", f"data_root={shared_data}"]
     result = subprocess.run(command, capture_output=True, text=True, timeout=3600)
     assert result.returncode == 0, result.stderr[-3000:]
     runs = pd.read_csv(tmp_path / "results/demo/summary/runs.csv")
     parity = runs[runs["dataset"] == "parity"].groupby("lr")["test_acc"].mean()
     assert parity.iloc[-1] > parity.iloc[0] + 0.1  # Fig 3 / Table 1: 55 % -> 86 % from LR 0.01 to 0.75
-    for figure in ("fig03", "fig15"):
+    for figure in ("fig02", "fig03", "fig04", "fig05", "fig15", "fig16", "fig20", "fig21"):
         assert (tmp_path / f"results/demo/figures/{figure}.png").stat().st_size > 5000
