@@ -7,7 +7,8 @@ import math
 import pytest
 import torch
 
-from largelr.evaluation import evaluate_model, prune_structured
+from largelr.evaluation import evaluate_model
+from largelr.pruning import prune_structured
 from largelr.models import FCN
 from largelr.training import TensorSplit
 

@@ -139,7 +139,7 @@ def test_fcn_fast_path_equals_full_forward():
 
 
 def test_landscape_of_a_pruned_fcn_uses_weight_orig_and_restores_it():
-    from largelr.evaluation import prune_structured
+    from largelr.pruning import prune_structured
 
     pruned, split = prune_structured(_model(), 0.5), _split()
     before = [p.detach().clone() for p in pruned.parameters()]

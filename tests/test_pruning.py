@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from largelr.evaluation import prune_structured
+from largelr.pruning import prune_structured
 from largelr.models import CNN, FCN
 from largelr.pruning import (
     parameter_compressibility,

@@ -11,37 +11,22 @@
 
 from __future__ import annotations
 
-import copy
 import math
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import torch
-from torch.nn.utils import prune
 
 from largelr import metrics
 from largelr.columns import METRIC_NAMES
 from largelr.datasets import SpuriousDataset, load_dataset
 from largelr.io import atomic_write_json, read_json
 from largelr.models import SpuriousModel
+from largelr.pruning import pruning_curve
 from largelr.runs import load_trained_model, resolve_device, to_tensor_split
 from largelr.training import DIVERGED, TensorSplit, evaluate_accuracy
 
-
-
-def prune_structured(model: SpuriousModel, kappa: float) -> SpuriousModel:
-    """§3.2 f^(κ): a copy of ``model`` with the ⌈κ·units⌉ smallest-L2 units of each hidden layer removed."""
-    pruned = copy.deepcopy(model)
-    for layer in pruned.prunable_layers():
-        units = layer.weight.shape[0]
-        prune.ln_structured(layer, name="weight", amount=metrics.structured_prune_counts(units, kappa), n=2, dim=0)
-    return pruned
-
-
-def prunability_curve(model: SpuriousModel, split: TensorSplit, kappas: Sequence[float]) -> list[float]:
-    """Unbiased test accuracy of f^(κ) for every κ in ``kappas``."""
-    return [evaluate_accuracy(prune_structured(model, kappa), split) for kappa in kappas]
 
 
 @torch.no_grad()
@@ -67,7 +52,7 @@ def representation_sample(split: TensorSplit, n: int, seed: int) -> TensorSplit:
 def evaluate_model(model: SpuriousModel, test: TensorSplit, analysis: dict[str, Any]) -> dict[str, Any]:
     """All metrics of one model on the unbiased test split; see the module docstring."""
     kappas = analysis["prune_kappas"]
-    accuracies = prunability_curve(model, test, kappas)
+    accuracies = pruning_curve(model, test, kappas, "structured")
     base_accuracy = evaluate_accuracy(model, test)
     retentions = metrics.retention_curve(accuracies, base_accuracy)
     sample = representation_sample(test, analysis["repr_samples"], analysis["repr_seed"])

@@ -2,7 +2,7 @@
 
 The paper's κ-prunability (§3.2) uses **structured** pruning: the ⌈κ·units⌉ smallest-L2 rows
 (FC neurons / conv kernels, dim 0 of ``weight``) of every hidden layer are removed, the output
-layer untouched — that is :func:`largelr.evaluation.prune_structured`, reused here. Suppl. D.4
+layer untouched — that is :func:`prune_structured`. Suppl. D.4
 adds two more pruning curves (unbiased test accuracy vs. pruning ratio κ) and parameter-level
 compressibility notions:
 
@@ -43,11 +43,23 @@ from torch import nn
 from torch.nn.utils import prune
 
 from largelr import metrics
-from largelr.evaluation import prune_structured
 from largelr.models import SpuriousModel
 from largelr.training import TensorSplit, evaluate_accuracy
 
 PruningMethod = Literal["structured", "column", "global"]
+
+
+def prune_structured(model: SpuriousModel, kappa: float) -> SpuriousModel:
+    """§3.2 f^(κ): a copy of ``model`` with the ⌈κ·units⌉ smallest-L2 units of each hidden layer removed.
+
+    Units are FC neurons (rows of a Linear weight) or conv kernels (output channels); the
+    output layer is never pruned (``SpuriousModel.prunable_layers``).
+    """
+    pruned = copy.deepcopy(model)
+    for layer in pruned.prunable_layers():
+        units = layer.weight.shape[0]
+        prune.ln_structured(layer, name="weight", amount=metrics.structured_prune_counts(units, kappa), n=2, dim=0)
+    return pruned
 PRUNING_METHODS: tuple[str, ...] = ("structured", "column", "global")
 
 
@@ -120,7 +132,7 @@ def prune_global_magnitude(model: SpuriousModel, kappa: float) -> SpuriousModel:
 
 
 def prune_model(model: SpuriousModel, kappa: float, method: PruningMethod = "structured") -> SpuriousModel:
-    """Dispatch: ``structured`` (§3.2, :func:`largelr.evaluation.prune_structured`), ``column``, ``global``."""
+    """Dispatch: ``structured`` (§3.2, :func:`prune_structured`), ``column``, ``global``."""
     if method == "structured":
         return prune_structured(model, _check_kappa(kappa))
     if method == "column":
@@ -135,7 +147,7 @@ def pruning_curve(
 ) -> list[float]:
     """Accuracy on ``split`` (the unbiased test split in the paper) of the κ-pruned model, per κ.
 
-    ``method="structured"`` is the §3.2 curve (= :func:`largelr.evaluation.prunability_curve`),
+    ``method="structured"`` is the §3.2 curve ,
     ``"column"`` Fig 20, ``"global"`` Fig 21. Divide by the unpruned accuracy
     (:func:`largelr.metrics.retention_curve`) for retention.
     """
