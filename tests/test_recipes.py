@@ -17,9 +17,11 @@ def test_plain_cell_keeps_the_block_and_training_keys():
 
 def test_recipe_keys_leave_the_optimizer_spec():
     block = {"kind": "adamw", "weight_decay": 0.05, "schedule": {"kind": "cosine"}, "stop_loss": 1e-5,
-             "loss": {"kind": "focal", "gamma": 2.0}, "asam": {"rho": 0.5}}
+             "loss": {"kind": "focal", "gamma": 2.0}, "asam": {"rho": 0.5}, "validation_fraction": 0.1,
+             "select_best": True}
     settings = train_settings(CELL, block, TRAINING)
     assert settings.optimizer == {"kind": "adamw", "weight_decay": 0.05}
+    assert settings.validation_fraction == 0.1 and settings.select_best
     assert settings.schedule == {"kind": "cosine"} and settings.stop_loss == 1e-5
     assert settings.loss["gamma"] == 2.0 and settings.asam == {"rho": 0.5}
 

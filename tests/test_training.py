@@ -15,6 +15,7 @@ from largelr.training import (
     MAX_ITERS,
     TrainSettings,
     bias_conflicting_loss_ratio,
+    evaluate_accuracy,
     parameter_norm,
     train,
 )
@@ -71,6 +72,9 @@ RESUMABLE_VARIANTS = {
     "momentum+step schedule": {"optimizer": {"kind": "sgd", "momentum": 0.9}, "schedule": {"kind": "step", "at": 60}},
     "adam+wsd": {"optimizer": {"kind": "adam"}, "schedule": {"kind": "wsd", "warmup": 20, "decay": 50}, "lr": 1e-3},
     "asam+l2+focal": {"asam": {"rho": 0.05}, "l2": 1e-3, "loss": {"kind": "focal", "gamma": 2.0}},
+    "adamw+cosine+validation selection": {"optimizer": {"kind": "adamw", "weight_decay": 0.05}, "lr": 1e-3,
+                                          "schedule": {"kind": "cosine"}, "validation_fraction": 0.2,
+                                          "select_best": True},
 }
 
 
@@ -126,3 +130,17 @@ def test_l2_penalty_shrinks_the_weights(parity):
     plain, _ = _run(parity, base)
     decayed, _ = _run(parity, dataclasses.replace(base, l2=0.5))
     assert parameter_norm(decayed) < parameter_norm(plain)
+
+
+def test_validation_selection_restores_the_best_validation_weights(parity):
+    settings = TrainSettings(lr=2.0, seed=0, batch_size=50, max_iters=200, eval_interval=20,
+                             validation_fraction=0.25, select_best=True)
+    model, result = _run(parity, settings)
+    val_accs = [row["val_acc"] for row in result.history]
+    best_row = result.history[val_accs.index(max(val_accs))]
+    assert result.selected_iteration == best_row["iteration"]
+    # the returned model is the selected one: its accuracy on the held-out part is the best logged
+    from largelr.training import _hold_out
+    _, validation = _hold_out(to_tensor_split(parity, "train", torch.device("cpu")), 0.25, 0)
+    assert len(validation) == 100
+    assert evaluate_accuracy(model, validation) == max(val_accs)

@@ -1,8 +1,8 @@
 """Training recipes: an ``optimizers:`` block of the config plus a grid cell → TrainSettings.
 
 An optimizer block names the optimizer (``kind`` and its keys, see :mod:`largelr.optim`)
-and, optionally, the rest of the recipe: ``schedule``, ``loss``, ``l1``, ``l2``, ``asam``
-and ``stop_loss`` (SPEC §4 variants: Figs 22–24, 28).
+and, optionally, the rest of the recipe: ``schedule``, ``loss``, ``l1``, ``l2``, ``asam``,
+``stop_loss``, ``validation_fraction`` and ``select_best`` (SPEC §4 variants: Figs 22–24, 28).
 
 The interventions that the paper compares with the learning rate (§5, Fig 6 / 19,
 Table 2) are a grid axis ``hp`` = ``"name=value"`` (``"none"`` for plain cells); each
@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:  # the workflow imports this module while building the DAG: keep it torch-free
     from largelr.training import TrainSettings
 
-RECIPE_KEYS = ("schedule", "loss", "l1", "l2", "asam", "stop_loss")
+RECIPE_KEYS = ("schedule", "loss", "l1", "l2", "asam", "stop_loss", "validation_fraction", "select_best")
 NO_INTERVENTION = "none"
 
 

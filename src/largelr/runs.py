@@ -84,6 +84,7 @@ def train_cell(
         "settings": asdict(settings),
         "status": result.status,
         "iterations": result.iterations,
+        "selected_iteration": result.selected_iteration,
         "wall_time_s": result.wall_time_s,
         "device": str(torch_device),
         "final_train_acc": result.history[-1]["train_acc"] if result.history else float("nan"),
@@ -107,7 +108,7 @@ def load_trained_model(run_dir: str | Path, dataset: SpuriousDataset, device: to
 
 HISTORY_COLUMNS = [
     "iteration", "lr", "train_loss", "ba_loss", "bc_loss", "bc_loss_ratio_max",
-    "train_ce", "train_acc", "test_acc", "param_norm", "logit_norm",
+    "train_ce", "train_acc", "val_acc", "test_acc", "param_norm", "logit_norm",
 ]
 
 

@@ -7,6 +7,11 @@ on until the full-training-set cross-entropy is below it (Fig 24: "until CE loss
 A non-finite loss, or a loss above ``divergence_loss``, ends the run as ``diverged``; the
 caller records it and the DAG goes on.
 
+Validation-set model selection (Fig 28's AdamW/CIFAR-100 setup): with
+``validation_fraction`` > 0 a seeded share of the training set is held out (it is neither
+trained on nor used for the 100 % criterion), its accuracy is logged as ``val_acc``, and with
+``select_best`` the weights of the log row with the best ``val_acc`` are restored at the end.
+
 Variants are config blocks, not code: ``optimizer`` (SGD / Adam / AdamW / PSGD-Kron, see
 :mod:`largelr.optim`), ``schedule`` (constant / step / cosine / warmup-stable-decay),
 ``loss`` (cross-entropy or focal), ``l1`` / ``l2`` penalties and ``asam`` (adaptive
@@ -63,6 +68,8 @@ class TrainSettings:
     l1: float = 0.0
     l2: float = 0.0
     asam: dict[str, Any] | None = None
+    validation_fraction: float = 0.0
+    select_best: bool = False
 
 
 @dataclass
@@ -83,6 +90,7 @@ class TrainResult:
     iterations: int
     history: list[dict[str, float]]
     wall_time_s: float
+    selected_iteration: int | None = None  # validation-set model selection: the iteration kept
 
 
 class _BatchSampler:
@@ -195,16 +203,18 @@ def train(
     at that iteration, simulating a job killed there.
     """
     torch.manual_seed(settings.seed)
+    train_split, validation = _hold_out(train_split, settings.validation_fraction, settings.seed)
     optimizer = build_optimizer(model.parameters(), settings.optimizer, settings.lr)
     scheduler = build_scheduler(optimizer, settings.schedule, settings.max_iters)
     asam = ASAM(optimizer, **settings.asam) if settings.asam else None
     sampler = _BatchSampler(len(train_split), settings.batch_size, settings.seed)
     test_subset = _fixed_test_subset(test_split, settings.test_eval_samples, settings.seed)
     iteration, history, elapsed_before = 0, [], 0.0
+    best = _BestWeights()
     checkpoint_path = Path(checkpoint_path) if checkpoint_path else None
     if checkpoint_path is not None and checkpoint_path.exists():
         iteration, history, elapsed_before = _load_checkpoint(
-            checkpoint_path, settings, model, optimizer, scheduler, sampler
+            checkpoint_path, settings, model, optimizer, scheduler, sampler, best
         )
         log.info("resumed from %s at iteration %d", checkpoint_path, iteration)
 
@@ -245,6 +255,10 @@ def train(
 
         if iteration % settings.eval_interval == 0 or iteration == settings.max_iters:
             row = _log_row(iteration, stats, model, train_split, test_subset, scheduler.get_last_lr()[0])
+            if validation is not None:
+                row["val_acc"] = evaluate_accuracy(model, validation)
+                if settings.select_best:
+                    best.offer(row["val_acc"], iteration, model)
             history.append(row)
             stats = _IntervalStats()
             log.info(
@@ -257,11 +271,42 @@ def train(
             if checkpoint_path is not None and iteration % settings.checkpoint_interval == 0:
                 elapsed = elapsed_before + time.perf_counter() - started
                 _save_checkpoint(checkpoint_path, settings, iteration, history, elapsed,
-                                 model, optimizer, scheduler, sampler)
+                                 model, optimizer, scheduler, sampler, best)
                 if stop_after is not None and iteration >= stop_after:
                     return TrainResult("interrupted", iteration, history, elapsed)
     wall_time = elapsed_before + time.perf_counter() - started
-    return TrainResult(status, iteration, history, wall_time)
+    if settings.select_best and best.state is not None and status != DIVERGED:
+        model.load_state_dict(best.state)
+        log.info("validation-set model selection: kept iteration %d (val acc %.4f)", best.iteration, best.accuracy)
+    return TrainResult(status, iteration, history, wall_time, best.iteration)
+
+
+class _BestWeights:
+    """The weights of the log row with the highest validation accuracy so far (on the CPU)."""
+
+    def __init__(self) -> None:
+        self.accuracy, self.iteration, self.state = -1.0, None, None
+
+    def offer(self, accuracy: float, iteration: int, model: nn.Module) -> None:
+        if accuracy > self.accuracy:
+            self.accuracy, self.iteration = accuracy, iteration
+            self.state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"accuracy": self.accuracy, "iteration": self.iteration, "state": self.state}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.accuracy, self.iteration, self.state = state["accuracy"], state["iteration"], state["state"]
+
+
+def _hold_out(split: TensorSplit, fraction: float, seed: int) -> tuple[TensorSplit, TensorSplit | None]:
+    """(training part, validation part) of ``split``: a seeded random ``fraction`` is held out."""
+    if fraction <= 0:
+        return split, None
+    order = torch.randperm(len(split), generator=torch.Generator().manual_seed(seed + 2)).to(split.y.device)
+    n_val = max(1, round(fraction * len(split)))
+    val, fit = order[:n_val], order[n_val:]
+    return TensorSplit(split.x[fit], split.y[fit], split.b[fit]), TensorSplit(split.x[val], split.y[val], split.b[val])
 
 
 def _finished(row: dict[str, float], settings: TrainSettings) -> bool:
@@ -298,7 +343,8 @@ def _log_row(
 
 def _save_checkpoint(path: Path, settings: TrainSettings, iteration: int, history: list, elapsed: float,
                      model: nn.Module, optimizer: torch.optim.Optimizer,
-                     scheduler: torch.optim.lr_scheduler.LRScheduler, sampler: _BatchSampler) -> None:
+                     scheduler: torch.optim.lr_scheduler.LRScheduler, sampler: _BatchSampler,
+                     best: _BestWeights) -> None:
     state = {
         "settings": asdict(settings),
         "iteration": iteration,
@@ -308,13 +354,15 @@ def _save_checkpoint(path: Path, settings: TrainSettings, iteration: int, histor
         "optimizer": optimizer.state_dict(),
         "scheduler": scheduler.state_dict(),
         "sampler": sampler.state_dict(),
+        "best": best.state_dict(),
     }
     with atomic_path(path) as tmp:
         torch.save(state, tmp)
 
 
 def _load_checkpoint(path: Path, settings: TrainSettings, model: nn.Module, optimizer: torch.optim.Optimizer,
-                     scheduler: torch.optim.lr_scheduler.LRScheduler, sampler: _BatchSampler) -> tuple[int, list, float]:
+                     scheduler: torch.optim.lr_scheduler.LRScheduler, sampler: _BatchSampler,
+                     best: _BestWeights) -> tuple[int, list, float]:
     state = torch.load(path, map_location="cpu", weights_only=False)
     if state["settings"] != asdict(settings):
         raise ValueError(
@@ -325,4 +373,5 @@ def _load_checkpoint(path: Path, settings: TrainSettings, model: nn.Module, opti
     optimizer.load_state_dict(state["optimizer"])
     scheduler.load_state_dict(state["scheduler"])
     sampler.load_state_dict(state["sampler"])
+    best.load_state_dict(state["best"])
     return int(state["iteration"]), list(state["history"]), float(state["elapsed_s"])
