@@ -15,13 +15,7 @@ from largelr.datasets.format import CORE, NOISE, SPURIOUS
 from largelr.models import CNN, FCN, TorchvisionClassifier
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models: one intra-op thread avoids OpenMP contention on busy CPUs."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 class LinearModel(nn.Module):

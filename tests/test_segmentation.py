@@ -16,13 +16,7 @@ from largelr import segmentation as S
 from largelr.attribution import background_share
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One intra-op thread: ResNet-50 on tiny inputs is far faster without OpenMP contention."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module", params=S.BACKENDS)
