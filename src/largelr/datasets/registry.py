@@ -6,14 +6,18 @@ import inspect
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+from largelr.datasets.celeba_waterbirds import NATURAL_GENERATORS
 from largelr.datasets.format import SpuriousDataset
 from largelr.datasets.semisynthetic import SEMISYNTHETIC_GENERATORS
+from largelr.datasets.standard import STANDARD_GENERATORS
 from largelr.datasets.synthetic import generate_moon_star, generate_parity
 
 GENERATORS: dict[str, Callable[..., SpuriousDataset]] = {
     "parity": generate_parity,
     "moon_star": generate_moon_star,
     **SEMISYNTHETIC_GENERATORS,
+    **STANDARD_GENERATORS,  # cifar10, cifar100
+    **NATURAL_GENERATORS,  # celeba, waterbirds
 }
 # Generators reading MNIST / CIFAR-10 files also receive these preset-level keys.
 SOURCE_KEYS = ("data_root", "download")

@@ -1,11 +1,12 @@
-"""Readers of the real source images behind the semi-synthetic datasets (SPEC §2, §4.1).
+"""Readers of the real source images behind the semi-synthetic and standard datasets (SPEC §2, §4.1).
 
-MNIST is read from its official IDX files and CIFAR-10 from its python pickle batches,
-both in torchvision's layout under one ``data_root``::
+MNIST is read from its official IDX files, CIFAR-10 and CIFAR-100 from their python
+pickles, all in torchvision's layout under one ``data_root``::
 
     {data_root}/MNIST/raw/train-images-idx3-ubyte[.gz]   train-labels-idx1-ubyte[.gz]
     {data_root}/MNIST/raw/t10k-images-idx3-ubyte[.gz]    t10k-labels-idx1-ubyte[.gz]
     {data_root}/cifar-10-batches-py/data_batch_1 … data_batch_5, test_batch
+    {data_root}/cifar-100-python/train, test
 
 The readers parse the files themselves (no torchvision dataset class), so they accept
 read-only folders, batches with any number of images and either raw or gzipped IDX files,
@@ -34,6 +35,20 @@ CIFAR10_FILES = {
 }
 CIFAR10_CLASSES = (
     "airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck",
+)
+CIFAR100_FILES = {"train": ("train",), "test": ("test",)}
+#: CIFAR-100 fine labels 0–99 (``fine_label_names`` of the release's ``meta`` file).
+CIFAR100_CLASSES = (
+    "apple", "aquarium_fish", "baby", "bear", "beaver", "bed", "bee", "beetle", "bicycle", "bottle",
+    "bowl", "boy", "bridge", "bus", "butterfly", "camel", "can", "castle", "caterpillar", "cattle",
+    "chair", "chimpanzee", "clock", "cloud", "cockroach", "couch", "crab", "crocodile", "cup", "dinosaur",
+    "dolphin", "elephant", "flatfish", "forest", "fox", "girl", "hamster", "house", "kangaroo", "keyboard",
+    "lamp", "lawn_mower", "leopard", "lion", "lizard", "lobster", "man", "maple_tree", "motorcycle", "mountain",
+    "mouse", "mushroom", "oak_tree", "orange", "orchid", "otter", "palm_tree", "pear", "pickup_truck", "pine_tree",
+    "plain", "plate", "poppy", "porcupine", "possum", "rabbit", "raccoon", "ray", "road", "rocket",
+    "rose", "sea", "seal", "shark", "shrew", "skunk", "skyscraper", "snail", "snake", "spider",
+    "squirrel", "streetcar", "sunflower", "sweet_pepper", "table", "tank", "telephone", "television", "tiger", "tractor",
+    "train", "trout", "tulip", "turtle", "wardrobe", "whale", "willow_tree", "wolf", "woman", "worm",
 )
 
 _IDX_MAGIC_IMAGES = 2051  # 0x00000803: unsigned byte, 3 dimensions
@@ -150,34 +165,45 @@ def cifar10_dir(data_root: str | Path) -> Path:
     return Path(data_root) / "cifar-10-batches-py"
 
 
+def read_cifar_pickle(
+    path: str | Path, label_key: bytes = b"labels", num_classes: int = 10, name: str = "CIFAR-10 batch"
+) -> tuple[np.ndarray, np.ndarray]:
+    """One CIFAR python pickle as (uint8 N×3×32×32, int64 N); any N.
+
+    The pickle holds a dict with ``b'data'`` (N×3072 uint8, each row the red, green and
+    blue 32×32 planes, row-major) and the labels under ``label_key`` (``b'labels'`` for
+    CIFAR-10, ``b'fine_labels'`` for CIFAR-100). Raises ``ValueError`` naming ``path`` if
+    it is not a pickle of such a dict, if ``b'data'`` is not N×3072 ``uint8``, if the
+    label count differs from N or a label lies outside ``0 … num_classes − 1``.
+    """
+    path = Path(path)
+    key = label_key.decode()
+    try:
+        with open(path, "rb") as handle:
+            batch = pickle.load(handle, encoding="bytes")
+    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError) as error:
+        raise ValueError(f"{name} {path} is not a valid pickle: {error!r}") from error
+    if not isinstance(batch, dict) or b"data" not in batch or label_key not in batch:
+        keys = sorted(batch) if isinstance(batch, dict) else type(batch).__name__
+        raise ValueError(f"{name} {path} lacks b'data'/b'{key}' (found {keys})")
+    data = np.asarray(batch[b"data"])
+    if data.ndim != 2 or data.shape[1] != 3072 or data.dtype != np.uint8:
+        raise ValueError(f"{name} {path}: b'data' is {data.dtype} {data.shape}, expected uint8 N×3072")
+    labels = np.asarray(batch[label_key], dtype=np.int64).reshape(-1)
+    if len(labels) != len(data):
+        raise ValueError(f"{name} {path}: {len(data)} images but {len(labels)} labels")
+    if labels.size and (labels.min() < 0 or labels.max() >= num_classes):
+        raise ValueError(f"{name} {path}: labels outside 0–{num_classes - 1}")
+    return data.reshape(-1, 3, 32, 32), labels
+
+
 def read_cifar10_batch(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
     """One CIFAR-10 python pickle batch as (uint8 N×3×32×32, int64 N); any N.
 
     Raises ``ValueError`` naming ``path`` if it is not a pickle of the expected dict, if
     ``b'data'`` is not N×3072 ``uint8`` or if the label count differs from N.
     """
-    path = Path(path)
-    try:
-        with open(path, "rb") as handle:
-            batch = pickle.load(handle, encoding="bytes")
-    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError) as error:
-        raise ValueError(f"CIFAR-10 batch {path} is not a valid pickle: {error!r}") from error
-    if not isinstance(batch, dict) or b"data" not in batch or b"labels" not in batch:
-        keys = sorted(batch) if isinstance(batch, dict) else type(batch).__name__
-        raise ValueError(f"CIFAR-10 batch {path} lacks b'data'/b'labels' (found {keys})")
-    data = np.asarray(batch[b"data"])
-    if data.ndim != 2 or data.shape[1] != 3072 or data.dtype != np.uint8:
-        raise ValueError(
-            f"CIFAR-10 batch {path}: b'data' is {data.dtype} {data.shape}, expected uint8 N×3072"
-        )
-    labels = np.asarray(batch[b"labels"], dtype=np.int64).reshape(-1)
-    if len(labels) != len(data):
-        raise ValueError(
-            f"CIFAR-10 batch {path}: {len(data)} images but {len(labels)} labels"
-        )
-    if labels.size and (labels.min() < 0 or labels.max() > 9):
-        raise ValueError(f"CIFAR-10 batch {path}: labels outside 0–9")
-    return data.reshape(-1, 3, 32, 32), labels
+    return read_cifar_pickle(path, b"labels", 10, "CIFAR-10 batch")
 
 
 def load_cifar10(data_root: str | Path, split: str, download: bool = False) -> tuple[np.ndarray, np.ndarray]:
@@ -206,3 +232,42 @@ def load_cifar10(data_root: str | Path, split: str, download: bool = False) -> t
     images = np.concatenate([b[0] for b in batches])
     labels = np.concatenate([b[1] for b in batches])
     return images, labels
+
+
+# --------------------------------------------------------------------------- CIFAR-100
+
+
+def cifar100_dir(data_root: str | Path) -> Path:
+    return Path(data_root) / "cifar-100-python"
+
+
+def read_cifar100_file(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
+    """The CIFAR-100 ``train`` or ``test`` pickle as (uint8 N×3×32×32, int64 fine labels N)."""
+    return read_cifar_pickle(path, b"fine_labels", 100, "CIFAR-100 file")
+
+
+def load_cifar100(data_root: str | Path, split: str, download: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """CIFAR-100 ``split`` ("train": 50000, "test": 10000) as (uint8 N×3×32×32, int64 N).
+
+    Reads ``{data_root}/cifar-100-python/{train,test}`` (one pickle per split, labels =
+    the 100 ``b'fine_labels'``; the 20 coarse labels are ignored). When the file is
+    missing, ``download=True`` lets ``torchvision.datasets.CIFAR100`` fetch the archive;
+    otherwise ``FileNotFoundError`` names the missing path.
+    """
+    _check_split(split)
+    folder = cifar100_dir(data_root)
+    paths = [folder / name for name in CIFAR100_FILES[split]]
+    missing = [p for p in paths if not p.is_file()]
+    if missing and download:
+        import torchvision  # only needed to download
+
+        torchvision.datasets.CIFAR100(root=str(data_root), train=(split == "train"), download=True)
+        missing = [p for p in paths if not p.is_file()]
+    if missing:
+        raise FileNotFoundError(
+            _missing_message(
+                "CIFAR-100", missing, folder,
+                "the python-version pickles `train` and `test`; torchvision.datasets.CIFAR100 fetches them",
+            )
+        )
+    return read_cifar100_file(paths[0])
