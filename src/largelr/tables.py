@@ -3,6 +3,9 @@
 * :func:`table1` — Table 1: per (dataset, model), the min and max of the LR and of each
   per-LR mean metric over the kept LRs (§4.2 filter), beside the paper's own values
   (``paper_values/table1.csv``, typed in from the paper) and the difference.
+* :func:`table2` — Table 2 (§4.3, Fig 6 / 19): the same min/max per (dataset, model,
+  intervention) of the regularisation experiments, with the plain-LR row they are compared
+  with, beside the paper's values (``paper_values/table2.csv``) and the difference.
 * :func:`claims_scorecard` — for each (dataset, model, metric), Spearman's ρ between LR and
   the metric over all runs (every seed), a bootstrap 95 % CI, and whether the paper's claim
   (the metric rises with LR) is supported (CI above 0), contradicted (CI below 0) or
@@ -20,6 +23,7 @@ import pandas as pd
 from scipy.stats import spearmanr
 
 from largelr.io import atomic_path, atomic_write_text
+from largelr.recipes import NO_INTERVENTION, parse_hp
 
 # Table 1's metric columns; test accuracy is reported in % as in the paper.
 TABLE1_METRICS = ["test_acc", "prunability", "act_compressibility", "csi", "class_sep"]
@@ -59,6 +63,97 @@ def table1(runs: pd.DataFrame, model_arch: dict[str, str]) -> pd.DataFrame:
         return ours
     paper = paper_table("table1").rename(columns={"dataset": "paper_dataset", "model": "paper_model"})
     merged = ours.merge(paper, on=["paper_dataset", "paper_model"], how="left", suffixes=("", "_paper"))
+    for column in [c for c in paper.columns if c.endswith(("_min", "_max"))]:
+        merged[f"{column}_diff"] = merged[column] - merged[f"{column}_paper"]
+    return merged
+
+
+# Table 2's rows, in the paper's order: the plain LR sweep, high LR + L2, then the interventions.
+INTERVENTION_ORDER = ["lr", "high_lr_l2", "batch_size", "momentum", "l1", "l2", "focal_gamma", "asam_rho",
+                      "lr_drop_at"]
+INTERVENTION_KEYS = ["dataset", "model", "optimizer"]
+TABLE2_COLUMNS = (INTERVENTION_KEYS + ["intervention", "base_lr", "hp_min", "hp_max", "runs", "capped_runs"]
+                  + [f"{m}_{end}" for m in TABLE1_METRICS for end in ("min", "max")] + ["paper_dataset", "paper_model"])
+
+
+def intervention_value(name: str, value: float) -> float:
+    """The x value the paper reports: 1/batch size for batch size (larger = more regularisation)."""
+    return 1.0 / value if name == "batch_size" else value
+
+
+def intervention_runs(runs: pd.DataFrame) -> pd.DataFrame:
+    """The non-diverged runs of every (dataset, model, optimizer) with intervention cells, labelled.
+
+    Adds ``intervention`` (``"lr"`` for the plain cells, hp == "none", else the intervention name
+    of :mod:`largelr.recipes`), ``value`` (the LR, or the intervention value; batch size as
+    1/batch size, as the paper's Fig 6 and Table 2 do) and ``base_lr`` (the LR of an intervention
+    cell, NaN for the LR sweep). An intervention run at more than one LR is split: the lowest LR
+    keeps the name, a single higher one becomes ``high_lr_<name>`` (the paper's "High LR + L2
+    Reg."), several higher ones ``<name>@lr<LR>``. Groups without intervention cells are dropped.
+    """
+    usable = runs[runs["status"] != "diverged"].copy()
+    varied = usable[usable["hp"] != NO_INTERVENTION].copy()
+    columns = list(runs.columns) + ["intervention", "value", "base_lr"]
+    if varied.empty:
+        return pd.DataFrame(columns=columns)
+    parsed = varied["hp"].map(parse_hp)
+    varied["intervention"] = parsed.str[0]
+    varied["value"] = [intervention_value(name, value) for name, value in parsed]
+    varied["base_lr"] = varied["lr"]
+    varied["intervention"] = _split_by_base_lr(varied)
+    keys = varied[INTERVENTION_KEYS].drop_duplicates()
+    plain = usable[usable["hp"] == NO_INTERVENTION].merge(keys, on=INTERVENTION_KEYS, how="inner")
+    plain = plain.assign(intervention="lr", value=plain["lr"], base_lr=np.nan)
+    return pd.concat([plain, varied], ignore_index=True)[columns]
+
+
+def _split_by_base_lr(varied: pd.DataFrame) -> pd.Series:
+    labels = varied["intervention"].copy()
+    for _, group in varied.groupby(INTERVENTION_KEYS + ["intervention"]):
+        base_lrs = sorted(group["base_lr"].unique())
+        name = group["intervention"].iloc[0]
+        for lr in base_lrs[1:]:
+            labels.loc[group.index[group["base_lr"] == lr]] = (
+                f"high_lr_{name}" if len(base_lrs) == 2 else f"{name}@lr{lr:g}")
+    return labels
+
+
+def intervention_rank(label: str) -> tuple[int, str]:
+    """Sort key: Table 2's order, unknown labels last (alphabetically)."""
+    return (INTERVENTION_ORDER.index(label) if label in INTERVENTION_ORDER else len(INTERVENTION_ORDER), label)
+
+
+def table2(runs: pd.DataFrame, model_arch: dict[str, str]) -> pd.DataFrame:
+    """Table 2: per (dataset, model, optimizer, intervention), min/max of the value and of each
+    per-value mean metric (mean over seeds), diverged runs ignored (see :func:`intervention_runs`).
+
+    As in the paper, ``hp_min``/``hp_max`` are the LR range for the ``lr`` row, the L2 strength
+    for ``high_lr_l2`` (its LR is ``base_lr``) and **1/batch size** for ``batch_size``; test
+    accuracy is in %. The paper's values are matched on (dataset, intervention) only: its
+    Table 2 names no model (§4.3 says Fig 6 uses a ResNet18), so ``paper_model`` is ours.
+    """
+    labelled = intervention_runs(runs)
+    rows = []
+    for (dataset, model, optimizer, intervention), group in labelled.groupby(
+            INTERVENTION_KEYS + ["intervention"], sort=False):
+        means = group.groupby("value")[TABLE1_METRICS].mean()
+        means["test_acc"] *= 100
+        row = {"dataset": dataset, "model": model, "optimizer": optimizer, "intervention": intervention,
+               "base_lr": group["base_lr"].min(), "hp_min": means.index.min(), "hp_max": means.index.max(),
+               "runs": len(group), "capped_runs": int((group["status"] == "max_iters").sum())}
+        for metric in TABLE1_METRICS:
+            row[f"{metric}_min"], row[f"{metric}_max"] = means[metric].min(), means[metric].max()
+        row["paper_dataset"] = PAPER_DATASETS.get(dataset, dataset)
+        row["paper_model"] = PAPER_ARCHS.get(model_arch.get(model, model), model)
+        rows.append(row)
+    ours = pd.DataFrame(rows, columns=TABLE2_COLUMNS)
+    if ours.empty:
+        return ours
+    ours["rank"] = ours["intervention"].map(lambda label: intervention_rank(label)[0])
+    ours = ours.sort_values(["dataset", "model", "optimizer", "rank", "intervention"], ignore_index=True)
+    ours = ours.drop(columns="rank")
+    paper = paper_table("table2").rename(columns={"dataset": "paper_dataset"})
+    merged = ours.merge(paper, on=["paper_dataset", "intervention"], how="left", suffixes=("", "_paper"))
     for column in [c for c in paper.columns if c.endswith(("_min", "_max"))]:
         merged[f"{column}_diff"] = merged[column] - merged[f"{column}_paper"]
     return merged
