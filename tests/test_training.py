@@ -144,3 +144,67 @@ def test_validation_selection_restores_the_best_validation_weights(parity):
     _, validation = _hold_out(to_tensor_split(parity, "train", torch.device("cpu")), 0.25, 0)
     assert len(validation) == 100
     assert evaluate_accuracy(model, validation) == max(val_accs)
+
+
+# ---------------------------------------------------------------------------------------------
+# snapshots for the dynamics figures (Fig 3 right, Fig 13, Fig 28 bottom)
+# ---------------------------------------------------------------------------------------------
+
+
+def test_snapshots_fall_on_zero_the_interval_multiples_and_the_final_iteration(parity, one_torch_thread):
+    settings = TrainSettings(lr=0.001, seed=0, batch_size=50, max_iters=70, eval_interval=10, snapshot_interval=20)
+    initial = {k: v.clone() for k, v in init_model(parity, MODEL, 0).state_dict().items()}
+    model, result = _run(parity, settings)
+    assert result.status == MAX_ITERS
+    assert sorted(result.snapshots) == [0, 20, 40, 60, 70]
+    for key, value in result.snapshots[0].items():  # iteration 0 = the initial weights
+        assert torch.equal(value, initial[key])
+    for key, value in result.snapshots[70].items():  # the final iteration = the returned weights
+        assert torch.equal(value, model.state_dict()[key])
+    assert not torch.equal(result.snapshots[20]["head.weight"], result.snapshots[40]["head.weight"])
+
+
+def test_snapshots_are_off_by_default_and_the_final_one_of_a_converged_run_is_kept(parity, one_torch_thread):
+    _, plain = _run(parity, TrainSettings(lr=0.5, seed=0, batch_size=50, max_iters=3000, eval_interval=20))
+    assert plain.snapshots == {}
+    _, result = _run(parity, TrainSettings(lr=0.5, seed=0, batch_size=50, max_iters=3000, eval_interval=20,
+                                           snapshot_interval=40))
+    assert result.status == CONVERGED and result.iterations == plain.iterations
+    expected = {0, result.iterations} | set(range(40, result.iterations + 1, 40))
+    assert set(result.snapshots) == expected
+
+
+def test_interrupted_run_resumes_to_identical_snapshots(parity, tmp_path, one_torch_thread):
+    settings = TrainSettings(lr=0.002, seed=1, batch_size=30, max_iters=100, eval_interval=10,
+                             checkpoint_interval=40, snapshot_interval=20,
+                             optimizer={"kind": "sgd", "momentum": 0.9})
+    _, full = _run(parity, settings)
+    checkpoint = tmp_path / "checkpoint.pt"
+    _, interrupted = _run(parity, settings, checkpoint=checkpoint, stop_after=40)
+    assert interrupted.status == "interrupted" and sorted(interrupted.snapshots) == [0, 20, 40]
+    _, resumed = _run(parity, settings, checkpoint=checkpoint)
+    assert full.status == MAX_ITERS and resumed.history == full.history
+    assert sorted(resumed.snapshots) == sorted(full.snapshots) == [0, 20, 40, 60, 80, 100]
+    for iteration, state in full.snapshots.items():
+        for key, value in state.items():
+            assert torch.equal(value, resumed.snapshots[iteration][key]), (iteration, key)
+
+
+def test_train_settings_pass_snapshot_interval_through_and_train_cell_writes_snapshots(parity, tmp_path,
+                                                                                    one_torch_thread):
+    from largelr.datasets import save_dataset
+    from largelr.recipes import train_settings
+    from largelr.runs import load_snapshots, train_cell
+
+    settings = train_settings({"lr": 0.01, "seed": 0}, {"kind": "sgd"},
+                              {"batch_size": 50, "max_iters": 30, "eval_interval": 10, "snapshot_interval": 10})
+    assert settings.snapshot_interval == 10
+    save_dataset(parity, tmp_path / "parity.npz")
+    train_cell(tmp_path / "parity.npz", tmp_path / "on", {"lr": 0.01, "seed": 0}, MODEL, settings, device="cpu")
+    snapshots = load_snapshots(tmp_path / "on")
+    assert sorted(snapshots) == [0, 10, 20, 30]
+    final = torch.load(tmp_path / "on" / "model.pt", weights_only=True)
+    assert all(torch.equal(final[k], snapshots[30][k]) for k in final)
+    train_cell(tmp_path / "parity.npz", tmp_path / "off", {"lr": 0.01, "seed": 0}, MODEL,
+               dataclasses.replace(settings, snapshot_interval=0), device="cpu")
+    assert torch.load(tmp_path / "off" / "snapshots.pt", weights_only=True) == {"iterations": [], "states": []}

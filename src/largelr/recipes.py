@@ -77,7 +77,11 @@ def parse_hp(label: str) -> tuple[str, float] | None:
 
 
 def train_settings(cell: dict[str, Any], optimizer_block: dict[str, Any], training: dict[str, Any]) -> TrainSettings:
-    """The settings of one grid cell: its recipe, with its intervention applied."""
+    """The settings of one grid cell: its recipe, with its intervention applied.
+
+    Every key of the preset's ``training`` block (``batch_size``, ``max_iters``, …,
+    ``snapshot_interval`` for the dynamics figures) becomes the TrainSettings field of that name.
+    """
     from largelr.training import TrainSettings
 
     recipe, training = copy.deepcopy(optimizer_block), dict(training)

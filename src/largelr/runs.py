@@ -1,9 +1,11 @@
 """One training cell from dataset file to run folder (the ``train`` rule's work).
 
 A run folder holds ``model.pt`` (final weights), ``history.csv`` (one row per evaluation,
-see :mod:`largelr.training`) and ``run.json``: the cell, the resolved settings, the status
-(``converged`` / ``max_iters`` / ``diverged``), iterations, wall time, device and package
-versions. ``run.json`` is written last, so its presence means the run is complete; while a
+see :mod:`largelr.training`), ``snapshots.pt`` (weights through training for the dynamics
+figures 3 right / 13 / 28 bottom: ``{"iterations": [...], "states": [...]}``, ascending;
+empty lists when ``training.snapshot_interval`` is 0) and ``run.json``: the cell, the
+resolved settings, the status (``converged`` / ``max_iters`` / ``diverged``), iterations,
+wall time, device and package versions. ``run.json`` is written last, so its presence means the run is complete; while a
 run is in progress ``checkpoint.pt`` lets a killed job resume where it stopped.
 """
 
@@ -28,6 +30,7 @@ from largelr.training import TensorSplit, TrainSettings, train
 log = logging.getLogger(__name__)
 
 CHECKPOINT_NAME = "checkpoint.pt"
+SNAPSHOTS_NAME = "snapshots.pt"
 
 
 def resolve_device(name: str) -> torch.device:
@@ -78,6 +81,7 @@ def train_cell(
     with atomic_path(run_dir / "model.pt") as tmp:
         torch.save(model.state_dict(), tmp)
     atomic_write_text(run_dir / "history.csv", _history_csv(result.history))
+    save_snapshots(run_dir / SNAPSHOTS_NAME, result.snapshots)
     record = {
         "cell": cell,
         "model": model_spec,
@@ -104,6 +108,19 @@ def load_trained_model(run_dir: str | Path, dataset: SpuriousDataset, device: to
     model = build_model(record["model"], dataset.input_shape, dataset.num_classes)
     model.load_state_dict(torch.load(run_dir / "model.pt", map_location=device, weights_only=True))
     return model.to(device).eval()
+
+
+def save_snapshots(path: str | Path, snapshots: dict[int, dict[str, torch.Tensor]]) -> None:
+    """Write ``{"iterations": [...], "states": [...]}`` (ascending iterations) atomically."""
+    iterations = sorted(snapshots)
+    with atomic_path(path) as tmp:
+        torch.save({"iterations": iterations, "states": [snapshots[i] for i in iterations]}, tmp)
+
+
+def load_snapshots(run_dir: str | Path) -> dict[int, dict[str, torch.Tensor]]:
+    """A run's snapshots as iteration → CPU ``state_dict`` (empty when snapshots were off)."""
+    data = torch.load(Path(run_dir) / SNAPSHOTS_NAME, map_location="cpu", weights_only=True)
+    return {int(i): state for i, state in zip(data["iterations"], data["states"], strict=True)}
 
 
 HISTORY_COLUMNS = [

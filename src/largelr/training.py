@@ -17,6 +17,15 @@ Variants are config blocks, not code: ``optimizer`` (SGD / Adam / AdamW / PSGD-K
 ``loss`` (cross-entropy or focal), ``l1`` / ``l2`` penalties and ``asam`` (adaptive
 sharpness-aware minimisation, Kwon et al. 2021; :mod:`largelr.objectives`).
 
+Snapshots (Fig 3 right, Fig 13, Fig 28 bottom: dynamics through training): with
+``snapshot_interval`` > 0 a CPU copy of the model's ``state_dict`` is kept at iteration 0
+(before the first step), at every log row whose iteration is a multiple of
+``snapshot_interval`` (so snapshots fall on multiples of lcm(``eval_interval``,
+``snapshot_interval``)) and at the final iteration of a converged / capped run (taken
+*before* validation-set model selection restores the best weights; a diverged run keeps
+the snapshots taken up to its divergence). Snapshots live in the checkpoint, so a resumed
+run ends with exactly the snapshots of an uninterrupted one.
+
 Logged at every evaluation (one row each): train loss, bias-aligned (BA) loss, bias-
 conflicting (BC) loss, the maximum **BC loss ratio** Σ_{BC} ℓ / Σ_Ω ℓ over the minibatches
 of the interval (§6, Figs 12/27), full-set train accuracy, unbiased test accuracy on a fixed
@@ -32,7 +41,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +79,7 @@ class TrainSettings:
     asam: dict[str, Any] | None = None
     validation_fraction: float = 0.0
     select_best: bool = False
+    snapshot_interval: int = 0  # 0 = no snapshots; see the module docstring
 
 
 @dataclass
@@ -91,6 +101,7 @@ class TrainResult:
     history: list[dict[str, float]]
     wall_time_s: float
     selected_iteration: int | None = None  # validation-set model selection: the iteration kept
+    snapshots: dict[int, dict[str, torch.Tensor]] = field(default_factory=dict)  # iteration → CPU state_dict
 
 
 class _BatchSampler:
@@ -211,12 +222,15 @@ def train(
     test_subset = _fixed_test_subset(test_split, settings.test_eval_samples, settings.seed)
     iteration, history, elapsed_before = 0, [], 0.0
     best = _BestWeights()
+    snapshots = _Snapshots(settings.snapshot_interval)
     checkpoint_path = Path(checkpoint_path) if checkpoint_path else None
     if checkpoint_path is not None and checkpoint_path.exists():
         iteration, history, elapsed_before = _load_checkpoint(
-            checkpoint_path, settings, model, optimizer, scheduler, sampler, best
+            checkpoint_path, settings, model, optimizer, scheduler, sampler, best, snapshots
         )
         log.info("resumed from %s at iteration %d", checkpoint_path, iteration)
+    if iteration == 0:
+        snapshots.take(0, model)  # the initial weights, before the first step
 
     def objective(x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Mean per-sample loss plus the L1/L2 penalty; also the logits and per-sample losses."""
@@ -260,6 +274,8 @@ def train(
                 if settings.select_best:
                     best.offer(row["val_acc"], iteration, model)
             history.append(row)
+            if snapshots.due(iteration):
+                snapshots.take(iteration, model)
             stats = _IntervalStats()
             log.info(
                 "iter %6d  loss %.4f  BC-ratio %.3f  train acc %.4f  test acc %.4f",
@@ -271,14 +287,44 @@ def train(
             if checkpoint_path is not None and iteration % settings.checkpoint_interval == 0:
                 elapsed = elapsed_before + time.perf_counter() - started
                 _save_checkpoint(checkpoint_path, settings, iteration, history, elapsed,
-                                 model, optimizer, scheduler, sampler, best)
+                                 model, optimizer, scheduler, sampler, best, snapshots)
                 if stop_after is not None and iteration >= stop_after:
-                    return TrainResult("interrupted", iteration, history, elapsed)
+                    return TrainResult("interrupted", iteration, history, elapsed, snapshots=dict(snapshots.states))
     wall_time = elapsed_before + time.perf_counter() - started
+    if status != DIVERGED:
+        snapshots.take(iteration, model)  # the final weights (before any model selection)
     if settings.select_best and best.state is not None and status != DIVERGED:
         model.load_state_dict(best.state)
         log.info("validation-set model selection: kept iteration %d (val acc %.4f)", best.iteration, best.accuracy)
-    return TrainResult(status, iteration, history, wall_time, best.iteration)
+    return TrainResult(status, iteration, history, wall_time, best.iteration, dict(snapshots.states))
+
+
+def _cpu_state(model: nn.Module) -> dict[str, torch.Tensor]:
+    """A detached CPU copy of the model's ``state_dict`` (independent of later updates)."""
+    return {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
+
+
+class _Snapshots:
+    """Model weights kept through training for the dynamics figures (module docstring)."""
+
+    def __init__(self, interval: int) -> None:
+        if interval < 0:
+            raise ValueError(f"training.snapshot_interval must be >= 0 (0 = off), got {interval}")
+        self.interval = interval
+        self.states: dict[int, dict[str, torch.Tensor]] = {}
+
+    def due(self, iteration: int) -> bool:
+        return self.interval > 0 and iteration % self.interval == 0
+
+    def take(self, iteration: int, model: nn.Module) -> None:
+        if self.interval > 0 and iteration not in self.states:
+            self.states[iteration] = _cpu_state(model)
+
+    def state_dict(self) -> dict[int, dict[str, torch.Tensor]]:
+        return self.states
+
+    def load_state_dict(self, states: dict[int, dict[str, torch.Tensor]]) -> None:
+        self.states = {int(k): v for k, v in states.items()}
 
 
 class _BestWeights:
@@ -290,7 +336,7 @@ class _BestWeights:
     def offer(self, accuracy: float, iteration: int, model: nn.Module) -> None:
         if accuracy > self.accuracy:
             self.accuracy, self.iteration = accuracy, iteration
-            self.state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
+            self.state = _cpu_state(model)
 
     def state_dict(self) -> dict[str, Any]:
         return {"accuracy": self.accuracy, "iteration": self.iteration, "state": self.state}
@@ -344,7 +390,7 @@ def _log_row(
 def _save_checkpoint(path: Path, settings: TrainSettings, iteration: int, history: list, elapsed: float,
                      model: nn.Module, optimizer: torch.optim.Optimizer,
                      scheduler: torch.optim.lr_scheduler.LRScheduler, sampler: _BatchSampler,
-                     best: _BestWeights) -> None:
+                     best: _BestWeights, snapshots: _Snapshots) -> None:
     state = {
         "settings": asdict(settings),
         "iteration": iteration,
@@ -355,6 +401,7 @@ def _save_checkpoint(path: Path, settings: TrainSettings, iteration: int, histor
         "scheduler": scheduler.state_dict(),
         "sampler": sampler.state_dict(),
         "best": best.state_dict(),
+        "snapshots": snapshots.state_dict(),
     }
     with atomic_path(path) as tmp:
         torch.save(state, tmp)
@@ -362,9 +409,9 @@ def _save_checkpoint(path: Path, settings: TrainSettings, iteration: int, histor
 
 def _load_checkpoint(path: Path, settings: TrainSettings, model: nn.Module, optimizer: torch.optim.Optimizer,
                      scheduler: torch.optim.lr_scheduler.LRScheduler, sampler: _BatchSampler,
-                     best: _BestWeights) -> tuple[int, list, float]:
+                     best: _BestWeights, snapshots: _Snapshots) -> tuple[int, list, float]:
     state = torch.load(path, map_location="cpu", weights_only=False)
-    if state["settings"] != asdict(settings):
+    if _with_defaults(state["settings"]) != asdict(settings):
         raise ValueError(
             f"checkpoint {path} was written with different settings {state['settings']}; "
             f"delete it to restart this run with {asdict(settings)}"
@@ -374,4 +421,11 @@ def _load_checkpoint(path: Path, settings: TrainSettings, model: nn.Module, opti
     scheduler.load_state_dict(state["scheduler"])
     sampler.load_state_dict(state["sampler"])
     best.load_state_dict(state["best"])
+    snapshots.load_state_dict(state.get("snapshots", {}))
     return int(state["iteration"]), list(state["history"]), float(state["elapsed_s"])
+
+
+def _with_defaults(saved: dict[str, Any]) -> dict[str, Any]:
+    """Checkpointed settings with fields added since it was written set to their defaults."""
+    defaults = {f.name: f.default for f in fields(TrainSettings) if f.default is not MISSING}
+    return {**defaults, **saved}

@@ -1,0 +1,28 @@
+"""Snakemake entry point of rule figure_dynamics: Fig 3 right, Fig 13, Fig 28 bottom."""
+
+from largelr.figures.dynamics import (
+    dynamics_table,
+    map_rows,
+    plot_attribution_dynamics,
+    plot_dynamics_maps,
+    plot_single_neuron,
+)
+from largelr.jobs import start_job
+
+start_job(snakemake)  # noqa: F821 (snakemake is injected by the script directive)
+spec, preset = snakemake.params.spec, snakemake.params.preset  # noqa: F821
+inputs, output = snakemake.input, snakemake.output  # noqa: F821
+table = dynamics_table(inputs.runs, inputs.dynamics)
+note = "" if preset == "paper" else f"preset '{preset}': demo scale (reduced data, grid and iteration cap)"
+title = spec.get("title", snakemake.wildcards.figure)  # noqa: F821
+panel = spec.get("panel", "attribution")
+if panel == "attribution":
+    plot_attribution_dynamics(table, output.pdf, output.png, title=title, note=note)
+elif panel == "mechanism":
+    plot_dynamics_maps(map_rows(inputs.runs, inputs.maps), output.pdf, output.png, title=title, note=note,
+                       table=table, sample=int(spec.get("sample", 0)))
+elif panel == "single_neuron":
+    plot_single_neuron(table, output.pdf, output.png, title=title, note=note)
+else:
+    raise ValueError(f"figures.*.panel: unknown dynamics panel {panel!r}; expected attribution, mechanism "
+                     "or single_neuron")
