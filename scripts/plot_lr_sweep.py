@@ -1,19 +1,24 @@
-"""Snakemake entry point of rule figure_lr_sweep: metrics vs LR (Figs 3, 4, 5, 15, 16)."""
+"""Snakemake entry point of rule figure_lr_sweep: metrics vs LR (Figs 3-5, 10, 15-17, 22-26, 28)."""
 
 import pandas as pd
 
+from largelr.figures.dataset_examples import DISPLAY_NAMES
 from largelr.figures.lr_sweep import plot_lr_sweep
 from largelr.jobs import start_job
 from largelr.lr_filter import kept_runs
-from largelr.summary import summarize_runs
-from largelr.figures.dataset_examples import DISPLAY_NAMES
+from largelr.summary import add_run_file_columns, summarize_runs
 
 start_job(snakemake)  # noqa: F821 (snakemake is injected by the script directive)
 spec, preset = snakemake.params.spec, snakemake.params.preset  # noqa: F821
-all_runs = summarize_runs(snakemake.input.runs, snakemake.input.metrics)  # noqa: F821
-decisions = pd.concat([pd.read_csv(path) for path in snakemake.input.lr_filters])  # noqa: F821
+inputs = snakemake.input  # noqa: F821
+all_runs = summarize_runs(inputs.runs, inputs.metrics)
+for kind in ("attributions", "pruning", "background"):  # optional per-run analysis files
+    if kind in inputs.keys():
+        all_runs = add_run_file_columns(all_runs, inputs.runs, inputs[kind], kind)
+decisions = pd.concat([pd.read_csv(path) for path in inputs.lr_filters])
 runs = kept_runs(all_runs, decisions)
-dropped = decisions[~decisions["kept"] & decisions["hp"].eq("none")]
+dropped = decisions[~decisions["kept"] & decisions["hp"].eq("none")
+                    & decisions["dataset"].isin(runs["dataset"].unique())]
 notes = [] if preset == "paper" else [f"preset '{preset}': demo scale (reduced data, grid and iteration cap)"]
 if len(dropped):
     lrs = ", ".join(f"{row.dataset} {row.lr:g}" for row in dropped.itertuples())

@@ -10,3 +10,7 @@ METRIC_NAMES = (
 )
 # Per-run attribution statistics (§3.3, suppl. E), from attribution.json.
 ATTRIBUTION_COLUMNS = ("core_attribution", "spurious_attribution", "noise_attribution", "attribution_entropy")
+# Parameter compressibility (Fig 25), from pruning.json's "parameters" block.
+PARAMETER_COLUMNS = ("param_qk_compressibility", "param_pq_index")
+# Background attribution % (§5, Fig 10), from background.json.
+BACKGROUND_COLUMNS = ("background_attribution",)

@@ -13,7 +13,14 @@ from typing import Sequence
 
 import pandas as pd
 
-from largelr.columns import ATTRIBUTION_COLUMNS, GRID_COLUMNS, METRIC_NAMES, RUN_COLUMNS
+from largelr.columns import (
+    ATTRIBUTION_COLUMNS,
+    BACKGROUND_COLUMNS,
+    GRID_COLUMNS,
+    METRIC_NAMES,
+    PARAMETER_COLUMNS,
+    RUN_COLUMNS,
+)
 from largelr.io import atomic_path, read_json
 
 
@@ -38,6 +45,28 @@ def summarize_runs(run_jsons: Sequence[str | Path], metrics_jsons: Sequence[str 
         columns += list(ATTRIBUTION_COLUMNS)
     frame = pd.DataFrame(rows, columns=columns)
     return frame.sort_values(GRID_COLUMNS, ignore_index=True)
+
+
+# Optional per-run analysis files a figure may add to the table: kind → (columns, block reader).
+RUN_FILE_COLUMNS = {
+    "attributions": (ATTRIBUTION_COLUMNS, lambda record: record),
+    "pruning": (PARAMETER_COLUMNS, lambda record: record.get("parameters", {})),
+    "background": (BACKGROUND_COLUMNS, lambda record: record),
+}
+
+
+def add_run_file_columns(frame: pd.DataFrame, run_jsons: Sequence[str | Path], files: Sequence[str | Path],
+                         kind: str) -> pd.DataFrame:
+    """``frame`` (from :func:`summarize_runs`) with the columns of one kind of per-run analysis
+    file (``attributions``, ``pruning`` or ``background``) joined on the grid cell."""
+    columns, block = RUN_FILE_COLUMNS[kind]
+    rows = []
+    for run_json, path in zip(run_jsons, files, strict=True):
+        cell, values = read_json(run_json)["cell"], block(read_json(path))
+        rows.append({**{key: cell[key] for key in GRID_COLUMNS}, **{c: values.get(c) for c in columns}})
+    extra = pd.DataFrame(rows, columns=GRID_COLUMNS + list(columns))
+    kept = frame.drop(columns=[c for c in columns if c in frame.columns])
+    return kept.merge(extra, on=GRID_COLUMNS, how="left")
 
 
 def write_csv(frame: pd.DataFrame, path: str | Path) -> None:

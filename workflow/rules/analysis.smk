@@ -95,3 +95,103 @@ rule prune:
         "../../envs/torch.yaml"
     script:
         "../../scripts/prune.py"
+
+
+rule attribute_with_method:
+    """Attributions with a named method, for the IG vs DeepLift comparison (Fig 14, suppl. E.1)."""
+    input:
+        dataset=DATASET_FILE,
+        run=RUN_DIR + "/run.json",
+        model=RUN_DIR + "/model.pt",
+    output:
+        stats=ANALYSIS_DIR + "/attribution_{method}.json",
+        maps=ANALYSIS_DIR + "/attribution_maps_{method}.npz",
+    params:
+        analysis=lambda w: {**preset_of(w)["analysis"], "attribution_method": w.method},
+        device=lambda w: preset_of(w)["device"],
+    log:
+        LOGS + "/attribute_{method}/" + CELL + ".log",
+    wildcard_constraints:
+        method="integrated_gradients|deeplift",
+    threads: 1
+    conda:
+        "../../envs/analysis.yaml"
+    script:
+        "../../scripts/attribute.py"
+
+
+rule background_attribution:
+    """Share of |attribution| on the DeepLabV3 background class (§5, Fig 10); needs local weights."""
+    input:
+        dataset=DATASET_FILE,
+        maps=ANALYSIS_DIR + "/attribution_maps.npz",
+    output:
+        ANALYSIS_DIR + "/background.json",
+    params:
+        segmenter=lambda w: preset_of(w)["analysis"]["segmenter"],
+    log:
+        LOGS + "/background/" + CELL + ".log",
+    threads: 1
+    conda:
+        "../../envs/analysis.yaml"
+    script:
+        "../../scripts/background_attribution.py"
+
+
+rule landscape:
+    """Training loss / unbiased accuracy / spurious utilisation on a filter-normalised plane (Fig 9)."""
+    input:
+        dataset=DATASET_FILE,
+        run=RUN_DIR + "/run.json",
+        model=RUN_DIR + "/model.pt",
+    output:
+        ANALYSIS_DIR + "/landscape.npz",
+    params:
+        analysis=lambda w: preset_of(w)["analysis"],
+        device=lambda w: preset_of(w)["device"],
+    log:
+        LOGS + "/landscape/" + CELL + ".log",
+    threads: 1
+    conda:
+        "../../envs/torch.yaml"
+    script:
+        "../../scripts/landscape.py"
+
+
+rule dynamics:
+    """Attribution shares, accuracy and one neuron's spurious utilisation at each snapshot (Figs 3, 13, 28)."""
+    input:
+        dataset=DATASET_FILE,
+        run=RUN_DIR + "/run.json",
+        snapshots=RUN_DIR + "/snapshots.pt",
+    output:
+        csv=ANALYSIS_DIR + "/dynamics.csv",
+        maps=ANALYSIS_DIR + "/dynamics_maps.npz",
+    params:
+        analysis=lambda w: preset_of(w)["analysis"],
+        device=lambda w: preset_of(w)["device"],
+    log:
+        LOGS + "/dynamics/" + CELL + ".log",
+    threads: 1
+    conda:
+        "../../envs/analysis.yaml"
+    script:
+        "../../scripts/dynamics.py"
+
+
+rule select_hard_samples:
+    """Hard samples of a group (correct for > 75 % of high-LR, < 25 % of low-LR seeds) and their
+    seed-aggregated attribution maps (suppl. E.1; Figs 1, 8, 29-34)."""
+    input:
+        unpack(group_inputs),
+    output:
+        npz=GROUP_DIR + "/gallery.npz",
+        csv=GROUP_DIR + "/gallery.csv",
+    params:
+        n_samples=lambda w: preset_of(w)["analysis"]["gallery_samples"],
+    log:
+        LOGS + "/groups/{dataset}~{model}~{optimizer}/gallery.log",
+    conda:
+        "../../envs/torch.yaml"
+    script:
+        "../../scripts/select_hard_samples.py"

@@ -19,6 +19,8 @@ from largelr.config import (
     training_grid,
 )
 from largelr.datasets.registry import check_params
+from largelr.figures.names import DISPLAY_NAMES
+from largelr.inventory import paper_caption
 
 # ---- configuration: validated before any job starts, every preset -----------------------
 validate(config, schema="../schemas/config.schema.yaml")
@@ -46,6 +48,8 @@ RESULTS = "results/{preset}"
 DATASET_FILE = RESULTS + "/data/{dataset}.npz"
 RUN_DIR = RESULTS + "/runs/" + CELL
 ANALYSIS_DIR = RESULTS + "/analysis/" + CELL
+# analyses of a group of runs: every LR and seed of one (dataset, model, optimizer)
+GROUP_DIR = RESULTS + "/groups/dataset~{dataset}/model~{model}/optimizer~{optimizer}"
 SUMMARY_CSV = RESULTS + "/summary/runs.csv"
 LR_FILTER_CSV = RESULTS + "/summary/lr_filter/{dataset}.csv"
 FIGURE = RESULTS + "/figures/{figure}"
@@ -98,7 +102,7 @@ def cell_paths(preset, template, **selection):
     """``template`` (with a {cell} field) for every grid cell of ``preset`` matching ``selection``."""
     grid = GRIDS[preset]
     for key, value in selection.items():
-        grid = grid[grid[key] == value]
+        grid = grid[grid[key].isin(value) if isinstance(value, (list, tuple, set)) else grid[key] == value]
     cells = Paramspace(grid).instance_patterns if len(grid) else []
     return [template.format(preset=preset, cell=cell) for cell in cells]
 
@@ -120,15 +124,138 @@ def example_datasets(wildcards):
     return {name: DATASET_FILE.format(preset=wildcards.preset, dataset=name) for name in datasets}
 
 
+# Metrics that live in an optional per-run analysis file rather than metrics.json.
+METRIC_FILE = {
+    "param_qk_compressibility": "pruning",
+    "param_pq_index": "pruning",
+    "background_attribution": "background",
+}
+RUN_FILE_NAMES = {"attributions": "attribution.json", "pruning": "pruning.json", "background": "background.json"}
+
+
+def figure_selection(spec, hp="none"):
+    """Grid selection of a figure's runs: its optimizer, its model if given, plain cells by default."""
+    selection = {"optimizer": spec["optimizer"], **({"model": spec["model"]} if "model" in spec else {})}
+    return {**selection, "hp": hp} if hp is not None else selection
+
+
+def per_run_inputs(preset, datasets, selection, kinds=()):
+    """run.json and metrics.json (and the named optional analysis files) of the selected runs."""
+    inputs = {
+        "runs": [p for d in datasets for p in run_records(preset, dataset=d, **selection)],
+        "metrics": [p for d in datasets for p in metric_records(preset, dataset=d, **selection)],
+    }
+    for kind in kinds:
+        inputs[kind] = [p for d in datasets for p in cell_paths(
+            preset, RESULTS + "/analysis/{cell}/" + RUN_FILE_NAMES[kind], dataset=d, **selection)]
+    return inputs
+
+
 def figure_inputs(wildcards):
-    """Run records of the plain (no-intervention) cells of the figure's datasets (and model)."""
+    """lr_sweep figures: the plain (no-intervention) runs of the figure's datasets (and model)."""
     spec, preset = figure_spec(wildcards), wildcards.preset
-    selection = {"hp": "none", "optimizer": spec["optimizer"], **({"model": spec["model"]} if "model" in spec else {})}
     datasets = figure_datasets(spec)
+    kinds = ["attributions"] + sorted({METRIC_FILE[m] for m in spec.get("metrics", []) if m in METRIC_FILE})
     return {
-        "runs": [path for d in datasets for path in run_records(preset, dataset=d, **selection)],
-        "metrics": [path for d in datasets for path in metric_records(preset, dataset=d, **selection)],
-        "lr_filters": [LR_FILTER_CSV.format(preset=preset, dataset=d) for d in datasets],
+        **per_run_inputs(preset, datasets, figure_selection(spec), kinds),
+        "lr_filters": lr_filter_inputs(preset, datasets),
+    }
+
+
+def lr_filter_inputs(preset, datasets):
+    return [LR_FILTER_CSV.format(preset=preset, dataset=d) for d in datasets]
+
+
+def intervention_figure_inputs(wildcards):
+    """interventions figures: the plain and the intervention runs of the figure's datasets."""
+    spec, datasets = figure_spec(wildcards), figure_datasets(figure_spec(wildcards))
+    return {**per_run_inputs(wildcards.preset, datasets, figure_selection(spec, hp=None)),
+            "lr_filters": lr_filter_inputs(wildcards.preset, datasets)}
+
+
+def bc_ratio_figure_inputs(wildcards):
+    spec, datasets = figure_spec(wildcards), figure_datasets(figure_spec(wildcards))
+    return {**per_run_inputs(wildcards.preset, datasets, figure_selection(spec)),
+            "lr_filters": lr_filter_inputs(wildcards.preset, datasets)}
+
+
+def figure_groups(wildcards):
+    """(dataset, model) pairs of a figure, in the order of its datasets: its model or every model."""
+    spec, grid = figure_spec(wildcards), GRIDS[wildcards.preset]
+    pairs = []
+    for dataset in figure_datasets(spec):
+        rows = grid[(grid["dataset"] == dataset) & (grid["optimizer"] == spec["optimizer"]) & (grid["hp"] == "none")]
+        models = [spec["model"]] if "model" in spec else sorted(rows["model"].unique())
+        pairs += [(dataset, model) for model in models if (rows["model"] == model).any()]
+    return pairs
+
+
+def gallery_figure_inputs(wildcards):
+    spec = figure_spec(wildcards)
+    return {"galleries": [GROUP_DIR.format(preset=wildcards.preset, dataset=d, model=m, optimizer=spec["optimizer"])
+                          + "/gallery.npz" for d, m in figure_groups(wildcards)]}
+
+
+def gallery_labels(wildcards):
+    return [f"{DISPLAY_NAMES.get(d, d)} · {m}" for d, m in figure_groups(wildcards)]
+
+
+def group_inputs(wildcards):
+    """select_hard_samples: every plain run of one (dataset, model, optimizer) and its attribution maps."""
+    preset, selection = wildcards.preset, {"dataset": wildcards.dataset, "model": wildcards.model,
+                                           "optimizer": wildcards.optimizer, "hp": "none"}
+    return {
+        "dataset": DATASET_FILE.format(preset=preset, dataset=wildcards.dataset),
+        "runs": run_records(preset, **selection),
+        "maps": cell_paths(preset, RESULTS + "/analysis/{cell}/attribution_maps.npz", **selection),
+        "lr_filter": LR_FILTER_CSV.format(preset=preset, dataset=wildcards.dataset),
+    }
+
+
+def chosen_cells(wildcards):
+    """landscape / attribution_methods figures: the spec's LRs (default: the grid's smallest and
+    largest) and seeds (default: the first) of each (dataset, model) of the figure."""
+    spec, preset, grid = figure_spec(wildcards), wildcards.preset, GRIDS[wildcards.preset]
+    selections = []
+    for dataset, model in figure_groups(wildcards):
+        rows = grid[(grid["dataset"] == dataset) & (grid["model"] == model) & (grid["hp"] == "none")
+                    & (grid["optimizer"] == spec["optimizer"])]
+        lrs = spec.get("lrs") or [rows["lr"].min(), rows["lr"].max()]
+        seeds = spec.get("seeds") or [int(rows["seed"].min())]
+        selections.append({"dataset": dataset, "model": model, "optimizer": spec["optimizer"], "hp": "none",
+                           "lr": [float(lr) for lr in lrs], "seed": seeds})
+    return selections
+
+
+def chosen_paths(wildcards, name):
+    return [p for s in chosen_cells(wildcards)
+            for p in cell_paths(wildcards.preset, RESULTS + "/{folder}/{{cell}}/{name}".format(
+                folder="runs" if name == "run.json" else "analysis", name=name), **s)]
+
+
+def landscape_figure_inputs(wildcards):
+    return {"runs": chosen_paths(wildcards, "run.json"), "landscapes": chosen_paths(wildcards, "landscape.npz")}
+
+
+def attribution_methods_figure_inputs(wildcards):
+    (dataset, _), *_ = figure_groups(wildcards)
+    return {
+        "runs": chosen_paths(wildcards, "run.json"),
+        "ig": chosen_paths(wildcards, "attribution_maps_integrated_gradients.npz"),
+        "deeplift": chosen_paths(wildcards, "attribution_maps_deeplift.npz"),
+        "dataset": DATASET_FILE.format(preset=wildcards.preset, dataset=dataset),
+    }
+
+
+def dynamics_figure_inputs(wildcards):
+    spec, preset = figure_spec(wildcards), wildcards.preset
+    datasets, selection = figure_datasets(spec), figure_selection(spec)
+    paths = lambda name: [p for d in datasets for p in cell_paths(  # noqa: E731
+        preset, RESULTS + "/analysis/{cell}/" + name, dataset=d, **selection)]
+    return {
+        "runs": [p for d in datasets for p in run_records(preset, dataset=d, **selection)],
+        "dynamics": paths("dynamics.csv"),
+        "maps": paths("dynamics_maps.npz"),
     }
 
 
@@ -145,8 +272,7 @@ def model_archs(wildcards):
 
 def pruning_figure_inputs(wildcards):
     spec, preset = figure_spec(wildcards), wildcards.preset
-    selection = {"hp": "none", "optimizer": spec["optimizer"], **({"model": spec["model"]} if "model" in spec else {})}
-    datasets = figure_datasets(spec)
+    selection, datasets = figure_selection(spec), figure_datasets(spec)
     return {
         "runs": [p for d in datasets for p in run_records(preset, dataset=d, **selection)],
         "pruning": [p for d in datasets for p in cell_paths(preset, RESULTS + "/analysis/{cell}/pruning.json",
@@ -160,6 +286,9 @@ def final_outputs(preset):
     outputs += [LR_FILTER_CSV.format(preset=preset, dataset=d) for d in sorted(set(GRIDS[preset]["dataset"]))]
     outputs += [TABLE.format(preset=preset, table="table1") + ext for ext in (".csv", ".md", ".tex")]
     outputs += [TABLE.format(preset=preset, table="claims") + ext for ext in (".csv", ".md")]
+    if (GRIDS[preset]["hp"] != "none").any():
+        outputs += [TABLE.format(preset=preset, table="table2") + ext for ext in (".csv", ".md", ".tex")]
+    outputs += [RESULTS.format(preset=preset) + "/figures/inventory" + ext for ext in (".csv", ".md")]
     for figure in PRESETS[preset]["figures"]:
         outputs += [FIGURE.format(preset=preset, figure=figure) + ext for ext in (".pdf", ".png")]
     return outputs

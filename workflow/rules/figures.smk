@@ -12,8 +12,9 @@ rule figure_lr_sweep:
         ),
         ranges=FIGURE + "_ranges.csv",
     params:
-        spec=lambda w: preset_of(w)["figures"][w.figure],
+        spec=figure_spec,
         preset=lambda w: w.preset,
+        caption=lambda w: paper_caption(w.figure),
     log:
         LOGS + "/figures/{figure}.log",
     wildcard_constraints:
@@ -61,6 +62,7 @@ rule figure_pruning_curves:
     params:
         spec=figure_spec,
         preset=lambda w: w.preset,
+        caption=lambda w: paper_caption(w.figure),
     log:
         LOGS + "/figures/{figure}.log",
     wildcard_constraints:
@@ -69,3 +71,155 @@ rule figure_pruning_curves:
         "../../envs/plot.yaml"
     script:
         "../../scripts/plot_pruning_curves.py"
+
+
+rule figure_interventions:
+    """Metrics vs intervention value beside LR, normalised across each row (Figs 6, 19; Table 2)."""
+    input:
+        unpack(intervention_figure_inputs),
+    output:
+        pdf=FIGURE + ".pdf",
+        png=report(FIGURE + ".png", caption="../report/interventions.rst", category="Figures",
+                   labels={"figure": "{figure}"}),
+        ranges=FIGURE + "_ranges.csv",
+    params:
+        spec=figure_spec,
+        preset=lambda w: w.preset,
+        caption=lambda w: paper_caption(w.figure),
+    log:
+        LOGS + "/figures/{figure}.log",
+    wildcard_constraints:
+        figure=figures_of_kind("interventions"),
+    conda:
+        "../../envs/plot.yaml"
+    script:
+        "../../scripts/plot_interventions.py"
+
+
+rule figure_bc_ratio:
+    """Unbiased accuracy vs the maximum bias-conflicting loss ratio of each run (§6, Figs 12, 27)."""
+    input:
+        unpack(bc_ratio_figure_inputs),
+    output:
+        pdf=FIGURE + ".pdf",
+        png=report(FIGURE + ".png", caption="../report/bc_ratio.rst", category="Figures",
+                   labels={"figure": "{figure}"}),
+        stats=FIGURE + "_correlations.csv",
+    params:
+        spec=figure_spec,
+        preset=lambda w: w.preset,
+        caption=lambda w: paper_caption(w.figure),
+    log:
+        LOGS + "/figures/{figure}.log",
+    wildcard_constraints:
+        figure=figures_of_kind("bc_ratio"),
+    conda:
+        "../../envs/plot.yaml"
+    script:
+        "../../scripts/plot_bc_ratio.py"
+
+
+rule figure_attribution_gallery:
+    """Original images, low-LR and high-LR seed-aggregated attributions of hard samples (Figs 1, 8, 29-34)."""
+    input:
+        unpack(gallery_figure_inputs),
+    output:
+        pdf=FIGURE + ".pdf",
+        png=report(FIGURE + ".png", caption="../report/attribution_gallery.rst", category="Figures",
+                   labels={"figure": "{figure}"}),
+    params:
+        spec=figure_spec,
+        preset=lambda w: w.preset,
+        labels=gallery_labels,
+        caption=lambda w: paper_caption(w.figure),
+    log:
+        LOGS + "/figures/{figure}.log",
+    wildcard_constraints:
+        figure=figures_of_kind("attribution_gallery"),
+    conda:
+        "../../envs/plot.yaml"
+    script:
+        "../../scripts/plot_attribution_gallery.py"
+
+
+rule figure_attribution_methods:
+    """Integrated Gradients vs DeepLift on the same runs and samples (Fig 14, suppl. E.1)."""
+    input:
+        unpack(attribution_methods_figure_inputs),
+    output:
+        pdf=FIGURE + ".pdf",
+        png=report(FIGURE + ".png", caption="../report/attribution_methods.rst", category="Figures",
+                   labels={"figure": "{figure}"}),
+        agreement=FIGURE + "_agreement.csv",
+    params:
+        spec=figure_spec,
+        preset=lambda w: w.preset,
+        caption=lambda w: paper_caption(w.figure),
+    log:
+        LOGS + "/figures/{figure}.log",
+    wildcard_constraints:
+        figure=figures_of_kind("attribution_methods"),
+    conda:
+        "../../envs/plot.yaml"
+    script:
+        "../../scripts/plot_attribution_methods.py"
+
+
+rule figure_landscape:
+    """Loss, unbiased accuracy and spurious-utilisation landscapes, one row per run (Fig 9)."""
+    input:
+        unpack(landscape_figure_inputs),
+    output:
+        pdf=FIGURE + ".pdf",
+        png=report(FIGURE + ".png", caption="../report/landscape.rst", category="Figures",
+                   labels={"figure": "{figure}"}),
+    params:
+        spec=figure_spec,
+        preset=lambda w: w.preset,
+        caption=lambda w: paper_caption(w.figure),
+    log:
+        LOGS + "/figures/{figure}.log",
+    wildcard_constraints:
+        figure=figures_of_kind("landscape"),
+    conda:
+        "../../envs/plot.yaml"
+    script:
+        "../../scripts/plot_landscape.py"
+
+
+rule figure_dynamics:
+    """Statistics through training from weight snapshots (Figs 3 right, 13, 28 bottom)."""
+    input:
+        unpack(dynamics_figure_inputs),
+    output:
+        pdf=FIGURE + ".pdf",
+        png=report(FIGURE + ".png", caption="../report/dynamics.rst", category="Figures",
+                   labels={"figure": "{figure}"}),
+    params:
+        spec=figure_spec,
+        preset=lambda w: w.preset,
+        caption=lambda w: paper_caption(w.figure),
+    log:
+        LOGS + "/figures/{figure}.log",
+    wildcard_constraints:
+        figure=figures_of_kind("dynamics"),
+    conda:
+        "../../envs/plot.yaml"
+    script:
+        "../../scripts/plot_dynamics.py"
+
+
+rule figure_inventory:
+    """Which of the paper's 34 figures this preset builds, at which scale, and why the others are not."""
+    output:
+        csv=report(RESULTS + "/figures/inventory.csv", caption="../report/inventory.rst", category="Tables",
+                   labels={"table": "figure inventory"}),
+        md=RESULTS + "/figures/inventory.md",
+    params:
+        figures=lambda w: preset_of(w)["figures"],
+    log:
+        LOGS + "/figures/inventory.log",
+    conda:
+        "../../envs/plot.yaml"
+    script:
+        "../../scripts/make_figure_inventory.py"

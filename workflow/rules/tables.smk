@@ -41,3 +41,27 @@ rule claims_scorecard:
         "../../envs/plot.yaml"
     script:
         "../../scripts/make_claims_scorecard.py"
+
+
+rule table2:
+    """Table 2: min/max per (dataset, model, intervention) beside LR's, with the paper's values."""
+    input:
+        runs=SUMMARY_CSV,
+        lr_filters=lr_filter_files,
+    output:
+        csv=report(
+            TABLE.replace("{table}", "table2") + ".csv",
+            caption="../report/table2.rst",
+            category="Tables",
+            labels={"table": "table2"},
+        ),
+        md=TABLE.replace("{table}", "table2") + ".md",
+        tex=TABLE.replace("{table}", "table2") + ".tex",
+    params:
+        archs=model_archs,
+    log:
+        LOGS + "/tables/table2.log",
+    conda:
+        "../../envs/plot.yaml"
+    script:
+        "../../scripts/make_table2.py"

@@ -6,6 +6,7 @@ rule train:
         run=RUN_DIR + "/run.json",
         model=RUN_DIR + "/model.pt",
         history=RUN_DIR + "/history.csv",
+        snapshots=RUN_DIR + "/snapshots.pt",
     params:
         cell=cell_of,
         model=lambda w: preset_of(w)["models"][w.model],

@@ -19,16 +19,9 @@ import numpy as np  # noqa: E402
 from matplotlib.gridspec import GridSpec  # noqa: E402
 
 from largelr.datasets.format import Split, SpuriousDataset  # noqa: E402
+from largelr.figures.names import DISPLAY_NAMES  # noqa: E402,F401 (re-exported)
 from largelr.io import atomic_path  # noqa: E402
 
-DISPLAY_NAMES = {
-    "colored_mnist": "Colored MNIST",
-    "double_mnist": "Double MNIST",
-    "mnist_cifar": "MNIST-CIFAR",
-    "corrupted_cifar10": "Corrupted CIFAR-10",
-    "moon_star": "Moon-star",
-    "parity": "Parity",
-}
 _SHORT_CORRUPTION = {"elastic_transform": "elastic", "jpeg_compression": "jpeg"}
 
 

@@ -21,13 +21,28 @@ import seaborn as sns  # noqa: E402
 
 from largelr.io import atomic_path  # noqa: E402
 
-# Table 1's columns, in the paper's order, with the paper's labels.
-LR_SWEEP_METRICS = {
+# Table 1's columns, in the paper's order, with the paper's labels (the default variables).
+TABLE1_LABELS = {
     "test_acc": "Test Acc.",
     "prunability": "Prunability",
     "act_compressibility": "Act. Comp.",
     "csi": "Avg. CSI",
     "class_sep": "Class Sep.",
+}
+# Every variable a metrics-vs-LR figure can draw (Figs 10, 17, 25, 26 use the extra ones).
+LR_SWEEP_METRICS = {
+    **TABLE1_LABELS,
+    "act_sparsity": "Act. Sparsity",
+    "act_pq_index": "Act. PQ-Index",
+    "bsi": "Avg. BSI",
+    "param_qk_compressibility": "Param. Comp.",
+    "param_pq_index": "Param. PQ-Index",
+    "core_attribution": "Core Attr. %",
+    "spurious_attribution": "Spurious Attr. %",
+    "noise_attribution": "Noise Attr. %",
+    "attribution_entropy": "Attr. Entropy",
+    "background_attribution": "Background Attr. %",
+    "max_bc_loss_ratio": "Max BC Loss Ratio",
 }
 
 
@@ -41,6 +56,8 @@ def normalised_long_table(runs: pd.DataFrame, metrics: dict[str, str]) -> tuple[
     long_rows, ranges = [], []
     for column, label in metrics.items():
         values = usable[["lr", "seed", column]].dropna()
+        if values.empty:  # e.g. a variable undefined for this dataset
+            continue
         means = values.groupby("lr")[column].mean()
         low, high = float(means.min()), float(means.max())
         span = high - low
@@ -60,7 +77,7 @@ def plot_lr_sweep(runs: pd.DataFrame, pdf_path: str | Path, png_path: str | Path
     ignored in any case, and runs stopped at the iteration cap are counted in the footer.
     Each panel normalises each variable on its own, as the paper's figures do.
     """
-    chosen = {m: LR_SWEEP_METRICS[m] for m in (metrics or LR_SWEEP_METRICS)}
+    chosen = {m: LR_SWEEP_METRICS[m] for m in (metrics or TABLE1_LABELS)}
     datasets, models = sorted(runs["dataset"].unique()), sorted(runs["model"].unique())
     # rows = datasets, columns = models; a single model puts the datasets side by side instead
     positions = {(d, m): (i, j) for (i, d), (j, m) in itertools.product(enumerate(datasets), enumerate(models))}

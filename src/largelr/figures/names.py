@@ -1,0 +1,14 @@
+"""Display names of the datasets in figure titles (torch- and matplotlib-free: the Snakefile imports it)."""
+
+DISPLAY_NAMES = {
+    "colored_mnist": "Colored MNIST",
+    "double_mnist": "Double MNIST",
+    "mnist_cifar": "MNIST-CIFAR",
+    "corrupted_cifar10": "Corrupted CIFAR-10",
+    "moon_star": "Moon-star",
+    "parity": "Parity",
+    "cifar10": "CIFAR-10",
+    "cifar100": "CIFAR-100",
+    "celeba": "CelebA",
+    "waterbirds": "Waterbirds",
+}
