@@ -2,7 +2,7 @@
 
 import pandas as pd
 
-from largelr.figures.dataset_examples import DISPLAY_NAMES
+from largelr.figures.names import DISPLAY_NAMES
 from largelr.figures.lr_sweep import plot_lr_sweep
 from largelr.jobs import start_job
 from largelr.lr_filter import kept_runs

@@ -14,3 +14,14 @@ ATTRIBUTION_COLUMNS = ("core_attribution", "spurious_attribution", "noise_attrib
 PARAMETER_COLUMNS = ("param_qk_compressibility", "param_pq_index")
 # Background attribution % (§5, Fig 10), from background.json.
 BACKGROUND_COLUMNS = ("background_attribution",)
+
+# The ``hp`` column: ``none`` or one intervention value ``name=value`` (see largelr.recipes).
+NO_INTERVENTION = "none"
+
+
+def parse_hp(label: str) -> tuple[str, float] | None:
+    """``"l2=0.001"`` → ``("l2", 0.001)``; ``"none"`` → ``None``."""
+    if label == NO_INTERVENTION:
+        return None
+    name, _, value = label.partition("=")
+    return name, float(value)

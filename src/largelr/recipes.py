@@ -14,11 +14,12 @@ from __future__ import annotations
 import copy
 from typing import TYPE_CHECKING, Any
 
+from largelr.columns import NO_INTERVENTION, parse_hp  # noqa: F401 (re-exported)
+
 if TYPE_CHECKING:  # the workflow imports this module while building the DAG: keep it torch-free
     from largelr.training import TrainSettings
 
 RECIPE_KEYS = ("schedule", "loss", "l1", "l2", "asam", "stop_loss", "validation_fraction", "select_best")
-NO_INTERVENTION = "none"
 
 
 def _set_batch_size(recipe: dict, training: dict, value: float) -> None:
@@ -67,13 +68,6 @@ def format_hp(name: str, value: float) -> str:
     if name not in INTERVENTIONS:
         raise ValueError(f"experiments[*].vary: unknown intervention {name!r}; known: {sorted(INTERVENTIONS)}")
     return f"{name}={value:g}"
-
-
-def parse_hp(label: str) -> tuple[str, float] | None:
-    if label == NO_INTERVENTION:
-        return None
-    name, _, value = label.partition("=")
-    return name, float(value)
 
 
 def train_settings(cell: dict[str, Any], optimizer_block: dict[str, Any], training: dict[str, Any]) -> TrainSettings:

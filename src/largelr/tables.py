@@ -23,7 +23,7 @@ import pandas as pd
 from scipy.stats import spearmanr
 
 from largelr.io import atomic_path, atomic_write_text
-from largelr.recipes import NO_INTERVENTION, parse_hp
+from largelr.columns import NO_INTERVENTION, parse_hp
 
 # Table 1's metric columns; test accuracy is reported in % as in the paper.
 TABLE1_METRICS = ["test_acc", "prunability", "act_compressibility", "csi", "class_sep"]

@@ -192,6 +192,6 @@ rule select_hard_samples:
     log:
         LOGS + "/groups/{dataset}~{model}~{optimizer}/gallery.log",
     conda:
-        "../../envs/torch.yaml"
+        "../../envs/analysis.yaml"
     script:
         "../../scripts/select_hard_samples.py"

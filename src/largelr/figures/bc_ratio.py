@@ -22,9 +22,9 @@ import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 from scipy.stats import pearsonr, spearmanr  # noqa: E402
 
-from largelr.figures.dataset_examples import DISPLAY_NAMES  # noqa: E402
+from largelr.figures.names import DISPLAY_NAMES  # noqa: E402
 from largelr.io import atomic_path  # noqa: E402
-from largelr.recipes import NO_INTERVENTION  # noqa: E402
+from largelr.columns import NO_INTERVENTION  # noqa: E402
 
 STATS_COLUMNS = ["dataset", "model", "n", "learning_rates", "pearson_r", "spearman_rho"]
 # Fewer runs than this give no correlation (with two points r is ±1 whatever the data).

@@ -36,7 +36,7 @@ import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
 from largelr.datasets.format import SPURIOUS  # noqa: E402
-from largelr.figures.dataset_examples import DISPLAY_NAMES  # noqa: E402
+from largelr.figures.names import DISPLAY_NAMES  # noqa: E402
 from largelr.io import atomic_path, read_json  # noqa: E402
 
 CELL_COLUMNS = ["dataset", "model", "optimizer", "hp", "lr", "seed", "status"]

@@ -25,7 +25,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
-from largelr.figures.dataset_examples import DISPLAY_NAMES  # noqa: E402
+from largelr.figures.names import DISPLAY_NAMES  # noqa: E402
 from largelr.figures.lr_sweep import LR_SWEEP_METRICS  # noqa: E402
 from largelr.io import atomic_path  # noqa: E402
 from largelr.tables import intervention_rank, intervention_runs  # noqa: E402
