@@ -13,12 +13,9 @@ from scipy.stats import spearmanr
 
 from largelr.datasets import CORE, NOISE, SPURIOUS, Split, SpuriousDataset, save_dataset
 from largelr.figures.attribution_gallery import map_image, plot_attribution_gallery
-from largelr.attribution import aggregate_over_seeds, region_shares
 from largelr.figures.attribution_methods import (
     AGREEMENT_COLUMNS,
     plot_attribution_methods,
-    region_share,
-    seed_mean_of_normalised_maps,
     spearman_per_sample,
 )
 from largelr.figures.landscape import plot_landscapes, run_label
@@ -72,19 +69,6 @@ def test_spearman_per_sample_matches_scipy_and_is_rank_invariant():
     np.testing.assert_allclose(spearman_per_sample(a, a**3), 1.0)  # monotone transform
     np.testing.assert_allclose(spearman_per_sample(a, -a), -1.0)
     assert np.isnan(spearman_per_sample(np.ones((1, 6)), a[:1].reshape(1, -1)[:, :6]))[0]
-
-
-def test_numpy_twins_agree_with_largelr_attribution():
-    rng = np.random.default_rng(4)
-    maps = [rng.uniform(size=(5, 3, 4)) for _ in range(3)]
-    maps[1][2] = 0.0  # an all-zero map of one seed is left out of that sample's mean
-    for m in maps:
-        m[4] = 0.0  # all-zero for every seed → nan
-    np.testing.assert_allclose(seed_mean_of_normalised_maps(maps), aggregate_over_seeds(maps), equal_nan=True)
-    region = rng.integers(0, 3, size=(5, 3, 4))
-    for name, code in (("core", CORE), ("spurious", SPURIOUS), ("noise", NOISE)):
-        np.testing.assert_allclose(region_share(maps[0], region, code), region_shares(maps[0], region)[name],
-                                   equal_nan=True)
 
 
 def test_figure_modules_import_without_torch():

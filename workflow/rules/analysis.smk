@@ -11,6 +11,8 @@ rule evaluate:
         device=lambda w: preset_of(w)["device"],
     log:
         LOGS + "/evaluate/" + CELL + ".log",
+    benchmark:
+        BENCHMARKS + "/evaluate/" + CELL + ".tsv"
     threads: 1
     conda:
         "../../envs/torch.yaml"
@@ -70,6 +72,8 @@ rule attribute:
         device=lambda w: preset_of(w)["device"],
     log:
         LOGS + "/attribute/" + CELL + ".log",
+    benchmark:
+        BENCHMARKS + "/attribute/" + CELL + ".tsv"
     threads: 1
     conda:
         "../../envs/analysis.yaml"
@@ -90,6 +94,8 @@ rule prune:
         device=lambda w: preset_of(w)["device"],
     log:
         LOGS + "/prune/" + CELL + ".log",
+    benchmark:
+        BENCHMARKS + "/prune/" + CELL + ".tsv"
     threads: 1
     conda:
         "../../envs/torch.yaml"
@@ -111,6 +117,8 @@ rule attribute_with_method:
         device=lambda w: preset_of(w)["device"],
     log:
         LOGS + "/attribute_{method}/" + CELL + ".log",
+    benchmark:
+        BENCHMARKS + "/attribute_{method}/" + CELL + ".tsv"
     wildcard_constraints:
         method="integrated_gradients|deeplift",
     threads: 1
@@ -131,6 +139,8 @@ rule background_attribution:
         segmenter=lambda w: preset_of(w)["analysis"]["segmenter"],
     log:
         LOGS + "/background/" + CELL + ".log",
+    benchmark:
+        BENCHMARKS + "/background/" + CELL + ".tsv"
     threads: 1
     conda:
         "../../envs/analysis.yaml"
@@ -151,6 +161,8 @@ rule landscape:
         device=lambda w: preset_of(w)["device"],
     log:
         LOGS + "/landscape/" + CELL + ".log",
+    benchmark:
+        BENCHMARKS + "/landscape/" + CELL + ".tsv"
     threads: 1
     conda:
         "../../envs/torch.yaml"
@@ -172,6 +184,8 @@ rule dynamics:
         device=lambda w: preset_of(w)["device"],
     log:
         LOGS + "/dynamics/" + CELL + ".log",
+    benchmark:
+        BENCHMARKS + "/dynamics/" + CELL + ".tsv"
     threads: 1
     conda:
         "../../envs/analysis.yaml"

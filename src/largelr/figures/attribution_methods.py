@@ -15,9 +15,8 @@ test samples, attributed with IG (left) and DeepLift (right) for low- and high-L
   attribution (as :func:`largelr.attribution.region_shares`, mean over samples) under each
   method. Diverged runs get empty (NaN) values.
 
-Torch-free (the figure rules' plot environment has no torch): the two statistics of
-:mod:`largelr.attribution` needed here have numpy-only twins in this module
-(:func:`seed_mean_of_normalised_maps`, :func:`region_share`), tested to agree with the originals.
+Torch-free (the figure rules' plot environment has no torch): the statistics come from
+:mod:`largelr.attribution_stats`.
 
 Low LR = the smallest, high LR = the largest LR of the non-diverged runs passed in (pass only
 the runs of the LRs kept by the §4.2 filter).
@@ -39,7 +38,7 @@ from matplotlib.gridspec import GridSpec  # noqa: E402
 from scipy.stats import rankdata  # noqa: E402
 
 from largelr.datasets import SpuriousDataset, load_dataset  # noqa: E402
-from largelr.datasets.format import CORE, SPURIOUS  # noqa: E402
+from largelr.attribution_stats import aggregate_over_seeds, region_shares  # noqa: E402
 from largelr.figures.attribution_gallery import bare_axes, map_image, sample_image  # noqa: E402
 from largelr.io import atomic_path, read_json  # noqa: E402
 
@@ -67,30 +66,6 @@ def spearman_per_sample(a: np.ndarray, b: np.ndarray) -> np.ndarray:
         return np.where(denominator > 0, (ra * rb).sum(axis=1) / np.where(denominator > 0, denominator, 1.0), np.nan)
 
 
-# numpy-only twins of largelr.attribution.aggregate_over_seeds / region_shares: that module imports
-# torch, and figure rules run in the torch-free plot environment (equivalence is tested)
-def seed_mean_of_normalised_maps(maps: Sequence[np.ndarray]) -> np.ndarray:
-    """Per-seed maps (each N×…) normalised to sum 1 per sample, then averaged over seeds (nan-aware)."""
-    stacked = np.abs(np.stack([np.asarray(m, dtype=np.float64) for m in maps]))
-    flat = stacked.reshape(*stacked.shape[:2], -1)
-    total = flat.sum(axis=2, keepdims=True)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        normalised = np.where(total > 0, flat / np.where(total > 0, total, 1.0), np.nan)
-    counts = np.isfinite(normalised).sum(axis=0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean = np.where(counts > 0, np.nansum(normalised, axis=0) / np.maximum(counts, 1), np.nan)
-    return mean.reshape(stacked.shape[1:])
-
-
-def region_share(maps: np.ndarray, region: np.ndarray, code: int) -> np.ndarray:
-    """Per-sample share of Σ|map| inside the region ``code`` (``nan`` for an all-zero map)."""
-    flat = np.abs(np.asarray(maps, dtype=np.float64)).reshape(len(maps), -1)
-    inside = (np.asarray(region).reshape(len(region), -1) == code)
-    total = flat.sum(axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(total > 0, (flat * inside).sum(axis=1) / np.where(total > 0, total, 1.0), np.nan)
-
-
 def _load(path: str | Path) -> dict[str, np.ndarray]:
     with np.load(path, allow_pickle=False) as data:
         return {key: data[key] for key in ("indices", "maps", "y", "predictions")}
@@ -116,8 +91,9 @@ def method_agreement(run_jsons: Sequence[str | Path], ig_maps: Sequence[str | Pa
             row["spearman"] = _nanmean(spearman_per_sample(ig["maps"], dl["maps"]))
             region = dataset.test.region[ig["indices"]]
             for method, maps in (("ig", ig), ("deeplift", dl)):
-                for name, code in (("core", CORE), ("spurious", SPURIOUS)):
-                    row[f"{name}_share_{method}"] = _nanmean(region_share(maps["maps"], region, code))
+                shares = region_shares(maps["maps"], region)
+                for name in ("core", "spurious"):
+                    row[f"{name}_share_{method}"] = _nanmean(shares[name])
         rows.append(row)
     return pd.DataFrame(rows, columns=AGREEMENT_COLUMNS)
 
@@ -147,9 +123,9 @@ def method_gallery(run_jsons: Sequence[str | Path], ig_maps: Sequence[str | Path
               "region": dataset.test.region[indices], "low_lr": np.array(low_lr), "high_lr": np.array(high_lr)}
     for which, lr in (("low", low_lr), ("high", high_lr)):
         for m, method in enumerate(("ig", "deeplift")):
-            maps = seed_mean_of_normalised_maps([pair[m] for pair in by_lr[lr]])
+            maps = aggregate_over_seeds([pair[m] for pair in by_lr[lr]])
             arrays[f"{method}_{which}"] = maps
-            arrays[f"spurious_share_{method}_{which}"] = region_share(maps, arrays["region"], SPURIOUS)
+            arrays[f"spurious_share_{method}_{which}"] = region_shares(maps, arrays["region"])["spurious"]
     return arrays
 
 
@@ -226,5 +202,5 @@ def plot_attribution_methods(run_jsons: Sequence[str | Path], ig_maps: Sequence[
     return agreement
 
 
-__all__ = ["AGREEMENT_COLUMNS", "method_agreement", "method_gallery", "plot_attribution_methods", "region_share",
-           "seed_mean_of_normalised_maps", "spearman_per_sample"]
+__all__ = ["AGREEMENT_COLUMNS", "method_agreement", "method_gallery", "plot_attribution_methods",
+           "spearman_per_sample"]

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import matplotlib
 import matplotlib.colors
+import matplotlib.ticker
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -123,5 +124,7 @@ def _draw_by_lr(ax: plt.Axes, group: pd.DataFrame, name: str) -> None:
     twin.set_ylabel("max. BC loss ratio", color=ratio_colour)
     twin.grid(False)
     ax.set_xscale("log")
+    ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
+    ax.set_xticks(lrs, [f"{lr:g}" for lr in lrs], fontsize=7)
     ax.set_xlabel("learning rate")
     ax.set_title(name, fontsize=8)
