@@ -10,14 +10,14 @@ import pytest
 import torch
 from PIL import Image
 
+from largelr.metrics import group_accuracies, worst_group_accuracy
+
 from largelr.datasets import registry
 from largelr.datasets.celeba_waterbirds import (
     generate_celeba,
     generate_waterbirds,
-    group_accuracies,
     load_image,
     read_celeba_attributes,
-    worst_group_accuracy,
 )
 from largelr.datasets.format import CORE, load_dataset, save_dataset
 

@@ -53,3 +53,17 @@ def test_evaluate_model_kappa_zero_retains_everything_and_metrics_are_in_range()
     assert all(math.isfinite(result[k]) for k in ("class_sep", "csi", "bsi"))
     # deterministic: the same model gives the same numbers
     assert evaluate_model(model, split, ANALYSIS) == result
+
+
+def test_worst_group_accuracy_is_the_minimum_over_the_y_b_groups():
+    torch.manual_seed(0)
+    model = FCN(in_features=6, num_classes=2, width=16, depth=1)
+    x = torch.randn(300, 6)
+    y = (x[:, 0] > 0).long()
+    b = (x[:, 1] > 0).long()
+    result = evaluate_model(model, TensorSplit(x, y, b), ANALYSIS)
+    with torch.no_grad():
+        correct = model(x).argmax(dim=1) == y
+    by_group = [correct[(y == i) & (b == j)].float().mean().item() for i in (0, 1) for j in (0, 1)]
+    assert result["worst_group_acc"] == pytest.approx(min(by_group))
+    assert result["worst_group_acc"] <= result["test_acc"]

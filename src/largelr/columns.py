@@ -6,7 +6,8 @@ GRID_COLUMNS = ["dataset", "model", "optimizer", "lr", "hp", "seed"]
 RUN_COLUMNS = ["status", "iterations", "wall_time_s", "device", "max_bc_loss_ratio"]
 # Per-run metrics of SPEC §5, from metrics.json.
 METRIC_NAMES = (
-    "test_acc", "prunability", "act_compressibility", "act_sparsity", "act_pq_index", "class_sep", "csi", "bsi",
+    "test_acc", "worst_group_acc", "prunability", "act_compressibility", "act_sparsity", "act_pq_index",
+    "class_sep", "csi", "bsi",
 )
 # Per-run attribution statistics (§3.3, suppl. E), from attribution.json.
 ATTRIBUTION_COLUMNS = ("core_attribution", "spurious_attribution", "noise_attribution", "attribution_entropy")

@@ -1,6 +1,7 @@
 """Every per-run metric of SPEC §5 for one trained run (the ``evaluate`` rule's work).
 
-* unbiased test accuracy on the full unbiased test split;
+* unbiased test accuracy on the full unbiased test split, and worst-group accuracy (min over
+  the (y, b) groups; the paper's metric for CelebA and Waterbirds, §4.1);
 * κ-prunability (§3.2): structured L2-magnitude pruning of ⌈κ·units⌉ units in every hidden
   layer (``torch.nn.utils.prune.ln_structured``), retention(κ) = Acc(f^(κ)) / Acc(f), and its
   mean over the κ grid;
@@ -30,6 +31,13 @@ from largelr.training import DIVERGED, TensorSplit, evaluate_accuracy
 
 
 @torch.no_grad()
+def predictions(model: SpuriousModel, x: torch.Tensor, batch_size: int = 1000) -> torch.Tensor:
+    """Arg-max class of every sample, on the CPU."""
+    model.eval()
+    return torch.cat([model(x[i:i + batch_size]).argmax(dim=1).cpu() for i in range(0, len(x), batch_size)])
+
+
+@torch.no_grad()
 def penultimate_representation(model: SpuriousModel, x: torch.Tensor, batch_size: int = 1000) -> torch.Tensor:
     """Penultimate post-activations (the input of the final linear layer), on CPU."""
     model.eval()
@@ -54,12 +62,14 @@ def evaluate_model(model: SpuriousModel, test: TensorSplit, analysis: dict[str, 
     kappas = analysis["prune_kappas"]
     accuracies = pruning_curve(model, test, kappas, "structured")
     base_accuracy = evaluate_accuracy(model, test)
+    predicted = predictions(model, test.x)
     retentions = metrics.retention_curve(accuracies, base_accuracy)
     sample = representation_sample(test, analysis["repr_samples"], analysis["repr_seed"])
     z = penultimate_representation(model, sample.x)
     y, b = sample.y.cpu(), sample.b.cpu()
     return {
         "test_acc": base_accuracy,
+        "worst_group_acc": metrics.worst_group_accuracy(predicted, test.y.cpu(), test.b.cpu()),
         "prunability": metrics.prunability(retentions),
         "act_compressibility": metrics.mean_qk_compressibility(z, analysis["compress_kappa"], analysis["compress_q"]),
         "act_sparsity": metrics.sparsity(z),

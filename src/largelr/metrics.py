@@ -149,3 +149,19 @@ def prunability(retentions: Sequence[float]) -> float:
     if len(retentions) == 0:
         raise ValueError("prunability needs at least one retention value")
     return float(np.mean(np.asarray(retentions, dtype=np.float64)))
+
+
+def group_accuracies(predictions: Tensor | np.ndarray | Sequence[int], y: Tensor | np.ndarray | Sequence[int], b: Tensor | np.ndarray | Sequence[int]) -> dict[tuple[int, int], float]:
+    """Accuracy of ``predictions`` (class indices) within each (y, b) group present."""
+    predictions, y, b = (np.asarray(v).reshape(-1) for v in (predictions, y, b))
+    if not len(predictions) == len(y) == len(b):
+        raise ValueError(f"lengths differ: {len(predictions)} predictions, {len(y)} y, {len(b)} b")
+    correct = predictions == y
+    groups = sorted({(int(i), int(j)) for i, j in zip(y, b)})
+    return {g: float(correct[(y == g[0]) & (b == g[1])].mean()) for g in groups}
+
+
+def worst_group_accuracy(predictions: Tensor | np.ndarray | Sequence[int], y: Tensor | np.ndarray | Sequence[int], b: Tensor | np.ndarray | Sequence[int]) -> float:
+    """Worst-group accuracy (paper §4.1, SPEC §5): min over the non-empty (y, b) groups; NaN if empty."""
+    accuracies = group_accuracies(predictions, y, b)
+    return min(accuracies.values()) if accuracies else float("nan")

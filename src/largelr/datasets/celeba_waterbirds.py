@@ -35,7 +35,7 @@ Protocol:
   it is a blond man or a non-blond woman, which is *not* the majority pattern (blond
   women dominate the blond class, and women are the majority of both classes), so
   BA/BC-based numbers on CelebA have no "aligned vs conflicting" meaning; the paper's
-  metric, worst-group accuracy over the four (y, b) groups (:func:`worst_group_accuracy`),
+  metric, worst-group accuracy over the four (y, b) groups (:func:`largelr.metrics.worst_group_accuracy`),
   does not depend on the encoding.
 * images: decoded with PIL, converted to RGB, optionally centre-cropped to the largest
   square (``center_crop``; default on for CelebA's 178×218 portraits as in Sagawa et al.,
@@ -383,20 +383,3 @@ NATURAL_GENERATORS: dict[str, Callable[..., SpuriousDataset]] = {
 
 
 # --------------------------------------------------------------------------- worst-group accuracy
-
-
-def group_accuracies(predictions: Any, y: Any, b: Any) -> dict[tuple[int, int], float]:
-    """Accuracy of ``predictions`` (class indices) within each (y, b) group present."""
-    predictions, y, b = (np.asarray(v).reshape(-1) for v in (predictions, y, b))
-    if not len(predictions) == len(y) == len(b):
-        raise ValueError(f"lengths differ: {len(predictions)} predictions, {len(y)} y, {len(b)} b")
-    correct = predictions == y
-    groups = sorted({(int(i), int(j)) for i, j in zip(y, b)})
-    return {g: float(correct[(y == g[0]) & (b == g[1])].mean()) for g in groups}
-
-
-def worst_group_accuracy(predictions: Any, y: Any, b: Any) -> float:
-    """Worst-group accuracy (paper §4.1, SPEC §5): min over the non-empty (y, b) groups; NaN if empty."""
-    accuracies = group_accuracies(predictions, y, b)
-    return min(accuracies.values()) if accuracies else float("nan")
-

@@ -32,6 +32,7 @@ TABLE1_LABELS = {
 # Every variable a metrics-vs-LR figure can draw (Figs 10, 17, 25, 26 use the extra ones).
 LR_SWEEP_METRICS = {
     **TABLE1_LABELS,
+    "worst_group_acc": "Worst-Group Acc.",
     "act_sparsity": "Act. Sparsity",
     "act_pq_index": "Act. PQ-Index",
     "bsi": "Avg. BSI",
