@@ -58,7 +58,7 @@ PAPER_FIGURES: dict[int, tuple[str, str]] = {
 def figure_number(name: str) -> int | None:
     """``fig07`` / ``fig07b`` → 7; a name that is not ``figNN…`` → ``None``."""
     digits = name[3:5] if name.startswith("fig") else ""
-    return int(digits) if digits.isdigit() else None
+    return int(digits) if len(digits) == 2 and digits.isdigit() else None
 
 
 def paper_caption(name: str) -> str:
