@@ -26,6 +26,7 @@ import numpy as np  # noqa: E402
 import seaborn as sns  # noqa: E402
 from matplotlib.gridspec import GridSpec  # noqa: E402
 
+from largelr.datasets.format import SPURIOUS  # noqa: E402
 from largelr.figures.dataset_examples import _as_image  # noqa: E402
 from largelr.io import atomic_path  # noqa: E402
 
@@ -70,11 +71,18 @@ def _row_height(gallery: dict[str, np.ndarray]) -> float:
     return 0.45 + 0.22
 
 
+def has_spurious_region(gallery: dict[str, np.ndarray]) -> bool:
+    """Whether the samples have pixels marked spurious (Colored MNIST's colour lies on the digit
+    itself, so its masks have none and a "spurious %" caption would always read 0)."""
+    return "region" in gallery and bool((np.asarray(gallery["region"]) == SPURIOUS).any())
+
+
 def _lr_label(which: str, gallery: dict[str, np.ndarray]) -> str:
     lr = float(gallery[f"{which}_lr"])
     seeds = int(gallery[f"n_seeds_{which}"])
     spurious = gallery[f"spurious_share_{which}"]
-    mean = f"\nspurious {np.nanmean(spurious):.0%}" if np.isfinite(spurious).any() else ""
+    shown = has_spurious_region(gallery) and np.isfinite(spurious).any()
+    mean = f"\nspurious {np.nanmean(spurious):.0%}" if shown else ""
     return f"{which} LR {lr:g}\n({seeds} seed{'s' if seeds != 1 else ''}){mean}"
 
 
@@ -113,7 +121,7 @@ def _draw_panel(fig: plt.Figure, grid: GridSpec, first_row: int, name: str, gall
                 ax.set_title(f"{hard}y={int(gallery['y'][col])} b={int(gallery['b'][col])}", fontsize=5.5, pad=1.5)
             else:
                 share = gallery[f"spurious_share_{key[5:]}"][col]
-                if np.isfinite(share):
+                if has_spurious_region(gallery) and np.isfinite(share):
                     ax.set_xlabel(f"spurious {share:.0%}", fontsize=5, labelpad=1)
 
 

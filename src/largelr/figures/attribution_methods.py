@@ -39,7 +39,12 @@ from scipy.stats import rankdata  # noqa: E402
 
 from largelr.datasets import SpuriousDataset, load_dataset  # noqa: E402
 from largelr.attribution_stats import aggregate_over_seeds, region_shares  # noqa: E402
-from largelr.figures.attribution_gallery import bare_axes, map_image, sample_image  # noqa: E402
+from largelr.figures.attribution_gallery import (  # noqa: E402
+    bare_axes,
+    has_spurious_region,
+    map_image,
+    sample_image,
+)
 from largelr.io import atomic_path, read_json  # noqa: E402
 
 METHOD_LABELS = {"ig": "Integrated Gradients", "deeplift": "DeepLift"}
@@ -170,7 +175,7 @@ def _draw(gallery: dict[str, np.ndarray] | None, title: str, note: str, summary:
                     ax.imshow(image, interpolation="nearest", **kwargs)
                     if key is None:
                         ax.set_title(f"y={int(gallery['y'][col])}", fontsize=5.5, pad=1.5)
-                    elif np.isfinite(share := gallery[f"spurious_share_{key}"][col]):
+                    elif has_spurious_region(gallery) and np.isfinite(share := gallery[f"spurious_share_{key}"][col]):
                         ax.set_xlabel(f"spurious {share:.0%}", fontsize=5, labelpad=1)
     fig.suptitle(title, fontsize=9, y=1 - 0.08 / height, va="top")
     if note or summary:
