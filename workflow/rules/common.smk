@@ -248,15 +248,13 @@ def attribution_methods_figure_inputs(wildcards):
 
 
 def dynamics_figure_inputs(wildcards):
-    spec, preset = figure_spec(wildcards), wildcards.preset
-    datasets, selection = figure_datasets(spec), figure_selection(spec)
-    paths = lambda name: [p for d in datasets for p in cell_paths(  # noqa: E731
-        preset, RESULTS + "/analysis/{cell}/" + name, dataset=d, **selection)]
-    return {
-        "runs": [p for d in datasets for p in run_records(preset, dataset=d, **selection)],
-        "dynamics": paths("dynamics.csv"),
-        "maps": paths("dynamics_maps.npz"),
-    }
+    """dynamics figures: every seed of the low and high LR (the spec's `lrs`, default the grid's
+    smallest and largest) of each (dataset, model) of the figure."""
+    cells = [{**selection, "seed": sorted(set(GRIDS[wildcards.preset]["seed"]))}
+             for selection in chosen_cells(wildcards)]
+    paths = lambda name: [p for s in cells for p in cell_paths(  # noqa: E731
+        wildcards.preset, RESULTS + ("/runs/{cell}/" if name == "run.json" else "/analysis/{cell}/") + name, **s)]
+    return {"runs": paths("run.json"), "dynamics": paths("dynamics.csv"), "maps": paths("dynamics_maps.npz")}
 
 
 def lr_filter_files(wildcards):
