@@ -61,6 +61,10 @@ def check_references(preset: dict[str, Any], name: str) -> None:
                     f"presets.{name}.experiments[{i}].{key}: {experiment[key]!r} is not defined under "
                     f"presets.{name}.{table} (defined: {sorted(preset[table])})"
                 )
+    for dataset in preset.get("analysis", {}).get("attribution_datasets", []):
+        if dataset not in preset["datasets"]:
+            raise ValueError(f"presets.{name}.analysis.attribution_datasets: {dataset!r} is not defined under "
+                             f"presets.{name}.datasets")
     for figure, spec in preset.get("figures", {}).items():
         if not figure_datasets(spec):
             raise ValueError(f"presets.{name}.figures.{figure}: give `datasets` (or `dataset`)")

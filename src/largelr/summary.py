@@ -24,26 +24,18 @@ from largelr.columns import (
 from largelr.io import atomic_path, read_json
 
 
-def summary_row(run_json: str | Path, metrics_json: str | Path, attribution_json: str | Path | None = None) -> dict:
+def summary_row(run_json: str | Path, metrics_json: str | Path) -> dict:
     record, metrics = read_json(run_json), read_json(metrics_json)
     row = {key: record["cell"][key] for key in GRID_COLUMNS}
     row.update({key: record[key] for key in RUN_COLUMNS})
     row.update({name: metrics.get(name) for name in METRIC_NAMES})
-    if attribution_json is not None:
-        attribution = read_json(attribution_json)
-        row.update({name: attribution.get(name) for name in ATTRIBUTION_COLUMNS})
     return row
 
 
-def summarize_runs(run_jsons: Sequence[str | Path], metrics_jsons: Sequence[str | Path],
-                   attribution_jsons: Sequence[str | Path] | None = None) -> pd.DataFrame:
-    """One row per run; attribution columns are present when ``attribution_jsons`` is given."""
-    attribution_jsons = attribution_jsons if attribution_jsons is not None else [None] * len(run_jsons)
-    rows = [summary_row(*files) for files in zip(run_jsons, metrics_jsons, attribution_jsons, strict=True)]
-    columns = GRID_COLUMNS + RUN_COLUMNS + list(METRIC_NAMES)
-    if attribution_jsons and attribution_jsons[0] is not None:
-        columns += list(ATTRIBUTION_COLUMNS)
-    frame = pd.DataFrame(rows, columns=columns)
+def summarize_runs(run_jsons: Sequence[str | Path], metrics_jsons: Sequence[str | Path]) -> pd.DataFrame:
+    """One row per run: grid cell, run facts and metrics (add analysis files with :func:`add_run_file_columns`)."""
+    rows = [summary_row(*files) for files in zip(run_jsons, metrics_jsons, strict=True)]
+    frame = pd.DataFrame(rows, columns=GRID_COLUMNS + RUN_COLUMNS + list(METRIC_NAMES))
     return frame.sort_values(GRID_COLUMNS, ignore_index=True)
 
 
@@ -66,6 +58,7 @@ def add_run_file_columns(frame: pd.DataFrame, run_jsons: Sequence[str | Path], f
         rows.append({**{key: cell[key] for key in GRID_COLUMNS}, **{c: values.get(c) for c in columns}})
     extra = pd.DataFrame(rows, columns=GRID_COLUMNS + list(columns))
     kept = frame.drop(columns=[c for c in columns if c in frame.columns])
+    extra = extra.astype({"lr": float, "seed": int, "hp": str})
     return kept.merge(extra, on=GRID_COLUMNS, how="left")
 
 

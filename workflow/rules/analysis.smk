@@ -25,7 +25,9 @@ rule summarize:
     input:
         runs=lambda w: run_records(w.preset),
         metrics=lambda w: metric_records(w.preset),
-        attributions=lambda w: cell_paths(w.preset, RESULTS + "/analysis/{cell}/attribution.json"),
+        attribution_runs=lambda w: run_records(w.preset, dataset=attributed_datasets(w.preset)),
+        attributions=lambda w: cell_paths(w.preset, RESULTS + "/analysis/{cell}/attribution.json",
+                                          dataset=attributed_datasets(w.preset)),
     output:
         report(
             SUMMARY_CSV,

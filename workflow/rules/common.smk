@@ -18,6 +18,7 @@ from largelr.config import (
     resolve_preset,
     training_grid,
 )
+from largelr.columns import ATTRIBUTION_COLUMNS
 from largelr.datasets.registry import check_params
 from largelr.figures.names import DISPLAY_NAMES
 from largelr.inventory import paper_caption
@@ -124,8 +125,15 @@ def example_datasets(wildcards):
     return {name: DATASET_FILE.format(preset=wildcards.preset, dataset=name) for name in datasets}
 
 
+def attributed_datasets(preset):
+    """Datasets whose every run is attributed for summary/runs.csv (analysis.attribution_datasets)."""
+    chosen = PRESETS[preset]["analysis"].get("attribution_datasets")
+    return sorted(set(GRIDS[preset]["dataset"])) if chosen is None else list(chosen)
+
+
 # Metrics that live in an optional per-run analysis file rather than metrics.json.
 METRIC_FILE = {
+    **{name: "attributions" for name in ATTRIBUTION_COLUMNS},
     "param_qk_compressibility": "pruning",
     "param_pq_index": "pruning",
     "background_attribution": "background",
@@ -155,7 +163,7 @@ def figure_inputs(wildcards):
     """lr_sweep figures: the plain (no-intervention) runs of the figure's datasets (and model)."""
     spec, preset = figure_spec(wildcards), wildcards.preset
     datasets = figure_datasets(spec)
-    kinds = ["attributions"] + sorted({METRIC_FILE[m] for m in spec.get("metrics", []) if m in METRIC_FILE})
+    kinds = sorted({METRIC_FILE[m] for m in spec.get("metrics", []) if m in METRIC_FILE})
     return {
         **per_run_inputs(preset, datasets, figure_selection(spec), kinds),
         "lr_filters": lr_filter_inputs(preset, datasets),
