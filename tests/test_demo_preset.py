@@ -1,4 +1,4 @@
-"""The default `demo` preset end to end (≈15 min on 2 cores): `pytest -m slow`."""
+"""The default `demo` preset end to end (≈20 min on 2 cores): `pytest -m slow`."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import sys
 
 import pandas as pd
 import pytest
+import yaml
 
 
 @pytest.mark.slow
@@ -16,7 +17,9 @@ def test_demo_preset_runs_end_to_end_and_accuracy_rises_with_lr_on_parity(repo, 
     result = subprocess.run(command, capture_output=True, text=True, timeout=3600)
     assert result.returncode == 0, result.stderr[-3000:]
     runs = pd.read_csv(tmp_path / "results/demo/summary/runs.csv")
-    parity = runs[runs["dataset"] == "parity"].groupby("lr")["test_acc"].mean()
-    assert parity.iloc[-1] > parity.iloc[0] + 0.1  # Fig 3 / Table 1: 55 % -> 86 % from LR 0.01 to 0.75
-    for figure in ("fig02", "fig03", "fig04", "fig05", "fig15", "fig16", "fig20", "fig21"):
+    sgd = (runs["dataset"] == "parity") & (runs["optimizer"] == "sgd") & (runs["hp"] == "none")
+    parity = runs[sgd].groupby("lr")["test_acc"].mean()  # (the recipe / intervention cells aside)
+    # Fig 3 / Table 1: 55 % -> 86 % from LR 0.01 to 0.75 (demo measured: 50 % -> 96 %)
+    assert parity.iloc[-1] > parity.iloc[0] + 0.1
+    for figure in yaml.safe_load((repo / "config.yaml").read_text())["presets"]["demo"]["figures"]:
         assert (tmp_path / f"results/demo/figures/{figure}.png").stat().st_size > 5000

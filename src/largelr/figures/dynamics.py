@@ -12,7 +12,8 @@ band (seaborn ``errorbar="sd"``); runs that converged earlier simply end earlier
   test accuracy through training (hue = LR).
 * :func:`plot_dynamics_maps` — Fig 13: left, rows = low / high LR, columns = the sample's
   image and its attribution map at (up to) ``max_snapshots`` evenly spaced snapshots; right
-  (when a table is given), the model statistics through training (spurious attribution %,
+  (when a table is given), the model statistics through training (spurious attribution % or,
+  where the dataset marks no spurious pixels, attribution entropy;
   max BC loss ratio, test accuracy, logit norm).
 * :func:`plot_single_neuron` — Fig 28 bottom: spurious share of one neuron's input
   attribution and its incoming-weight norm through training, high-LR runs, one line per seed.
@@ -47,6 +48,9 @@ STATISTICS = {
     "test_acc": "test accuracy",
     "logit_norm": "logit norm",
 }
+# a colour bias (Colored MNIST) or a natural image (CIFAR-10) marks no spurious pixels: there the
+# first statistic panel shows how focused the attribution is instead (entropy, §5)
+ENTROPY = ("attribution_entropy", "attribution entropy (nats)")
 ROLE_PALETTE = {"low LR": "#4477aa", "high LR": "#cc3311"}
 
 
@@ -282,7 +286,10 @@ def _draw_statistics(fig: plt.Figure, table: pd.DataFrame) -> None:
     axes = fig.subplots(len(groups), len(STATISTICS), squeeze=False)
     for ax_row, (dataset, model) in zip(axes, groups):
         data = roles[(roles["dataset"] == dataset) & (roles["model"] == model)]
-        for ax, (column, label) in zip(ax_row, STATISTICS.items()):
+        statistics = list(STATISTICS.items())
+        if not data["spurious_attribution"].fillna(0).gt(0).any():
+            statistics[0] = ENTROPY
+        for ax, (column, label) in zip(ax_row, statistics):
             _statistic_panel(ax, data, column, label)
             ax.set_title(_group_title(dataset, model), fontsize=7)
 
