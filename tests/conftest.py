@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 import torch
+import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
@@ -21,6 +22,12 @@ def shared_data() -> Path:
     if not (SHARED_DATA / "MNIST").exists():
         pytest.skip(f"real MNIST/CIFAR files not found under {SHARED_DATA}")
     return SHARED_DATA
+
+
+@pytest.fixture
+def shipped_config() -> dict:
+    """The repository's config.yaml, freshly parsed (tests may fill or change it)."""
+    return yaml.safe_load((REPO / "config.yaml").read_text())
 
 
 @pytest.fixture

@@ -7,14 +7,13 @@ import sys
 
 import jsonschema
 import pytest
-import yaml
 
 from largelr.config import deep_merge, resolve_preset, training_grid, validate_config
 
 
-@pytest.fixture(scope="module")
-def config(repo):
-    return yaml.safe_load((repo / "config.yaml").read_text())
+@pytest.fixture
+def config(shipped_config):
+    return shipped_config
 
 
 def test_shipped_config_validates_and_fills_defaults(config):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import yaml
 
 from largelr.inventory import PAPER_FIGURES, figure_inventory, figure_number, paper_caption
 
@@ -21,7 +20,6 @@ def test_inventory_marks_built_figures_and_explains_the_rest():
     assert "licence" in missing.loc[7, "reason"] and "not requested" in missing.loc[4, "reason"]
 
 
-def test_paper_preset_requests_every_figure(repo):
-    config = yaml.safe_load((repo / "config.yaml").read_text())
-    table = figure_inventory("paper", config["presets"]["paper"]["figures"])
+def test_paper_preset_requests_every_figure(shipped_config):
+    table = figure_inventory("paper", shipped_config["presets"]["paper"]["figures"])
     assert set(table.loc[~table["built"], "figure"]) == {11}  # ImageNet-1k: licence-restricted, not configured

@@ -59,10 +59,8 @@ def test_diverging_learning_rate_is_recorded_and_the_dag_goes_on(ci_run):
     assert decisions.loc[0.05, "kept"]
 
 
-def test_every_figure_of_the_ci_preset_is_a_real_pdf_and_png(repo, ci_run):
-    import yaml
-
-    figures = yaml.safe_load((repo / "config.yaml").read_text())["presets"]["ci"]["figures"]
+def test_every_figure_of_the_ci_preset_is_a_real_pdf_and_png(shipped_config, ci_run):
+    figures = shipped_config["presets"]["ci"]["figures"]
     kinds = {spec.get("kind", "lr_sweep") for spec in figures.values()}
     assert len(kinds) == 9  # every figure kind runs in CI
     for figure in figures:
