@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator
 
 
 @contextmanager
@@ -30,6 +31,19 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     finally:
         if tmp.exists():
             tmp.unlink()
+
+
+def link_files(source_dir: str | Path, destinations: Iterable[str | Path]) -> None:
+    """Give each destination the file of the same name in ``source_dir`` (a hard link, or a copy
+    where the two folders are on different file systems), replacing it atomically."""
+    for destination in map(Path, destinations):
+        source = Path(source_dir) / destination.name
+        with atomic_path(destination) as tmp:
+            tmp.unlink()
+            try:
+                os.link(source, tmp)
+            except OSError:
+                shutil.copy2(source, tmp)
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:

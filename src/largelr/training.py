@@ -5,7 +5,10 @@ batch 100, run **until 100 % training accuracy** (checked on the full training s
 ``eval_interval`` iterations) or until ``max_iters``. With ``stop_loss`` set, the run goes
 on until the full-training-set cross-entropy is below it (Fig 24: "until CE loss < 1e-5").
 A non-finite loss, or a loss above ``divergence_loss``, ends the run as ``diverged``; the
-caller records it and the DAG goes on.
+caller records it and the DAG goes on. With ``stall_window`` = W > 0, a run whose best
+training accuracy over its last W evaluations is not more than ``stall_min_gain`` above its
+best before them ends as ``stalled`` (it is neither converged nor still improving; verdicts
+and figures treat it like a capped run).
 
 Validation-set model selection (Fig 28's AdamW/CIFAR-100 setup): with
 ``validation_fraction`` > 0 a seeded share of the training set is held out (it is neither
@@ -43,7 +46,7 @@ import math
 import time
 from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import torch
 from torch import nn
@@ -55,7 +58,7 @@ from largelr.optim import build_optimizer, build_scheduler
 
 log = logging.getLogger(__name__)
 
-CONVERGED, MAX_ITERS, DIVERGED = "converged", "max_iters", "diverged"
+CONVERGED, MAX_ITERS, STALLED, DIVERGED = "converged", "max_iters", "stalled", "diverged"
 
 
 @dataclass(frozen=True)
@@ -80,6 +83,8 @@ class TrainSettings:
     validation_fraction: float = 0.0
     select_best: bool = False
     snapshot_interval: int = 0  # 0 = no snapshots; see the module docstring
+    stall_window: int = 0  # evaluations without a training-accuracy gain that end a run as stalled; 0 = off
+    stall_min_gain: float = 0.0  # the gain (in training accuracy) that counts as progress
 
 
 @dataclass
@@ -156,9 +161,12 @@ def parameter_norm(model: nn.Module) -> float:
 
 
 def bias_conflicting_loss_ratio(losses: torch.Tensor, conflicting: torch.Tensor) -> torch.Tensor:
-    """§6 BC loss ratio of one minibatch: Σ_{i∈BC} ℓ_i / Σ_{i∈Ω} ℓ_i (0 if the batch loss is 0)."""
-    total = losses.sum()
-    bc_loss = (losses * conflicting.to(losses.dtype)).sum()
+    """§6 BC loss ratio of one minibatch: Σ_{i∈BC} ℓ_i / Σ_{i∈Ω} ℓ_i (0 if the batch loss is 0).
+
+    The samples are the last axis: ``losses`` of shape (M, B) gives one ratio per model.
+    """
+    total = losses.sum(dim=-1)
+    bc_loss = (losses * conflicting.to(losses.dtype)).sum(dim=-1)
     return torch.where(total > 0, bc_loss / total.clamp_min(torch.finfo(losses.dtype).tiny), 0.0)
 
 
@@ -166,6 +174,8 @@ class _IntervalStats:
     """Running sums of the minibatch losses between two log rows.
 
     Sums stay tensors on the device (no host synchronisation per step) until :meth:`row`.
+    Samples are the last axis: per-sample losses of shape (B,) for one model, or (M, B) for
+    M stacked models (:mod:`largelr.stacked_training`; ``row(m)`` is model m's row).
     """
 
     def __init__(self) -> None:
@@ -176,26 +186,32 @@ class _IntervalStats:
     def add(self, losses: torch.Tensor, logits: torch.Tensor, conflicting: torch.Tensor) -> None:
         self.steps += 1
         bc_weight = conflicting.to(losses.dtype)
-        bc_loss = (losses * bc_weight).sum()
-        total = losses.sum()
+        bc_loss = (losses * bc_weight).sum(dim=-1)
+        total = losses.sum(dim=-1)
         step = torch.stack([
-            losses.mean(), total - bc_loss, bc_loss, (1 - bc_weight).sum(), bc_weight.sum(),
-            logits.detach().norm(dim=1).mean(),
-        ])
+            losses.mean(dim=-1), total - bc_loss, bc_loss, (1 - bc_weight).sum(dim=-1), bc_weight.sum(dim=-1),
+            logits.detach().norm(dim=-1).mean(dim=-1),
+        ], dim=-1)
         ratio = bias_conflicting_loss_ratio(losses, conflicting)
         self.sums = step if self.sums is None else self.sums + step
         self.max_bc_ratio = ratio if self.max_bc_ratio is None else torch.maximum(self.max_bc_ratio, ratio)
 
-    def row(self) -> dict[str, float]:
+    def keep(self, rows: torch.Tensor) -> None:
+        """Keep only the models ``rows`` (stacked statistics; models that stopped are dropped)."""
+        if self.sums is not None:
+            self.sums, self.max_bc_ratio = self.sums[rows], self.max_bc_ratio[rows]
+
+    def row(self, model: int | None = None) -> dict[str, float]:
         nan = float("nan")
         if self.sums is None:
             return dict.fromkeys(("train_loss", "ba_loss", "bc_loss", "bc_loss_ratio_max", "logit_norm"), nan)
-        loss, ba_loss, bc_loss, ba_count, bc_count, logit_norm = self.sums.tolist()
+        sums, max_ratio = (self.sums, self.max_bc_ratio) if model is None else (self.sums[model], self.max_bc_ratio[model])
+        loss, ba_loss, bc_loss, ba_count, bc_count, logit_norm = sums.tolist()
         return {
             "train_loss": loss / self.steps,
             "ba_loss": ba_loss / ba_count if ba_count else nan,
             "bc_loss": bc_loss / bc_count if bc_count else nan,
-            "bc_loss_ratio_max": float(self.max_bc_ratio),
+            "bc_loss_ratio_max": float(max_ratio),
             "logit_norm": logit_norm / self.steps,
         }
 
@@ -284,6 +300,11 @@ def train(
             if _finished(row, settings):
                 status = CONVERGED
                 break
+            if stalled(history, settings):
+                status = STALLED
+                log.info("iteration %d: no training-accuracy gain in %d evaluations, run stalled",
+                         iteration, settings.stall_window)
+                break
             if checkpoint_path is not None and iteration % settings.checkpoint_interval == 0:
                 elapsed = elapsed_before + time.perf_counter() - started
                 _save_checkpoint(checkpoint_path, settings, iteration, history, elapsed,
@@ -317,8 +338,12 @@ class _Snapshots:
         return self.interval > 0 and iteration % self.interval == 0
 
     def take(self, iteration: int, model: nn.Module) -> None:
+        self.take_state(iteration, lambda: _cpu_state(model))
+
+    def take_state(self, iteration: int, cpu_state: Callable[[], dict[str, torch.Tensor]]) -> None:
+        """Keep ``cpu_state()`` (called only when a snapshot is taken) as the weights at ``iteration``."""
         if self.interval > 0 and iteration not in self.states:
-            self.states[iteration] = _cpu_state(model)
+            self.states[iteration] = cpu_state()
 
     def state_dict(self) -> dict[int, dict[str, torch.Tensor]]:
         return self.states
@@ -360,6 +385,19 @@ def _finished(row: dict[str, float], settings: TrainSettings) -> bool:
     if settings.stop_loss is not None:
         return row["train_ce"] < settings.stop_loss
     return row["train_acc"] >= 1.0
+
+
+def stalled(history: list[dict[str, float]], settings: TrainSettings) -> bool:
+    """No training-accuracy gain over the last ``stall_window`` evaluations (0 = never stalls).
+
+    Gain = best ``train_acc`` of the last W log rows minus the best of all rows before them;
+    the run is stalled when that is at most ``stall_min_gain``.
+    """
+    window = settings.stall_window
+    if window <= 0 or len(history) <= window:
+        return False
+    accuracies = [row["train_acc"] for row in history]
+    return max(accuracies[-window:]) - max(accuracies[:-window]) <= settings.stall_min_gain
 
 
 def _fixed_test_subset(test_split: TensorSplit, n: int, seed: int) -> TensorSplit:
@@ -410,7 +448,9 @@ def _save_checkpoint(path: Path, settings: TrainSettings, iteration: int, histor
 def _load_checkpoint(path: Path, settings: TrainSettings, model: nn.Module, optimizer: torch.optim.Optimizer,
                      scheduler: torch.optim.lr_scheduler.LRScheduler, sampler: _BatchSampler,
                      best: _BestWeights, snapshots: _Snapshots) -> tuple[int, list, float]:
-    state = torch.load(path, map_location="cpu", weights_only=False)
+    state = read_checkpoint(path)
+    if state is None:
+        return 0, [], 0.0
     if _with_defaults(state["settings"]) != asdict(settings):
         raise ValueError(
             f"checkpoint {path} was written with different settings {state['settings']}; "
@@ -423,6 +463,24 @@ def _load_checkpoint(path: Path, settings: TrainSettings, model: nn.Module, opti
     best.load_state_dict(state["best"])
     snapshots.load_state_dict(state.get("snapshots", {}))
     return int(state["iteration"]), list(state["history"]), float(state["elapsed_s"])
+
+
+def read_checkpoint(path: Path) -> dict[str, Any] | None:
+    """The checkpoint at ``path``, or None (and the file removed) when it cannot be read.
+
+    A checkpoint is written atomically, so a damaged one (a truncated copy, a full disk) is
+    rare; it is never loaded: the run says so in its log and starts again from iteration 0.
+    """
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=False)
+        if not isinstance(state, dict) or "iteration" not in state:
+            raise ValueError("not a training checkpoint")
+    except Exception as error:  # noqa: BLE001 (any unreadable file means: start again)
+        log.warning("checkpoint %s is unreadable (%s: %s); restarting from iteration 0",
+                    path, type(error).__name__, error)
+        Path(path).unlink(missing_ok=True)
+        return None
+    return state
 
 
 def _with_defaults(saved: dict[str, Any]) -> dict[str, Any]:

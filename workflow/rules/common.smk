@@ -22,6 +22,7 @@ from largelr.columns import ATTRIBUTION_COLUMNS
 from largelr.datasets.registry import check_params
 from largelr.figures.names import DISPLAY_NAMES
 from largelr.inventory import paper_caption
+from largelr.io import link_files as link_run_files
 
 # ---- configuration: validated before any job starts, every preset -----------------------
 validate(config, schema="../schemas/config.schema.yaml")
@@ -51,6 +52,11 @@ RUN_DIR = RESULTS + "/runs/" + CELL
 ANALYSIS_DIR = RESULTS + "/analysis/" + CELL
 # analyses of a group of runs: every LR and seed of one (dataset, model, optimizer)
 GROUP_DIR = RESULTS + "/groups/dataset~{dataset}/model~{model}/optimizer~{optimizer}"
+# one training job per training group: every LR and seed of one (dataset, model, optimizer, hp)
+TRAINING_GROUP = "dataset~{dataset}/model~{model}/optimizer~{optimizer}/hp~{hp}"
+TRAINING_DIR = RESULTS + "/training/" + TRAINING_GROUP
+# where the group job leaves a cell's run files (the train rule links them into RUN_DIR)
+GROUP_CELL_DIR = TRAINING_DIR + "/lr~{lr}/seed~{seed}"
 SUMMARY_CSV = RESULTS + "/summary/runs.csv"
 LR_FILTER_CSV = RESULTS + "/summary/lr_filter/{dataset}.csv"
 FIGURE = RESULTS + "/figures/{figure}"
@@ -76,6 +82,39 @@ wildcard_constraints:
 # ---- input functions and params ---------------------------------------------------------
 def training_of(wildcards):
     return cell_training(preset_of(wildcards), cell_of(wildcards))
+
+
+def _group_rows(wildcards):
+    grid = GRIDS[wildcards.preset]
+    return grid[(grid["dataset"] == wildcards.dataset) & (grid["model"] == wildcards.model)
+                & (grid["optimizer"] == wildcards.optimizer) & (grid["hp"] == wildcards.hp)]
+
+
+def group_grid(wildcards):
+    """The cells of one training group (every LR and seed of a (dataset, model, optimizer, hp))."""
+    return [{**row, "lr": float(row["lr"]), "seed": int(row["seed"])}
+            for row in _group_rows(wildcards).to_dict("records")]
+
+
+def group_trainings(wildcards):
+    """The ``training`` settings of every cell of a training group (cell order of group_grid)."""
+    return [cell_training(preset_of(wildcards), cell) for cell in group_grid(wildcards)]
+
+
+def group_cell_dirs(wildcards):
+    """Where the group job leaves each cell's run files (cell order of group_grid)."""
+    patterns = Paramspace(_group_rows(wildcards)).instance_patterns
+    cells = [dict(part.split("~", 1) for part in pattern.split("/")) for pattern in patterns]
+    return [GROUP_CELL_DIR.format(**{**wildcards, **cell}) for cell in cells]
+
+
+def group_manifest(wildcards):
+    """train (one cell): the manifest of the group job that trains the cell."""
+    return TRAINING_DIR.format(**wildcards) + "/group.json"
+
+
+def cell_in_group(wildcards):
+    return GROUP_CELL_DIR.format(**wildcards)
 
 
 def figures_of_kind(kind):

@@ -1,0 +1,23 @@
+"""Snakemake entry point of rule train_group: every LR x seed of one training group in one job."""
+
+from largelr.io import atomic_write_json
+from largelr.jobs import start_job
+from largelr.recipes import train_settings
+from largelr.runs import train_group
+
+start_job(snakemake)  # noqa: F821 (snakemake is injected by the script directive)
+params = snakemake.params  # noqa: F821
+records = train_group(
+    dataset_path=snakemake.input.dataset,  # noqa: F821
+    run_dirs=params.cell_dirs,
+    cells=params.cells,
+    model_spec=params.model,
+    settings=[train_settings(cell, params.optimizer, training) for cell, training in zip(params.cells, params.trainings)],
+    device=params.device,
+    engine=params.trainings[0].get("engine", "stacked"),
+    checkpoint_dir=params.checkpoint_dir,
+)
+atomic_write_json(snakemake.output.manifest, {  # noqa: F821
+    "cells": [{"cell": r["cell"], "status": r["status"], "iterations": r["iterations"], "engine": r["engine"]}
+              for r in records],
+})
