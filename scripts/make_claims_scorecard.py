@@ -1,4 +1,4 @@
-"""Snakemake entry point of rule claims_scorecard."""
+"""Snakemake entry point of rule claims_scorecard: one row per (dataset, model, optimizer, metric)."""
 
 from pathlib import Path
 
@@ -12,5 +12,7 @@ log = start_job(snakemake)  # noqa: F821 (snakemake is injected by the script di
 decisions = pd.concat([pd.read_csv(path) for path in snakemake.input.lr_filters])  # noqa: F821
 card = claims_scorecard(kept_runs(pd.read_csv(snakemake.input.runs), decisions))  # noqa: F821
 write_table(card, Path(snakemake.output.csv).with_suffix(""),  # noqa: F821
-            caption="Claims scorecard: does each metric rise with the learning rate?", formats=("csv", "md"))
+            caption="Claims scorecard: does each metric rise with the learning rate? (per recipe; ρ and verdict"
+                    " over converged runs only; 'inconclusive (under-trained)' = fewer than 3 LRs with a"
+                    " converged run)", formats=("csv", "md"))
 log.info("verdicts: %s", card["verdict"].value_counts().to_dict() if len(card) else {})

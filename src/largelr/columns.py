@@ -2,6 +2,12 @@
 
 # One training cell of the grid (SPEC §4: dataset, model, optimizer, LR, intervention, seed).
 GRID_COLUMNS = ["dataset", "model", "optimizer", "lr", "hp", "seed"]
+# Run statuses (runs.csv ``status``): ``converged`` = 100 % training accuracy (or the recipe's
+# stop_loss); ``max_iters`` = stopped at the iteration cap; ``stalled`` = frozen because training
+# accuracy stopped improving; ``diverged``. Capped runs (cap or stall) are under-trained: the
+# paper trains "until 100 % accuracy" (§4.2), so tables and figures mark them and verdicts skip them.
+CONVERGED_STATUS = "converged"
+CAPPED_STATUSES = ("max_iters", "stalled")
 # Facts of a finished run, from run.json.
 RUN_COLUMNS = ["status", "iterations", "wall_time_s", "device", "max_bc_loss_ratio"]
 # Per-run metrics of SPEC §5, from metrics.json.

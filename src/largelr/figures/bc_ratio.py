@@ -25,7 +25,7 @@ from scipy.stats import pearsonr, spearmanr  # noqa: E402
 
 from largelr.figures.names import DISPLAY_NAMES  # noqa: E402
 from largelr.io import atomic_path  # noqa: E402
-from largelr.columns import NO_INTERVENTION  # noqa: E402
+from largelr.columns import CAPPED_STATUSES, NO_INTERVENTION  # noqa: E402
 
 STATS_COLUMNS = ["dataset", "model", "n", "learning_rates", "pearson_r", "spearman_rho"]
 # Fewer runs than this give no correlation (with two points r is ±1 whatever the data).
@@ -78,9 +78,9 @@ def plot_bc_ratio(runs: pd.DataFrame, pdf_path: str | Path, png_path: str | Path
         axes[0][0].text(0.5, 0.5, "no runs with a BC loss ratio", ha="center", va="center")
     fig.suptitle(title, fontsize=9)
     footer = [note] if note else []
-    capped = int((data["status"] == "max_iters").sum())
+    capped = int(data["status"].isin(CAPPED_STATUSES).sum())
     if capped:
-        footer.append(f"{capped}/{len(data)} runs stopped at the iteration cap before 100 % train acc.")
+        footer.append(f"{capped}/{len(data)} runs stopped before 100 % train acc. (iteration cap or stalled).")
     if footer:
         fig.text(0.01, 0.005, "\n".join(footer), fontsize=6, va="bottom", ha="left", color="0.3")
     fig.tight_layout(rect=(0, 0.1 * len(footer) / height, 1, 1))

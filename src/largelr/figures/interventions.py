@@ -25,6 +25,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
+from largelr.columns import CAPPED_STATUSES  # noqa: E402
 from largelr.figures.names import DISPLAY_NAMES  # noqa: E402
 from largelr.figures.lr_sweep import LR_SWEEP_METRICS  # noqa: E402
 from largelr.io import atomic_path  # noqa: E402
@@ -135,9 +136,9 @@ def plot_interventions(runs: pd.DataFrame, pdf_path: str | Path, png_path: str |
 
 def _footer(labelled: pd.DataFrame, note: str) -> list[str]:
     footer = [note] if note else []
-    capped = int((labelled["status"] == "max_iters").sum())
+    capped = int(labelled["status"].isin(CAPPED_STATUSES).sum())
     if capped:
-        footer.append(f"{capped}/{len(labelled)} runs stopped at the iteration cap before 100 % train acc.")
+        footer.append(f"{capped}/{len(labelled)} runs stopped before 100 % train acc. (iteration cap or stalled).")
     return footer
 
 
