@@ -20,6 +20,7 @@ import csv
 import io
 import json
 import logging
+import os
 import platform
 from dataclasses import asdict
 from pathlib import Path
@@ -133,6 +134,8 @@ def _stacks(settings: Sequence[TrainSettings]) -> list[list[int]]:
 
 
 def _start(device: str) -> torch.device:
+    """Deterministic kernels (cuBLAS needs its workspace setting before CUDA starts)."""
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
     torch.use_deterministic_algorithms(True, warn_only=True)
     return resolve_device(device)
 
