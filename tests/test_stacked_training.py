@@ -117,17 +117,25 @@ def test_divergence_freezes_only_that_model(parity, one_torch_thread):
 
 
 def test_stall_rule_on_histories():
-    settings = TrainSettings(lr=0.1, seed=0, stall_window=3, stall_min_gain=0.01)
-    rows = lambda accs: [{"train_acc": a} for a in accs]  # noqa: E731
+    settings = TrainSettings(lr=0.1, seed=0, stall_window=3, stall_min_gain=0.01, stall_min_loss_drop=0.05)
+
+    def rows(accs, losses=None):
+        return [{"train_acc": a, "train_ce": c} for a, c in zip(accs, losses or [0.3] * len(accs))]
+
     assert not stalled(rows([0.5, 0.6, 0.6]), settings)  # not enough rows yet
-    assert stalled(rows([0.5, 0.9, 0.905, 0.9, 0.909]), settings)  # +0.009 in 3 rows
+    assert stalled(rows([0.5, 0.9, 0.905, 0.9, 0.909]), settings)  # +0.009 in 3 rows, flat loss
     assert not stalled(rows([0.5, 0.9, 0.905, 0.9, 0.92]), settings)
+    # parity's plateau: accuracy flat at the spurious features' 90 %, loss still falling (> 5 %)
+    assert not stalled(rows([0.5, 0.9, 0.9, 0.9, 0.9], [0.6, 0.32, 0.31, 0.30, 0.29]), settings)
+    assert stalled(rows([0.5, 0.9, 0.9, 0.9, 0.9], [0.6, 0.32, 0.32, 0.31, 0.31]), settings)  # 3 % only
     assert not stalled(rows([0.9] * 10), dataclasses.replace(settings, stall_window=0))
+    assert not stalled(rows([1.0] * 10), dataclasses.replace(settings, stop_loss=1e-5))
 
 
 def test_stalled_model_stops_and_matches_the_single_run(parity, one_torch_thread):
     # a tiny LR barely moves: with a window of 2 evaluations and a 5 % gain required, it stalls
-    settings = [TrainSettings(lr=lr, seed=0, max_iters=400, eval_interval=10, stall_window=2, stall_min_gain=0.05)
+    settings = [TrainSettings(lr=lr, seed=0, max_iters=400, eval_interval=10, stall_window=2, stall_min_gain=0.05,
+                              stall_min_loss_drop=0.05)
                 for lr in (1e-5, 0.5)]
     outcomes = _stacked(parity, settings)
     assert outcomes[0].result.status == STALLED

@@ -5,10 +5,13 @@ batch 100, run **until 100 % training accuracy** (checked on the full training s
 ``eval_interval`` iterations) or until ``max_iters``. With ``stop_loss`` set, the run goes
 on until the full-training-set cross-entropy is below it (Fig 24: "until CE loss < 1e-5").
 A non-finite loss, or a loss above ``divergence_loss``, ends the run as ``diverged``; the
-caller records it and the DAG goes on. With ``stall_window`` = W > 0, a run whose best
-training accuracy over its last W evaluations is not more than ``stall_min_gain`` above its
-best before them ends as ``stalled`` (it is neither converged nor still improving; verdicts
-and figures treat it like a capped run).
+caller records it and the DAG goes on. With ``stall_window`` = W > 0, a run that made no
+progress over its last W evaluations ends as ``stalled`` (it is neither converged nor still
+improving; verdicts and figures treat it like a capped run): its best training accuracy rose
+by at most ``stall_min_gain`` and its lowest full-train loss fell by at most the fraction
+``stall_min_loss_drop``. The loss matters: parity at a small LR sits at the spurious
+features' 90 % training accuracy for some 10 000 iterations while its loss keeps falling,
+and then learns the core features.
 
 Validation-set model selection (Fig 28's AdamW/CIFAR-100 setup): with
 ``validation_fraction`` > 0 a seeded share of the training set is held out (it is neither
@@ -85,6 +88,7 @@ class TrainSettings:
     snapshot_interval: int = 0  # 0 = no snapshots; see the module docstring
     stall_window: int = 0  # evaluations without a training-accuracy gain that end a run as stalled; 0 = off
     stall_min_gain: float = 0.0  # the gain (in training accuracy) that counts as progress
+    stall_min_loss_drop: float = 0.0  # or the relative drop of the training loss that does
 
 
 @dataclass
@@ -388,16 +392,21 @@ def _finished(row: dict[str, float], settings: TrainSettings) -> bool:
 
 
 def stalled(history: list[dict[str, float]], settings: TrainSettings) -> bool:
-    """No training-accuracy gain over the last ``stall_window`` evaluations (0 = never stalls).
+    """No progress over the last ``stall_window`` evaluations (0 = never stalls).
 
-    Gain = best ``train_acc`` of the last W log rows minus the best of all rows before them;
-    the run is stalled when that is at most ``stall_min_gain``.
+    Progress = the best ``train_acc`` of the last W log rows exceeds the best of all rows
+    before them by more than ``stall_min_gain``, or their lowest ``train_ce`` is below the
+    lowest before them by more than the fraction ``stall_min_loss_drop``. Runs with a
+    ``stop_loss`` (Fig 24: train past 100 % accuracy until the loss is small) never stall.
     """
     window = settings.stall_window
-    if window <= 0 or len(history) <= window:
+    if window <= 0 or len(history) <= window or settings.stop_loss is not None:
         return False
     accuracies = [row["train_acc"] for row in history]
-    return max(accuracies[-window:]) - max(accuracies[:-window]) <= settings.stall_min_gain
+    losses = [row["train_ce"] for row in history]
+    accuracy_gain = max(accuracies[-window:]) - max(accuracies[:-window])
+    loss_drop = 1.0 - min(losses[-window:]) / max(min(losses[:-window]), 1e-30)
+    return accuracy_gain <= settings.stall_min_gain and not loss_drop > settings.stall_min_loss_drop
 
 
 def _fixed_test_subset(test_split: TensorSplit, n: int, seed: int) -> TensorSplit:
