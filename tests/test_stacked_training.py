@@ -272,3 +272,22 @@ def test_train_group_writes_every_cell_folder_and_mixes_engines(parity, tmp_path
     for name in single:
         torch.testing.assert_close(stacked[name], single[name], rtol=0, atol=1e-4)
     assert not list(Path(tmp_path).glob("checkpoint-*.pt"))
+
+
+def test_train_group_resumed_from_a_checkpoint_writes_cells_that_had_already_stopped(parity, tmp_path,
+                                                                                      one_torch_thread):
+    dataset_path = tmp_path / "parity.npz"
+    save_dataset(parity, dataset_path)
+    settings = [TrainSettings(lr=lr, seed=seed, max_iters=300, eval_interval=10, checkpoint_interval=50)
+                for lr, seed in [(0.01, 0), (2.0, 1)]]
+    # a job killed at iteration 150, after the LR-2 model had converged (iteration < 150)
+    _stacked(parity, settings, checkpoint_path=tmp_path / "checkpoint-0.pt", stop_after=150)
+    assert 1 in torch.load(tmp_path / "checkpoint-0.pt", weights_only=False)["finished"]
+    cells = [{"lr": s.lr, "seed": s.seed} for s in settings]
+    run_dirs = [tmp_path / "a", tmp_path / "b"]
+    records = train_group(dataset_path, run_dirs, cells, FCN, settings, device="cpu", checkpoint_dir=tmp_path)
+    assert [r["status"] for r in records] == [MAX_ITERS, CONVERGED]
+    fresh = _stacked(parity, settings)
+    for run_dir, outcome in zip(run_dirs, fresh):
+        saved = torch.load(run_dir / "model.pt", weights_only=True)
+        assert all(torch.equal(saved[name], outcome.state[name]) for name in saved)

@@ -116,9 +116,12 @@ def train_group(
             records[i] = _write_run(Path(run_dirs[i]), cells[i], model_spec, settings[i], outcome.result,
                                     outcome.state, torch_device, engine={"kind": "stacked", "group_size": len(members)})
 
-        train_stacked(models, to_tensor_split(dataset, "train", torch_device),
-                      to_tensor_split(dataset, "test", torch_device), member_settings,
-                      checkpoint_path=checkpoint, on_stop=write)
+        outcomes = train_stacked(models, to_tensor_split(dataset, "train", torch_device),
+                                 to_tensor_split(dataset, "test", torch_device), member_settings,
+                                 checkpoint_path=checkpoint, on_stop=write)
+        for row, outcome in enumerate(outcomes):  # cells that had stopped before a resumed checkpoint
+            if members[row] not in records:
+                write(row, outcome)
         if checkpoint is not None:
             checkpoint.unlink(missing_ok=True)
     return [records[i] for i in range(len(cells))]
