@@ -4,7 +4,7 @@ import torchvision
 from torch import nn
 from torch.nn.utils import prune
 
-from largelr.models import CNN, FCN, HalvingMaxPool2d, TorchvisionClassifier, build_model
+from largelr.models import CNN, FCN, HalvingMaxPool2d, TorchvisionClassifier, build_model, input_stem
 
 
 def test_fcn_has_no_bias_and_exposes_penultimate_representation():
@@ -228,3 +228,30 @@ def test_image_architectures_reject_flat_inputs_and_need_a_name():
         build_model({"arch": "torchvision"}, (3, 32, 32), 2)
     with pytest.raises(ValueError, match="pretrained_path"):
         build_model(_tv("resnet18", kwargs={"weights": "DEFAULT"}), (3, 32, 32), 2)
+
+
+def test_missing_pretrained_file_error_names_the_key_the_path_and_where_the_weights_come_from(tmp_path):
+    """§4.2: Swin-T starts from ImageNet-1k weights; a missing local file is an error worded as
+    the DeepLabV3 segmenter's (config key, path, where torchvision publishes the weights)."""
+    path = tmp_path / "swin_t-704ceda3.pth"
+    spec = _tv("swin_t", pretrained=True, pretrained_path=str(path))
+    with pytest.raises(FileNotFoundError) as info:
+        build_model(spec, (3, 64, 64), 2)
+    message = str(info.value)
+    assert f"config key models.*.pretrained_path = {path} does not exist" in message
+    assert "swin_t" in message and "download.pytorch.org" in message and "never downloaded" in message
+
+
+@pytest.mark.parametrize("spec, stem", [
+    (_tv("resnet18"), "small_input"),
+    (_tv("resnet18", small_input=False), "torchvision"),
+    (_tv("wide_resnet101_2", small_input=False), "torchvision"),
+    (_tv("swin_t"), "torchvision"),  # small_input only ever changes ResNets
+])
+def test_input_stem_says_which_stem_a_built_model_has(spec, stem):
+    assert input_stem(spec) == stem
+    if spec["name"] == "resnet18":
+        model = build_model(spec, (3, 32, 32), 2)
+        assert model.stem == stem
+        assert model.backbone.conv1.kernel_size == ((3, 3) if stem == "small_input" else (7, 7))
+    assert input_stem({"arch": "fcn", "width": 4, "depth": 1}) is None

@@ -200,6 +200,56 @@ def _load_state_dict_file(path: Path) -> dict[str, torch.Tensor]:
     return state
 
 
+PRETRAINED_KEY = "models.*.pretrained_path"
+
+
+def missing_weights_message(name: str, path: str | Path | None, config_key: str = PRETRAINED_KEY) -> str:
+    """Error text for an absent pretrained-weights file (§4.2: Swin-T starts from ImageNet-1k
+    weights), worded as the DeepLabV3 segmenter's: the config key, the path, what to put there."""
+    where = "is not set" if path is None else f"= {path} does not exist"
+    if path is not None and not Path(path).is_absolute():
+        where += f" (resolved against the working directory: {Path(path).resolve()})"
+    how = (f"expected a state_dict file of the torchvision model ({name}), e.g. its ImageNet-1k "
+           "weights saved with torch.save(model.state_dict(), path)")
+    url = _weights_url(name)
+    if url:
+        how += (f"; torchvision publishes them at {url} — fetch that file on a machine with internet "
+                "access and point the key at it")
+    return f"pretrained weights: config key {config_key} {where}; {how}. Weights are never downloaded."
+
+
+def _weights_url(name: str) -> str | None:
+    """Where torchvision publishes the default weights of model ``name`` (§4.2 pretraining; metadata only)."""
+    import torchvision  # noqa: PLC0415
+
+    try:
+        return torchvision.models.get_model_weights(name.lower()).DEFAULT.url
+    except (ValueError, KeyError, AttributeError):
+        return None
+
+
+def _is_resnet(name: str) -> bool:
+    """Whether torchvision model ``name`` is of the ResNet family (suppl. C; resnet*, wide_resnet*, resnext*)."""
+    import torchvision  # noqa: PLC0415
+
+    return torchvision.models.get_model_builder(name).__module__ == torchvision.models.resnet.__name__
+
+
+def input_stem(spec: dict[str, Any]) -> str | None:
+    """The input stem ``build_model(spec)`` gives (suppl. C: ResNets "as included in torchvision").
+
+    ``"small_input"``: a ResNet whose 7×7 / stride-2 stem conv and max-pool were replaced by
+    a 3×3 / stride-1 conv (``small_input: true``, the default); ``"torchvision"``: the
+    stock torchvision stem (``small_input: false``, or any non-ResNet torchvision model);
+    ``None`` for this package's own FCN / CNN. Equals ``build_model(spec).stem`` of a
+    torchvision model; ``run.json`` records it as ``stem``.
+    """
+    if spec.get("arch") != "torchvision":
+        return None
+    small = bool(spec.get("small_input", True)) and _is_resnet(spec["name"])
+    return "small_input" if small else "torchvision"
+
+
 class TorchvisionClassifier(SpuriousModel):
     """Any torchvision classification model behind the :class:`SpuriousModel` interface.
 
@@ -213,13 +263,16 @@ class TorchvisionClassifier(SpuriousModel):
        layer's tensors are skipped when their shape differs (other class count) and are
        loaded otherwise; ``num_batches_tracked`` buffers may be missing. Any other missing,
        unexpected or mis-shaped key raises ``ValueError`` (wrong architecture for the file).
-       A missing file raises ``FileNotFoundError`` naming the config key.
+       A missing file raises ``FileNotFoundError`` naming the config key and the path
+       (:func:`missing_weights_message`).
     2. **Small inputs** (``small_input``, default True; ResNet family only, incl. Wide
        ResNets): the 7×7 / stride-2 stem conv becomes a bias-free 3×3 / stride-1 / padding-1
        conv and the stem max-pool is dropped (the usual CIFAR adaptation), so 28–64 px inputs
        keep a 4×4–8×4 map at ``layer4`` instead of 1×1–2×1. The new stem is freshly
        initialised (a warning is issued if pretrained weights were loaded). Ignored for
-       non-ResNet models.
+       non-ResNet models. The paper's ResNets are the stock torchvision ones (suppl. C), so
+       the ``paper`` preset sets ``small_input: false``; ``stem`` / :func:`input_stem` say
+       which stem a model has.
     3. **Input channels**: when the first Conv2d expects a different channel count than the
        data (e.g. 1-channel MNIST-based data), it is replaced by a conv of the same config
        with the data's channel count. With pretrained weights and 1-channel data its weight is
@@ -271,7 +324,7 @@ class TorchvisionClassifier(SpuriousModel):
 
         self.pretrained_path = None if pretrained_path is None else str(pretrained_path)
         if pretrained_path is not None:
-            self._load_pretrained(net, Path(pretrained_path).expanduser(), head_name)
+            self._load_pretrained(net, Path(pretrained_path).expanduser(), head_name, name)
         pretrained = pretrained_path is not None
 
         self.small_input = bool(small_input) and isinstance(net, torchvision.models.ResNet)
@@ -305,13 +358,16 @@ class TorchvisionClassifier(SpuriousModel):
         _set_submodule(net, head_name, nn.Identity())
         self.backbone = net
 
+    @property
+    def stem(self) -> str:
+        """The input stem this model was built with (see :func:`input_stem`)."""
+        return "small_input" if self.small_input else "torchvision"
+
     @staticmethod
-    def _load_pretrained(net: nn.Module, path: Path, head_name: str) -> None:
+    def _load_pretrained(net: nn.Module, path: Path, head_name: str, name: str) -> None:
+        """Load a local state_dict into torchvision model ``name`` (step 1 of the class doc)."""
         if not path.is_file():
-            raise FileNotFoundError(
-                f"pretrained weights file not found: {path} (config key models.*.pretrained_path; "
-                "weights are never downloaded — save a torchvision state_dict there)"
-            )
+            raise FileNotFoundError(missing_weights_message(name, path))
         state = _load_state_dict_file(path)
         own = net.state_dict()
         head_keys = {f"{head_name}.weight", f"{head_name}.bias"}

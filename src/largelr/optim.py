@@ -21,6 +21,14 @@ Schedules (``build_scheduler``) are all ``LambdaLR`` over one pure function
 
 So after ``n`` calls of ``optimizer.step(); scheduler.step()``, ``lr_at(optimizer)`` equals
 ``lr · lr_factor(…, n, …)`` — the LR the next step will use.
+
+Schedule length: runs stop at 100 % training accuracy (§4.2), usually long before the
+``training.max_iters`` cap, so a schedule sized to the cap would never warm up fully or
+decay. A schedule block may therefore name its own length, ``iterations: N`` (optimizer
+steps); :func:`schedule_length` resolves it (``max_iters`` when absent) and both training
+paths (:func:`largelr.training.train`, :func:`largelr.stacked_training.train_stacked`) pass
+that length where ``lr_factor`` / ``build_scheduler`` take ``max_iters``. After the length the
+factor stays at its final value (``min_factor`` for cosine / wsd).
 """
 
 from __future__ import annotations
@@ -135,6 +143,25 @@ def lr_at(optimizer: torch.optim.Optimizer) -> float:
 # --------------------------------------------------------------------------------------
 
 
+def schedule_length(schedule: Mapping[str, Any] | None, max_iters: int) -> int:
+    """Number of optimizer steps a schedule spans (suppl. D.4 schedules, Figs 22 / 28).
+
+    ``schedule.iterations`` when the block sets it, else ``max_iters`` (the run's cap). The
+    length is counted in iterations, the unit of every other length in this pipeline
+    (``max_iters``, ``eval_interval``, the step schedule's ``at``) and of the paper itself
+    (suppl. D.4: "after 1000th iteration", "integrated by step 1000"); an iteration count
+    needs no training-set size, so ``run.json`` can record it as given. The cosine / WSD
+    phases (``total``, ``warmup``/``decay`` fractions) are then measured against this length.
+    """
+    spec = schedule or {}
+    if spec.get("iterations") is None:
+        return int(max_iters)
+    length = spec["iterations"]
+    if isinstance(length, bool) or int(length) != length or int(length) < 1:
+        raise ValueError(f"schedule.iterations must be a whole number >= 1, got {length!r}")
+    return int(length)
+
+
 def _iterations(value: float | int, max_iters: int, name: str) -> int:
     """A phase length given as a fraction of ``max_iters`` (value < 1) or a count (≥ 1).
 
@@ -166,7 +193,8 @@ def lr_factor(kind: str, spec: Mapping[str, Any] | None, iteration: int, max_ite
     """Multiplier of the base LR for the optimizer step with 0-based index ``iteration``.
 
     Pure function behind :func:`build_scheduler`. ``iteration`` = number of optimizer steps
-    already taken; ``max_iters`` = the run's iteration budget (``training.max_iters``).
+    already taken; ``max_iters`` = the schedule's length, :func:`schedule_length` (the block's
+    ``iterations``, else the run's cap ``training.max_iters``); below, "max_iters" means it.
 
     * ``constant`` (the paper's default, §4.2): 1.
     * ``step`` (suppl. D.4, Fig 22: "the initial LR is multiplied by 0.1 after 1000th
@@ -230,6 +258,7 @@ def build_scheduler(
 
     Source: the LR schedules of suppl. D.4 (Fig 22 step decay; Fig 28 cosine annealing and
     warmup-stable-decay); ``spec`` None or kind ``constant`` is the paper's constant LR (§4.2).
+    ``max_iters`` is the schedule's length: callers pass :func:`schedule_length`.
     Settings are validated eagerly (``lr_factor`` at iterations 0 and ``max_iters``). The
     factor function is a ``functools.partial`` of a module-level function, so the scheduler's
     ``state_dict``/``load_state_dict`` round-trip for resumption (``last_epoch`` restores

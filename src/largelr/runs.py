@@ -31,7 +31,8 @@ import torch
 
 from largelr.datasets import SpuriousDataset, load_dataset
 from largelr.io import atomic_path, atomic_write_json, atomic_write_text, read_json
-from largelr.models import SpuriousModel, build_model
+from largelr.models import SpuriousModel, build_model, input_stem
+from largelr.optim import schedule_length
 from largelr.stacked_training import PER_MODEL_SETTINGS, StackedOutcome, train_stacked, why_not_stackable
 from largelr.training import TensorSplit, TrainResult, TrainSettings, train
 
@@ -173,7 +174,9 @@ def _write_run(run_dir: Path, cell: dict[str, Any], model_spec: dict[str, Any], 
     record = {
         "cell": cell,
         "model": model_spec,
+        "stem": input_stem(model_spec),
         "settings": asdict(settings),
+        "schedule_length": schedule_length(settings.schedule, settings.max_iters),
         "status": result.status,
         "iterations": result.iterations,
         "selected_iteration": result.selected_iteration,

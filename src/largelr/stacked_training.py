@@ -47,7 +47,7 @@ from torch.nn import functional as F
 
 from largelr.io import atomic_path
 from largelr.objectives import per_sample_loss
-from largelr.optim import lr_factor
+from largelr.optim import lr_factor, schedule_length
 from largelr.training import (
     CONVERGED,
     DIVERGED,
@@ -364,7 +364,7 @@ def train_stacked(
     kind = schedule.get("kind", "constant")
 
     def factor(iteration: int) -> float:
-        return lr_factor(kind, schedule, iteration, common.max_iters)
+        return lr_factor(kind, schedule, iteration, schedule_length(schedule, common.max_iters))
 
     started = time.perf_counter()
 

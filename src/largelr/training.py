@@ -21,7 +21,9 @@ trained on nor used for the 100 % criterion), its accuracy is logged as ``val_ac
 Variants are config blocks, not code: ``optimizer`` (SGD / Adam / AdamW / PSGD-Kron, see
 :mod:`largelr.optim`), ``schedule`` (constant / step / cosine / warmup-stable-decay),
 ``loss`` (cross-entropy or focal), ``l1`` / ``l2`` penalties and ``asam`` (adaptive
-sharpness-aware minimisation, Kwon et al. 2021; :mod:`largelr.objectives`).
+sharpness-aware minimisation, Kwon et al. 2021; :mod:`largelr.objectives`). A schedule spans
+``schedule.iterations`` steps when its block sets it, else ``max_iters``
+(:func:`largelr.optim.schedule_length`; recorded as ``schedule_length`` in ``run.json``).
 
 Snapshots (Fig 3 right, Fig 13, Fig 28 bottom: dynamics through training): with
 ``snapshot_interval`` > 0 a CPU copy of the model's ``state_dict`` is kept at iteration 0
@@ -57,7 +59,7 @@ from torch.nn import functional as F
 
 from largelr.io import atomic_path
 from largelr.objectives import ASAM, penalty_term, per_sample_loss
-from largelr.optim import build_optimizer, build_scheduler
+from largelr.optim import build_optimizer, build_scheduler, schedule_length
 
 log = logging.getLogger(__name__)
 
@@ -236,7 +238,7 @@ def train(
     torch.manual_seed(settings.seed)
     train_split, validation = _hold_out(train_split, settings.validation_fraction, settings.seed)
     optimizer = build_optimizer(model.parameters(), settings.optimizer, settings.lr)
-    scheduler = build_scheduler(optimizer, settings.schedule, settings.max_iters)
+    scheduler = build_scheduler(optimizer, settings.schedule, schedule_length(settings.schedule, settings.max_iters))
     asam = ASAM(optimizer, **settings.asam) if settings.asam else None
     sampler = _BatchSampler(len(train_split), settings.batch_size, settings.seed)
     test_subset = _fixed_test_subset(test_split, settings.test_eval_samples, settings.seed)

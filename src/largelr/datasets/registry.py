@@ -8,6 +8,7 @@ from typing import Any, Callable, Sequence
 
 from largelr.datasets.celeba_waterbirds import NATURAL_GENERATORS
 from largelr.datasets.format import SpuriousDataset
+from largelr.datasets.imagenet import IMAGENET_GENERATORS
 from largelr.datasets.semisynthetic import SEMISYNTHETIC_GENERATORS
 from largelr.datasets.standard import STANDARD_GENERATORS
 from largelr.datasets.synthetic import generate_moon_star, generate_parity
@@ -18,6 +19,7 @@ GENERATORS: dict[str, Callable[..., SpuriousDataset]] = {
     **SEMISYNTHETIC_GENERATORS,
     **STANDARD_GENERATORS,  # cifar10, cifar100
     **NATURAL_GENERATORS,  # celeba, waterbirds
+    **IMAGENET_GENERATORS,  # imagenet (ImageFolder layout, Fig 11)
 }
 # Generators reading MNIST / CIFAR-10 files also receive these preset-level keys.
 SOURCE_KEYS = ("data_root", "download")

@@ -1,0 +1,139 @@
+"""The `paper` preset runs what the paper ran (issue 10, items 4-8): models, recipes, figures."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from largelr.config import cell_training, figure_datasets, resolve_preset, training_grid, validate_config
+from largelr.models import input_stem
+from largelr.optim import schedule_length
+from largelr.tables import PAPER_DATASETS, paper_table
+
+
+@pytest.fixture
+def paper(shipped_config):
+    return resolve_preset(shipped_config, "paper")
+
+
+@pytest.fixture
+def grid(paper):
+    return training_grid(paper)
+
+
+def _experiments(paper, **match):
+    return [e for e in paper["experiments"] if all(e.get(k) == v for k, v in match.items())]
+
+
+def _figure_cells(paper, grid, spec):
+    """The grid rows a figure spec selects (its datasets, model and optimizer; plain cells except
+    for interventions figures)."""
+    rows = grid[grid["dataset"].isin(figure_datasets(spec)) & (grid["optimizer"] == spec.get("optimizer", "sgd"))]
+    if "model" in spec:
+        rows = rows[rows["model"] == spec["model"]]
+    return rows if spec.get("kind") == "interventions" else rows[rows["hp"] == "none"]
+
+
+# ---- item 4: Fig 6 / Table 2 with ResNet18 over Table 2's LR rows -----------------------------
+
+def test_fig06_interventions_use_resnet18_over_table2_lr_rows(paper, grid):
+    spec = paper["figures"]["fig06"]
+    assert spec["model"] == "resnet18"
+    table2 = paper_table("table2").set_index(["dataset", "intervention"])
+    cells = _figure_cells(paper, grid, spec)
+    for dataset in figure_datasets(spec):
+        ours = cells[cells["dataset"] == dataset]
+        lr_row = table2.loc[(PAPER_DATASETS[dataset], "lr")]
+        plain = ours[ours["hp"] == "none"]["lr"]
+        assert (plain.min(), plain.max()) == (lr_row["hp_min"], lr_row["hp_max"])
+        varied = ours[ours["hp"] != "none"]
+        assert set(varied["lr"]) == {lr_row["hp_min"], lr_row["hp_max"]}  # base LR, high LR + L2
+        high = varied[varied["lr"] == lr_row["hp_max"]]["hp"].str.removeprefix("l2=").astype(float)
+        l2_row = table2.loc[(PAPER_DATASETS[dataset], "high_lr_l2")]
+        assert (high.min(), high.max()) == (l2_row["hp_min"], l2_row["hp_max"])
+
+
+# ---- item 5: Swin-T on CelebA: AdamW from local ImageNet-1k weights, batch 16 -------------------
+
+def test_swin_t_trains_with_adamw_from_local_pretrained_weights_at_batch_16(paper):
+    (celeba,) = _experiments(paper, dataset="celeba")
+    model, recipe = paper["models"][celeba["model"]], paper["optimizers"][celeba["optimizer"]]
+    assert model["name"] == "swin_t" and model["pretrained"] is True and model["pretrained_path"].endswith(".pth")
+    assert recipe["kind"] == "adamw" and "schedule" not in recipe  # §4.2: constant LR
+    assert celeba["training"]["batch_size"] == 16
+    (birds,) = _experiments(paper, dataset="waterbirds")
+    assert birds["training"]["batch_size"] == 16
+    for name in ("fig07", "fig07b", "fig32"):
+        assert paper["figures"][name]["optimizer"] == celeba["optimizer"]
+
+
+# ---- item 6: stock torchvision ResNets ----------------------------------------------------------
+
+def test_paper_resnets_use_the_stock_torchvision_stem_and_ci_keeps_its_choice(paper, shipped_config):
+    resnets = {n: s for n, s in paper["models"].items() if s.get("name", "").startswith(("resnet", "wide_resnet"))}
+    assert set(resnets) == {"resnet18", "resnet50", "wide_resnet101_2"}
+    for spec in resnets.values():
+        assert spec["small_input"] is False and input_stem(spec) == "torchvision"
+    ci = resolve_preset(shipped_config, "ci")
+    assert ci["models"]["resnet18"]["small_input"] is False
+
+
+# ---- item 7: figures that were empty or differed from the paper's -------------------------------
+
+def test_every_paper_figure_selects_existing_cells(paper, grid):
+    for name, spec in paper["figures"].items():
+        if spec.get("kind") != "dataset_examples":
+            assert len(_figure_cells(paper, grid, spec)), name
+
+
+@pytest.mark.parametrize("figure, lrs", [("fig03b", None), ("fig13", [0.001, 0.1])])
+def test_dynamics_figures_draw_cells_that_save_snapshots(paper, grid, figure, lrs):
+    spec = paper["figures"][figure]
+    assert spec.get("lrs") == lrs
+    cells = _figure_cells(paper, grid, spec)
+    for (dataset, model), rows in cells.groupby(["dataset", "model"]):
+        chosen = lrs or [rows["lr"].min(), rows["lr"].max()]
+        assert set(chosen) <= set(rows["lr"]), (dataset, model)
+        for row in rows[rows["lr"].isin(chosen)].to_dict("records"):
+            assert cell_training(paper, row).get("snapshot_interval", 0) > 0, row
+
+
+def test_fig08_has_its_mnist_cifar_panel_with_ten_seeds_at_low_and_high_lr(paper, grid):
+    spec = paper["figures"]["fig08"]
+    assert figure_datasets(spec)[0] == "mnist_cifar"
+    rows = _figure_cells(paper, grid, spec)
+    rows = rows[rows["dataset"] == "mnist_cifar"]
+    for lr in (rows["lr"].min(), rows["lr"].max()):
+        assert rows[rows["lr"] == lr]["seed"].nunique() == 10
+
+
+def test_fig11_imagenet_resnet18_is_in_the_paper_preset(paper, grid):
+    assert paper["datasets"]["imagenet"]["generator"] == "imagenet"
+    kinds = {spec.get("kind", "lr_sweep") for name, spec in paper["figures"].items() if name.startswith("fig11")}
+    assert kinds == {"lr_sweep", "attribution_gallery"}  # "model statistics and attributions"
+    cells = _figure_cells(paper, grid, paper["figures"]["fig11"])
+    assert set(cells["model"]) == {"resnet18"} and cells["lr"].nunique() >= 2
+
+
+# ---- item 8: schedules with an explicit length --------------------------------------------------
+
+def test_scheduled_recipes_have_an_explicit_length_below_the_cap(shipped_config, paper):
+    validate_config(shipped_config)  # the schema knows schedule.iterations and the imagenet generator
+    for name in ("psgd_wsd", "adamw_cosine"):
+        schedule = paper["optimizers"][name]["schedule"]
+        (experiment,) = _experiments(paper, optimizer=name)
+        cap = {**paper["training"], **experiment.get("training", {})}["max_iters"]
+        length = schedule_length(schedule, paper["training"]["max_iters"])
+        assert schedule["iterations"] == length < paper["training"]["max_iters"] and cap >= length
+
+
+def test_paper_dag_builds_with_the_fig11_rules(repo, tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "snakemake", "-s", str(repo / "Snakefile"), "--directory", str(tmp_path),
+         "-n", "--config", "preset=paper"], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "results/paper/figures/fig11.pdf" in result.stdout
+    assert "results/paper/figures/fig11b.pdf" in result.stdout
+    assert "results/paper/data/imagenet.npz" in result.stdout
