@@ -14,5 +14,6 @@ card = claims_scorecard(kept_runs(pd.read_csv(snakemake.input.runs), decisions))
 write_table(card, Path(snakemake.output.csv).with_suffix(""),  # noqa: F821
             caption="Claims scorecard: does each metric rise with the learning rate? (per recipe; ρ and verdict"
                     " over converged runs only; 'inconclusive (under-trained)' = fewer than 3 LRs with a"
-                    " converged run)", formats=("csv", "md"))
+                    " converged run; prunability_<ranking> = κ-prunability with the units ranked by <ranking>,"
+                    " prunability = the first of analysis.prune_rankings)", formats=("csv", "md"))
 log.info("verdicts: %s", card["verdict"].value_counts().to_dict() if len(card) else {})

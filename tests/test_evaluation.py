@@ -7,7 +7,12 @@ import math
 import pytest
 import torch
 
-from largelr.evaluation import evaluate_model
+from largelr.datasets import save_dataset
+from largelr.datasets.synthetic import generate_parity
+from largelr.evaluation import evaluate_model, evaluate_run
+from largelr.io import atomic_write_json, read_json
+from largelr.runs import init_model
+from largelr.summary import summarize_runs
 from largelr.pruning import prune_structured
 from largelr.models import FCN
 from largelr.training import TensorSplit
@@ -67,3 +72,43 @@ def test_worst_group_accuracy_is_the_minimum_over_the_y_b_groups():
     by_group = [correct[(y == i) & (b == j)].float().mean().item() for i in (0, 1) for j in (0, 1)]
     assert result["worst_group_acc"] == pytest.approx(min(by_group))
     assert result["worst_group_acc"] <= result["test_acc"]
+
+
+def test_evaluate_model_writes_one_prunability_per_listed_ranking_the_first_is_prunability():
+    torch.manual_seed(0)
+    model = FCN(in_features=6, num_classes=2, width=16, depth=2)
+    x = torch.randn(200, 6)
+    split = TensorSplit(x, (x[:, 0] > 0).long(), (x[:, 1] > 0).long())
+    default = evaluate_model(model, split, ANALYSIS)  # no prune_rankings: [weight_norm]
+    assert default["prunability_weight_norm"] == default["prunability"]
+    assert not any(k.startswith("prunability_") and k != "prunability_weight_norm" for k in default)
+    analysis = {**ANALYSIS, "prune_rankings": ["activation", "weight_norm", "global_weight_norm"]}
+    result = evaluate_model(model, split, analysis, train_x=torch.randn(50, 6))
+    assert {k for k in result if k.startswith("prunability_")} == {
+        "prunability_activation", "prunability_weight_norm", "prunability_global_weight_norm"}
+    assert result["prunability"] == result["prunability_activation"]
+    assert result["prune_retention"] == result["prune_retention_activation"]
+    assert result["prunability_weight_norm"] == default["prunability"]  # the default reading is unchanged
+
+
+def test_metrics_json_and_summary_carry_a_column_per_ranking(tmp_path, one_torch_thread):
+    dataset = generate_parity(seed=0, n_train=300, n_test=200, core_bits=3, spurious_bits=1, noise_bits=4)
+    save_dataset(dataset, tmp_path / "parity.npz")
+    spec = {"arch": "fcn", "width": 16, "depth": 2}
+    torch.save(init_model(dataset, spec, seed=0).state_dict(), tmp_path / "model.pt")
+    cell = {"dataset": "parity", "model": "fcn", "optimizer": "sgd", "lr": 0.1, "hp": "none", "seed": 0}
+    facts = {"iterations": 1, "wall_time_s": 0.1, "device": "cpu", "max_bc_loss_ratio": 0.5}
+    atomic_write_json(tmp_path / "run.json", {"cell": cell, "status": "converged", "model": spec, **facts})
+    atomic_write_json(tmp_path / "div" / "run.json", {"cell": {**cell, "lr": 9.0}, "status": "diverged", **facts})
+    analysis = {**ANALYSIS, "prune_rankings": ["weight_norm", "activation"]}
+    evaluate_run(tmp_path / "parity.npz", tmp_path, tmp_path / "metrics.json", analysis, device="cpu")
+    evaluate_run(tmp_path / "parity.npz", tmp_path / "div", tmp_path / "div.json", analysis, device="cpu")
+    written = read_json(tmp_path / "metrics.json")
+    assert written["prunability"] == written["prunability_weight_norm"]
+    assert 0.0 <= written["prunability_activation"] <= 2.0
+    frame = summarize_runs([tmp_path / "run.json", tmp_path / "div" / "run.json"],
+                           [tmp_path / "metrics.json", tmp_path / "div.json"])
+    assert list(frame.columns[-2:]) == ["prunability_weight_norm", "prunability_activation"]
+    assert "prunability_global_weight_norm" not in frame.columns  # not listed: no column
+    assert frame["prunability_activation"].iloc[0] == written["prunability_activation"]
+    assert math.isnan(frame["prunability_activation"].iloc[1])  # the diverged run keeps an empty value

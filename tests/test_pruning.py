@@ -9,11 +9,17 @@ import torch
 
 from largelr.pruning import prune_structured
 from largelr.models import CNN, FCN
+from largelr.columns import PRUNE_RANKING_NAMES
 from largelr.pruning import (
+    PRUNE_RANKINGS,
+    mean_abs_activations,
     parameter_compressibility,
     prune_columns,
     prune_global_magnitude,
+    prune_units,
     pruning_curve,
+    ranked_pruning_curve,
+    weight_norm_masks,
     weight_tensors,
 )
 from largelr.training import TensorSplit, evaluate_accuracy
@@ -177,3 +183,80 @@ def test_parameter_compressibility_increases_with_global_pruning():
     sparse = parameter_compressibility(prune_global_magnitude(model, 0.8))
     assert sparse["param_pq_index"] > dense["param_pq_index"]
     assert sparse["param_qk_compressibility"] > dense["param_qk_compressibility"]
+
+
+# ---- unit rankings of §3.2 prunability (PRUNE_RANKINGS) ----------------------------------------
+
+def _disagreeing_fcn() -> tuple[FCN, torch.Tensor]:
+    """2 hidden layers x 2 units. Layer 1: unit 0 has the larger weight row (‖(3, 0)‖ = 3 > 1) but
+    is dead on x (pre-activation 3·x₀ < 0); layer 2's rows (norms 10, 20) outweigh layer 1's."""
+    model = FCN(in_features=2, num_classes=2, width=2, depth=2)
+    with torch.no_grad():
+        model.hidden[0].weight.copy_(torch.tensor([[3.0, 0.0], [0.0, 1.0]]))
+        model.hidden[1].weight.copy_(torch.tensor([[10.0, 0.0], [0.0, 20.0]]))
+        model.head.weight.copy_(torch.tensor([[1.0, 0.0], [0.0, 1.0]]))
+    return model, torch.tensor([[-1.0, 5.0], [-2.0, 3.0]])
+
+
+def _removed(masks: list[torch.Tensor]) -> list[list[int]]:
+    return [torch.nonzero(mask).flatten().tolist() for mask in masks]
+
+
+def test_rankings_are_named_in_one_place_matching_the_config_names():
+    assert tuple(PRUNE_RANKINGS) == PRUNE_RANKING_NAMES
+    assert PRUNE_RANKINGS["weight_norm"] is weight_norm_masks
+
+
+def test_mean_abs_activations_are_the_post_relu_means_per_unit():
+    model, x = _disagreeing_fcn()
+    scores = mean_abs_activations(model, x)
+    # layer 1: relu(3·x0) = 0, relu(x1) = 5, 3 -> 4; layer 2: 10·0 = 0, 20·(5, 3) -> 80
+    assert [s.tolist() for s in scores] == [[0.0, 4.0], [0.0, 80.0]]
+
+
+@pytest.mark.parametrize("ranking, removed", [
+    ("weight_norm", [[1], [0]]),          # per layer, smallest ‖w_i‖₂: 1 < 3 and 10 < 20
+    ("activation", [[0], [0]]),           # per layer, smallest mean |activation|: the dead units
+    ("global_weight_norm", [[0, 1], []]),  # the ⌈0.5·4⌉ = 2 smallest norms of (3, 1, 10, 20)
+])
+def test_each_ranking_removes_its_own_known_units(ranking, removed):
+    model, x = _disagreeing_fcn()
+    masks = PRUNE_RANKINGS[ranking](model, 0.5, x)
+    assert _removed(masks) == removed
+    pruned = prune_units(model, masks)
+    for layer, original, gone in zip(pruned.prunable_layers(), model.prunable_layers(), removed):
+        zero = layer.weight.abs().sum(dim=1) == 0
+        assert zero.nonzero().flatten().tolist() == gone
+        assert torch.equal(layer.weight[~zero], original.weight[~zero])  # kept units untouched
+    assert torch.equal(pruned.head.weight, model.head.weight) and model.hidden[0].weight[1, 1] == 1.0
+
+
+def test_rankings_give_different_accuracies_on_the_hand_built_model():
+    model, x = _disagreeing_fcn()
+    split = TensorSplit(x, torch.tensor([1, 1]), torch.tensor([0, 0]))  # logits (0, 80): class 1
+    curves = {name: ranked_pruning_curve(model, split, [0.0, 0.5], name, x) for name in PRUNE_RANKINGS}
+    # removing dead units keeps the prediction; removing layer 1's live unit zeroes the logits (argmax 0)
+    assert curves == {"weight_norm": [1.0, 0.0], "activation": [1.0, 1.0], "global_weight_norm": [1.0, 0.0]}
+
+
+@pytest.mark.parametrize("kappa", [0.0, 0.1, 0.25, 0.6, 0.9])
+def test_weight_norm_ranking_is_the_structured_pruning_of_the_default_metric(kappa):
+    model, split = _fcn(seed=3), _split()
+    assert ranked_pruning_curve(model, split, [kappa], "weight_norm") == pruning_curve(model, split, [kappa])
+    expected = prune_structured(model, kappa)
+    ranked = prune_units(model, weight_norm_masks(model, kappa))
+    for a, b in zip(expected.prunable_layers(), ranked.prunable_layers()):
+        assert torch.equal(a.weight.detach(), b.weight.detach())
+
+
+def test_activation_ranking_needs_samples_and_scores_conv_kernels_per_channel():
+    model, _ = _disagreeing_fcn()
+    with pytest.raises(ValueError, match="needs input samples"):
+        PRUNE_RANKINGS["activation"](model, 0.5, None)
+    with pytest.raises(ValueError, match="unknown prune ranking"):
+        ranked_pruning_curve(model, _split(2), [0.5], "random")
+    torch.manual_seed(0)
+    cnn = CNN(in_channels=3, num_classes=2, channels=(4, "M", 6), width_multiplier=1.0)
+    scores = mean_abs_activations(cnn, torch.rand(5, 3, 8, 8))
+    assert [len(s) for s in scores] == [4, 6] and all(bool((s >= 0).all()) for s in scores)
+    assert [int(m.sum()) for m in PRUNE_RANKINGS["activation"](cnn, 0.5, torch.rand(5, 3, 8, 8))] == [2, 3]

@@ -209,3 +209,20 @@ def test_table2_counts_stalled_runs_as_capped():
     rows = _cell(0.01, "none", [0.7]) + _cell(0.01, "l2=0.01", [0.5], status="stalled")
     table = table2(pd.DataFrame(rows), {"cnn": "cnn"}).set_index("intervention")
     assert table.loc["l2", "capped_runs"] == 1
+
+
+def test_scorecard_has_a_row_per_prunability_ranking_column_so_verdicts_can_differ():
+    lrs = [0.01, 0.03, 0.1, 0.3, 1.0]
+    runs = _runs({lr: [i + 0.01 * s for s in range(3)] for i, lr in enumerate(lrs)})
+    runs["prunability_weight_norm"] = -runs["prunability"]   # falls with LR
+    runs["prunability_activation"] = runs["prunability"]     # rises with LR
+    raw = claims_scorecard(runs, n_boot=200)
+    assert list(raw.columns[:5]) == ["dataset", "model", "optimizer", "metric", "prune_ranking"]
+    card = raw.set_index("metric")
+    assert {"prunability", "prunability_weight_norm", "prunability_activation"} <= set(card.index)
+    assert "prunability_global_weight_norm" not in card.index  # only the columns the runs table has
+    assert card.loc["prunability_weight_norm", "verdict"] == "contradicted"
+    assert card.loc["prunability_activation", "verdict"] == "supported"
+    assert card.loc["prunability_activation", "prune_ranking"] == "activation"
+    assert card.loc["test_acc", "prune_ranking"] == ""
+    assert "prunability_activation" not in set(claims_scorecard(runs, metrics=["test_acc"], n_boot=50)["metric"])

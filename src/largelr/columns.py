@@ -15,6 +15,18 @@ METRIC_NAMES = (
     "test_acc", "worst_group_acc", "prunability", "act_compressibility", "act_sparsity", "act_pq_index",
     "class_sep", "csi", "bsi",
 )
+# Readings of "prune κ of the nodes" (§3.2; largelr.pruning.PRUNE_RANKINGS, analysis.prune_rankings):
+# metrics.json has ``prunability`` (the first listed ranking) and ``prunability_<name>`` per listed one.
+PRUNE_RANKING_NAMES = ("weight_norm", "activation", "global_weight_norm")
+DEFAULT_PRUNE_RANKINGS = ("weight_norm",)
+
+
+def prunability_column(ranking: str) -> str:
+    """The metrics.json / runs.csv column of κ-prunability (§3.2) under one unit ranking."""
+    return f"prunability_{ranking}"
+
+
+PRUNABILITY_COLUMNS = tuple(prunability_column(name) for name in PRUNE_RANKING_NAMES)
 # Per-run attribution statistics (§3.3, suppl. E), from attribution.json.
 ATTRIBUTION_COLUMNS = ("core_attribution", "spurious_attribution", "noise_attribution", "attribution_entropy")
 # Parameter compressibility (Fig 25), from pruning.json's "parameters" block.

@@ -2,7 +2,19 @@
 
 The paper's κ-prunability (§3.2) uses **structured** pruning: the ⌈κ·units⌉ smallest-L2 rows
 (FC neurons / conv kernels, dim 0 of ``weight``) of every hidden layer are removed, the output
-layer untouched — that is :func:`prune_structured`. Suppl. D.4
+layer untouched — that is :func:`prune_structured`. Which units are "the κ of the nodes" is a
+choice the paper leaves implicit, so :data:`PRUNE_RANKINGS` names the readings
+(``analysis.prune_rankings``; :func:`ranked_pruning_curve`, :func:`prune_units`):
+
+* ``weight_norm`` (the default, = :func:`prune_structured`): per hidden layer, the ⌈κ·n_l⌉ units
+  of smallest ‖w_i‖₂ (w_i = the unit's weight row / flattened kernel);
+* ``activation``: per hidden layer, the ⌈κ·n_l⌉ units of smallest s_i = mean over training
+  samples (and spatial positions / tokens) of |σ(a_i(x))|, σ = the ReLU following every
+  FCN / CNN layer (identity for torchvision models), measured once on the unpruned model;
+* ``global_weight_norm``: one ranking of all hidden units of all layers by ‖w_i‖₂, the
+  ⌈κ·Σ_l n_l⌉ smallest removed (layers lose unequal shares).
+
+Suppl. D.4
 adds two more pruning curves (unbiased test accuracy vs. pruning ratio κ) and parameter-level
 compressibility notions:
 
@@ -34,7 +46,7 @@ exact zeros, no ``weight_orig`` / mask re-parametrisation. Ties in magnitude are
 from __future__ import annotations
 
 import copy
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Literal
 
 import numpy as np
@@ -43,7 +55,7 @@ from torch import nn
 from torch.nn.utils import prune
 
 from largelr import metrics
-from largelr.models import SpuriousModel
+from largelr.models import CNN, FCN, SpuriousModel
 from largelr.training import TensorSplit, evaluate_accuracy
 
 PruningMethod = Literal["structured", "column", "global"]
@@ -60,6 +72,116 @@ def prune_structured(model: SpuriousModel, kappa: float) -> SpuriousModel:
         units = layer.weight.shape[0]
         prune.ln_structured(layer, name="weight", amount=metrics.structured_prune_counts(units, kappa), n=2, dim=0)
     return pruned
+
+
+# ---------------------------------------------------------------------------------------------
+# Unit rankings: which units "pruning κ of the nodes" (§3.2) removes
+# ---------------------------------------------------------------------------------------------
+
+# A ranking maps (model, κ, ranking inputs) to one boolean vector per prunable layer: True = removed.
+UnitRanking = Callable[[SpuriousModel, float, torch.Tensor | None], list[torch.Tensor]]
+
+
+def weight_norm_masks(model: SpuriousModel, kappa: float, x: torch.Tensor | None = None) -> list[torch.Tensor]:
+    """§3.2 as in :func:`prune_structured`: per hidden layer, the ⌈κ·units⌉ units of smallest ‖w_i‖₂.
+
+    ``w_i`` is the unit's row of ``weight`` (dim 0; a conv kernel flattened). The masks are
+    torch's own ``LnStructured(n=2, dim=0)`` masks, so ties break exactly as in
+    :func:`prune_structured`. ``x`` is unused.
+    """
+    masks = []
+    for layer in model.prunable_layers():
+        w = layer.weight.detach()
+        method = prune.LnStructured(amount=metrics.structured_prune_counts(w.shape[0], kappa), n=2, dim=0)
+        masks.append(method.compute_mask(w, torch.ones_like(w)).reshape(w.shape[0], -1)[:, 0] == 0)
+    return masks
+
+
+def _post_activation(model: SpuriousModel) -> Callable[[torch.Tensor], torch.Tensor]:
+    """The nonlinearity right after every prunable layer: ReLU for the bias-free FCN / CNN;
+    identity for torchvision models (their layers feed a normalisation layer)."""
+    return torch.relu if isinstance(model, (FCN, CNN)) else (lambda a: a)
+
+
+@torch.no_grad()
+def mean_abs_activations(model: SpuriousModel, x: torch.Tensor, batch_size: int = 1000) -> list[torch.Tensor]:
+    """Per prunable layer, s_i = mean over samples (and positions) of |σ(a_i)|, a_i = unit i's output.
+
+    σ = :func:`_post_activation`; the unit axis is dim 1 of a conv output, the last dim of a
+    Linear output (token-shaped outputs are averaged over tokens).
+    """
+    layers, sums, counts = model.prunable_layers(), {}, {}
+
+    def hook(layer: nn.Module, _inputs: tuple, out: torch.Tensor) -> None:
+        unit_dim = 1 if isinstance(layer, nn.modules.conv._ConvNd) else out.dim() - 1
+        a = post(out).abs().transpose(unit_dim, -1).reshape(-1, out.shape[unit_dim]).double()
+        sums[id(layer)] = sums.get(id(layer), 0.0) + a.sum(dim=0)
+        counts[id(layer)] = counts.get(id(layer), 0) + a.shape[0]
+
+    post, was_training = _post_activation(model), model.training
+    handles = [layer.register_forward_hook(hook) for layer in layers]
+    try:
+        model.eval()
+        for i in range(0, len(x), batch_size):
+            model(x[i:i + batch_size])
+    finally:
+        for handle in handles:
+            handle.remove()
+        model.train(was_training)
+    return [(sums[id(layer)] / counts[id(layer)]).cpu() for layer in layers]
+
+
+def _lowest(scores: torch.Tensor, k: int) -> torch.Tensor:
+    """Boolean mask of the ``k`` lowest ``scores`` (stable: the lower index goes first on ties)."""
+    mask = torch.zeros(len(scores), dtype=torch.bool)
+    mask[torch.argsort(scores, stable=True)[:k]] = True
+    return mask
+
+
+def activation_masks(model: SpuriousModel, kappa: float, x: torch.Tensor | None = None) -> list[torch.Tensor]:
+    """Per hidden layer, the ⌈κ·units⌉ units of lowest mean |activation| on ``x`` (training samples).
+
+    Scores are :func:`mean_abs_activations` of the unpruned model (one pass, not re-measured per κ).
+    """
+    if x is None:
+        raise ValueError("the 'activation' ranking needs input samples x (a subset of the training set)")
+    return [_lowest(s, metrics.structured_prune_counts(len(s), kappa)) for s in mean_abs_activations(model, x)]
+
+
+def global_weight_norm_masks(model: SpuriousModel, kappa: float, x: torch.Tensor | None = None) -> list[torch.Tensor]:
+    """One ranking over the units of all hidden layers: the ⌈κ·U⌉ units of smallest ‖w_i‖₂
+    (U = total hidden units; raw norms, so a layer may lose more or fewer than κ of its units)."""
+    norms = [layer.weight.detach().reshape(layer.weight.shape[0], -1).double().norm(dim=1).cpu()
+             for layer in model.prunable_layers()]
+    flat = _lowest(torch.cat(norms), metrics.structured_prune_counts(sum(len(n) for n in norms), kappa))
+    return list(flat.split([len(n) for n in norms]))
+
+
+PRUNE_RANKINGS: dict[str, UnitRanking] = {
+    "weight_norm": weight_norm_masks,
+    "activation": activation_masks,
+    "global_weight_norm": global_weight_norm_masks,
+}
+
+
+def prune_units(model: SpuriousModel, masks: Sequence[torch.Tensor]) -> SpuriousModel:
+    """A copy of ``model`` whose units marked in ``masks`` (one per prunable layer) have zero weight rows."""
+    pruned = copy.deepcopy(model)
+    with torch.no_grad():
+        for layer, removed in zip(pruned.prunable_layers(), masks, strict=True):
+            layer.weight[removed.to(layer.weight.device)] = 0.0
+    return pruned
+
+
+def ranked_pruning_curve(model: SpuriousModel, split: TensorSplit, kappas: Sequence[float], ranking: str,
+                         x: torch.Tensor | None = None) -> list[float]:
+    """§3.2 Acc(f^(κ)) on ``split`` per κ, the removed units chosen by ``PRUNE_RANKINGS[ranking]``."""
+    if ranking not in PRUNE_RANKINGS:
+        raise ValueError(f"unknown prune ranking {ranking!r}; known: {list(PRUNE_RANKINGS)}")
+    rank = PRUNE_RANKINGS[ranking]
+    return [evaluate_accuracy(prune_units(model, rank(model, _check_kappa(k), x)), split) for k in kappas]
+
+
 PRUNING_METHODS: tuple[str, ...] = ("structured", "column", "global")
 
 
@@ -203,6 +325,7 @@ def parameter_compressibility(model: nn.Module, kappa: float = 0.1, q: float = 2
 
 
 __all__ = [
+    "PRUNE_RANKINGS",
     "PRUNING_METHODS",
     "parameter_compressibility",
     "prune_columns",
@@ -210,5 +333,7 @@ __all__ = [
     "prune_model",
     "pruned_layers",
     "pruning_curve",
+    "prune_units",
+    "ranked_pruning_curve",
     "weight_tensors",
 ]

@@ -2,7 +2,9 @@
 
 Columns: the grid cell (dataset, model, optimizer, lr, hp, seed), the run's status, iterations,
 wall time, device, maximum BC loss ratio (§6), one column per metric of
-:data:`largelr.columns.METRIC_NAMES` and, in ``runs.csv``, the attribution statistics of
+:data:`largelr.columns.METRIC_NAMES`, one ``prunability_<ranking>`` column per unit ranking
+(§3.2, ``analysis.prune_rankings``) that some run's metrics.json has (in the order of
+:data:`largelr.columns.PRUNABILITY_COLUMNS`) and, in ``runs.csv``, the attribution statistics of
 :data:`largelr.columns.ATTRIBUTION_COLUMNS`. Diverged runs keep their row with empty metrics.
 """
 
@@ -19,6 +21,7 @@ from largelr.columns import (
     GRID_COLUMNS,
     METRIC_NAMES,
     PARAMETER_COLUMNS,
+    PRUNABILITY_COLUMNS,
     RUN_COLUMNS,
 )
 from largelr.io import atomic_path, read_json
@@ -29,13 +32,15 @@ def summary_row(run_json: str | Path, metrics_json: str | Path) -> dict:
     row = {key: record["cell"][key] for key in GRID_COLUMNS}
     row.update({key: record[key] for key in RUN_COLUMNS})
     row.update({name: metrics.get(name) for name in METRIC_NAMES})
+    row.update({name: metrics[name] for name in PRUNABILITY_COLUMNS if name in metrics})
     return row
 
 
 def summarize_runs(run_jsons: Sequence[str | Path], metrics_jsons: Sequence[str | Path]) -> pd.DataFrame:
     """One row per run: grid cell, run facts and metrics (add analysis files with :func:`add_run_file_columns`)."""
     rows = [summary_row(*files) for files in zip(run_jsons, metrics_jsons, strict=True)]
-    frame = pd.DataFrame(rows, columns=GRID_COLUMNS + RUN_COLUMNS + list(METRIC_NAMES))
+    rankings = [name for name in PRUNABILITY_COLUMNS if any(name in row for row in rows)]
+    frame = pd.DataFrame(rows, columns=GRID_COLUMNS + RUN_COLUMNS + list(METRIC_NAMES) + rankings)
     return frame.sort_values(GRID_COLUMNS, ignore_index=True)
 
 

@@ -17,11 +17,14 @@
   a bootstrap 95 % CI, and whether the paper's claim (the metric rises with LR) is supported
   (CI above 0), contradicted (CI below 0) or inconclusive; ``inconclusive (under-trained)``
   when fewer than 3 LRs have a converged run. Each row counts its runs, converged and capped.
+  ``prunability_<ranking>`` columns of the runs table (one per ``analysis.prune_rankings``
+  entry) get rows of their own, ``prune_ranking`` naming the §3.2 unit ranking.
 Every table is written as CSV, Markdown and LaTeX.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from importlib import resources
 from pathlib import Path
 
@@ -30,7 +33,8 @@ import pandas as pd
 from scipy.stats import spearmanr
 
 from largelr.io import atomic_path, atomic_write_text
-from largelr.columns import CAPPED_STATUSES, CONVERGED_STATUS, NO_INTERVENTION, parse_hp
+from largelr.columns import CAPPED_STATUSES, CONVERGED_STATUS, NO_INTERVENTION, PRUNE_RANKING_NAMES, parse_hp, \
+    prunability_column
 
 # Table 1's metric columns; test accuracy is reported in % as in the paper.
 TABLE1_METRICS = ["test_acc", "prunability", "act_compressibility", "csi", "class_sep"]
@@ -265,10 +269,19 @@ UNDER_TRAINED = "inconclusive (under-trained)"
 SCORECARD_KEYS = ["dataset", "model", "optimizer"]
 
 
-def scorecard_metrics(dataset: str) -> list[str]:
-    """Table 1's metrics, plus worst-group accuracy where the paper reports it (§4.1)."""
+def scorecard_metrics(dataset: str, columns: Iterable[str] = ()) -> list[str]:
+    """Table 1's metrics, plus worst-group accuracy where the paper reports it (§4.1), plus every
+    ``prunability_<ranking>`` of ``columns`` (§3.2 under each unit ranking, ``analysis.prune_rankings``)."""
     extra = ["worst_group_acc"] if dataset in WORST_GROUP_DATASETS else []
-    return TABLE1_METRICS + extra
+    present = set(columns)
+    return TABLE1_METRICS + extra + [c for c in map(prunability_column, PRUNE_RANKING_NAMES) if c in present]
+
+
+def prune_ranking_of(metric: str) -> str:
+    """The unit ranking a ``prunability_<ranking>`` metric uses; ``""`` for any other metric (the plain
+    ``prunability`` is the first of ``analysis.prune_rankings``)."""
+    names = {prunability_column(name): name for name in PRUNE_RANKING_NAMES}
+    return names.get(metric, "")
 
 
 def claims_scorecard(runs: pd.DataFrame, metrics: list[str] | None = None, n_boot: int = 1000) -> pd.DataFrame:
@@ -278,17 +291,18 @@ def claims_scorecard(runs: pd.DataFrame, metrics: list[str] | None = None, n_boo
     the kept, plain (hp == "none"), non-diverged runs. ``runs`` / ``converged_runs`` /
     ``capped_runs`` count them; ρ, its CI and the verdict use the converged runs only, and a
     row with fewer than :data:`MIN_CONVERGED_LRS` converged LRs is :data:`UNDER_TRAINED`.
-    Metrics default to :func:`scorecard_metrics`; metrics a run set lacks, and sweeps of a
-    single LR, give no row.
+    Metrics default to :func:`scorecard_metrics` (with a row per ``prunability_<ranking>``
+    column of ``runs``, ``prune_ranking`` naming the ranking, so a verdict's dependence on the
+    §3.2 reading shows); metrics a run set lacks, and sweeps of a single LR, give no row.
     """
     plain = runs[(runs["hp"] == NO_INTERVENTION) & (runs["status"] != "diverged")]
     rows = []
     for (dataset, model, optimizer), group in plain.groupby(SCORECARD_KEYS, sort=True):
-        for metric in metrics or scorecard_metrics(dataset):
+        for metric in metrics or scorecard_metrics(dataset, runs.columns):
             data = group[["lr", "status", metric]].dropna() if metric in group else group.iloc[:0]
             if data["lr"].nunique() >= 2:
                 rows.append({"dataset": dataset, "model": model, "optimizer": optimizer, "metric": metric,
-                             **_score(data, metric, n_boot)})
+                             "prune_ranking": prune_ranking_of(metric), **_score(data, metric, n_boot)})
     return pd.DataFrame(rows)
 
 
