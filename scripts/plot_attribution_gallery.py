@@ -1,5 +1,6 @@
 """Snakemake entry point of rule figure_attribution_gallery (Figs 1, 8, 29–34)."""
 
+from largelr.figures.names import scale_note
 from largelr.figures.attribution_gallery import plot_attribution_gallery, read_gallery
 from largelr.jobs import start_job
 
@@ -10,6 +11,6 @@ paths = list(snakemake.input.galleries)  # noqa: F821
 if len(labels) != len(paths) or len(set(labels)) != len(labels):
     raise ValueError(f"need one distinct panel label per gallery, got {labels} for {len(paths)} galleries")
 galleries = {label: read_gallery(path) for label, path in zip(labels, paths)}
-note = "" if preset == "paper" else f"preset '{preset}': demo scale (reduced data, grid and iteration cap)"
+note = scale_note(preset)
 plot_attribution_gallery(galleries, snakemake.output.pdf, snakemake.output.png,  # noqa: F821
                          title=spec.get("title", snakemake.wildcards.figure), note=note)  # noqa: F821

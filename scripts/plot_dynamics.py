@@ -1,5 +1,6 @@
 """Snakemake entry point of rule figure_dynamics: Fig 3 right, Fig 13, Fig 28 bottom."""
 
+from largelr.figures.names import scale_note
 from largelr.figures.dynamics import (
     dynamics_table,
     map_rows,
@@ -13,7 +14,7 @@ start_job(snakemake)  # noqa: F821 (snakemake is injected by the script directiv
 spec, preset = snakemake.params.spec, snakemake.params.preset  # noqa: F821
 inputs, output = snakemake.input, snakemake.output  # noqa: F821
 table = dynamics_table(inputs.runs, inputs.dynamics)
-note = "" if preset == "paper" else f"preset '{preset}': demo scale (reduced data, grid and iteration cap)"
+note = scale_note(preset)
 title = spec.get("title", snakemake.wildcards.figure)  # noqa: F821
 panel = spec.get("panel", "attribution")
 if panel == "attribution":

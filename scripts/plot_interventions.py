@@ -2,6 +2,7 @@
 
 import pandas as pd
 
+from largelr.figures.names import scale_note
 from largelr.figures.interventions import plot_interventions
 from largelr.jobs import start_job
 from largelr.lr_filter import kept_runs
@@ -11,7 +12,7 @@ start_job(snakemake)  # noqa: F821 (snakemake is injected by the script directiv
 spec, preset, inputs = snakemake.params.spec, snakemake.params.preset, snakemake.input  # noqa: F821
 runs = summarize_runs(inputs.runs, inputs.metrics)  # the figure's runs only (see common.smk)
 runs = kept_runs(runs, pd.concat([pd.read_csv(path) for path in inputs.lr_filters]))  # §4.2 LR filter
-note = "" if preset == "paper" else f"preset '{preset}': demo scale (reduced data, grid and iteration cap)"
+note = scale_note(preset)
 plot_interventions(runs, snakemake.output.pdf, snakemake.output.png, snakemake.output.ranges,  # noqa: F821
                    title=spec.get("title", snakemake.wildcards.figure), note=note,  # noqa: F821
                    metrics=spec.get("metrics") or ("test_acc", "prunability", "csi"))

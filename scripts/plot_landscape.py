@@ -1,10 +1,11 @@
 """Snakemake entry point of rule figure_landscape (Fig 9: loss / accuracy / spurious-utilisation landscapes)."""
 
+from largelr.figures.names import scale_note
 from largelr.figures.landscape import plot_landscapes
 from largelr.jobs import start_job
 
 start_job(snakemake)  # noqa: F821 (snakemake is injected by the script directive)
 spec, preset = snakemake.params.spec, snakemake.params.preset  # noqa: F821
-note = "" if preset == "paper" else f"preset '{preset}': demo scale (reduced data, grid and iteration cap)"
+note = scale_note(preset)
 plot_landscapes(snakemake.input.runs, snakemake.input.landscapes, snakemake.output.pdf,  # noqa: F821
                 snakemake.output.png, title=spec.get("title", snakemake.wildcards.figure), note=note)  # noqa: F821

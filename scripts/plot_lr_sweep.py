@@ -2,7 +2,7 @@
 
 import pandas as pd
 
-from largelr.figures.names import DISPLAY_NAMES
+from largelr.figures.names import DISPLAY_NAMES, scale_note
 from largelr.figures.lr_sweep import plot_lr_sweep
 from largelr.jobs import start_job
 from largelr.lr_filter import kept_runs
@@ -17,9 +17,9 @@ for kind in ("attributions", "pruning", "background"):  # optional per-run analy
         all_runs = add_run_file_columns(all_runs, inputs.runs, inputs[kind], kind)
 decisions = pd.concat([pd.read_csv(path) for path in inputs.lr_filters])
 runs = kept_runs(all_runs, decisions)
-dropped = decisions[~decisions["kept"] & decisions["hp"].eq("none")
+dropped = decisions[~decisions["kept"] & decisions["hp"].eq("none") & decisions["optimizer"].eq(spec["optimizer"])
                     & decisions["dataset"].isin(runs["dataset"].unique())]
-notes = [] if preset == "paper" else [f"preset '{preset}': demo scale (reduced data, grid and iteration cap)"]
+notes = [scale_note(preset)] if scale_note(preset) else []
 if len(dropped):
     lrs = ", ".join(f"{row.dataset} {row.lr:g}" for row in dropped.itertuples())
     notes.append(f"LRs left out by the §4.2 filter (divergence / >25 % acc. drop): {lrs}")

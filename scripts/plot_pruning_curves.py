@@ -1,11 +1,12 @@
 """Snakemake entry point of rule figure_pruning_curves (Figs 20, 21)."""
 
+from largelr.figures.names import scale_note
 from largelr.figures.pruning_curves import plot_pruning_curves, pruning_table
 from largelr.jobs import start_job
 
 start_job(snakemake)  # noqa: F821 (snakemake is injected by the script directive)
 spec, preset = snakemake.params.spec, snakemake.params.preset  # noqa: F821
 table = pruning_table(snakemake.input.runs, snakemake.input.pruning, spec["method"])  # noqa: F821
-note = "" if preset == "paper" else f"preset '{preset}': demo scale (reduced data, grid and iteration cap)"
+note = scale_note(preset)
 plot_pruning_curves(table, spec["method"], snakemake.output.pdf, snakemake.output.png,  # noqa: F821
                     title=spec.get("title", snakemake.wildcards.figure), note=note)  # noqa: F821

@@ -11,6 +11,8 @@ marker, and the footer counts the capped runs.
 
 from __future__ import annotations
 
+import textwrap
+
 import itertools
 from pathlib import Path
 
@@ -128,7 +130,7 @@ def lr_sweep_figure(runs: pd.DataFrame, title: str, note: str = "", metrics: lis
         ax.set_ylabel("normalised value" if col == 0 else "")
     capped = runs[runs["status"].isin(CAPPED_STATUSES)]
     fig.legend(handles=_legend_handles(styles, bool(len(capped))), fontsize=7, loc="center right", frameon=False)
-    fig.suptitle(title, fontsize=9)
+    fig.suptitle(textwrap.fill(title, width=max(40, int(fig.get_figwidth() * 11))), fontsize=9)
     footer = [note] if note else []
     if len(capped):
         footer.append(f"{len(capped)}/{len(runs)} runs stopped before 100 % train acc. (cap or stall): hollow markers.")

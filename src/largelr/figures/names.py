@@ -12,3 +12,11 @@ DISPLAY_NAMES = {
     "celeba": "CelebA",
     "waterbirds": "Waterbirds",
 }
+
+
+def scale_note(preset: str) -> str:
+    """The footer line saying that a figure comes from a reduced preset ("" for ``paper``)."""
+    if preset == "paper":
+        return ""
+    return (f"preset '{preset}': demo scale (reduced data and grid); runs end at 100 % train acc., "
+            "the iteration cap or a stall")
