@@ -18,5 +18,4 @@ def scale_note(preset: str) -> str:
     """The footer line saying that a figure comes from a reduced preset ("" for ``paper``)."""
     if preset == "paper":
         return ""
-    return (f"preset '{preset}': demo scale (reduced data and grid); runs end at 100 % train acc., "
-            "the iteration cap or a stall")
+    return f"preset '{preset}': demo scale (reduced data and grid)"
