@@ -58,6 +58,7 @@ from largelr.training import (
     TrainSettings,
     _BatchSampler,
     _finished,
+    fixed_test_indices,
     _IntervalStats,
     _Snapshots,
     read_checkpoint,
@@ -203,6 +204,12 @@ def _penalties(params: Params, l1: float, l2: float) -> torch.Tensor | float:
     return total
 
 
+def _test_indices(n_test: int, n: int, seed: int) -> torch.Tensor:
+    """A model's fixed test subset (:func:`largelr.training.fixed_test_indices`), as explicit indices."""
+    indices = fixed_test_indices(n_test, n, seed)
+    return torch.arange(n_test) if indices is None else indices
+
+
 class _Group:
     """The stacked state of the models still training, and what the stopped ones left."""
 
@@ -224,7 +231,7 @@ class _Group:
         self.optimizer = StackedOptimizer(self.common.optimizer, torch.tensor(
             [s.lr for s in settings], dtype=next(iter(self.params.values())).dtype, device=device))
         self.samplers = [_BatchSampler(len(train_split), s.batch_size, s.seed) for s in settings]
-        test_subsets = [_fixed_test_subset_indices(test_split, s.test_eval_samples, s.seed) for s in settings]
+        test_subsets = [_test_indices(len(test_split), s.test_eval_samples, s.seed) for s in settings]
         self.test_indices = torch.stack(test_subsets).to(device)
         self.histories: list[list[dict[str, float]]] = [[] for _ in settings]
         self.snapshots = [_Snapshots(s.snapshot_interval) for s in settings]
@@ -280,20 +287,13 @@ class _Group:
         self.finished = {int(k): v for k, v in state["finished"].items()}
 
 
-def _fixed_test_subset_indices(test_split: TensorSplit, n: int, seed: int) -> torch.Tensor:
-    """The indices :func:`largelr.training._fixed_test_subset` picks for ``seed`` (all when n ≥ N)."""
-    if n >= len(test_split):
-        return torch.arange(len(test_split))
-    return torch.randperm(len(test_split), generator=torch.Generator().manual_seed(seed + 1))[:n]
-
-
 @torch.no_grad()
 def _evaluate_shared(group: _Group, split: TensorSplit, batch_size: int = 2000) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-model mean cross-entropy and accuracy on the whole of ``split`` (every model sees it)."""
     n_models = len(group.active)
     chunk = max(100, batch_size // n_models)
-    loss_sum = torch.zeros(n_models, device=group.device)
-    correct = torch.zeros(n_models, device=group.device)
+    loss_sum = torch.zeros(n_models, device=group.device, dtype=torch.float64)
+    correct = torch.zeros(n_models, device=group.device, dtype=torch.float64)
     for start in range(0, len(split), chunk):
         x, y = split.x[start : start + chunk], split.y[start : start + chunk]
         logits = group.forward_shared(group.params, x)  # [M, n, C]
@@ -309,7 +309,7 @@ def _evaluate_subsets(group: _Group, split: TensorSplit, batch_size: int = 2000)
     indices = group.test_indices[group.active]  # [M, n]
     n_models, n = indices.shape
     chunk = max(100, batch_size // n_models)
-    correct = torch.zeros(n_models, device=group.device)
+    correct = torch.zeros(n_models, device=group.device, dtype=torch.float64)
     for start in range(0, n, chunk):
         rows = indices[:, start : start + chunk]
         logits = group.forward(group.params, split.x[rows])

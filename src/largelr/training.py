@@ -411,11 +411,18 @@ def stalled(history: list[dict[str, float]], settings: TrainSettings) -> bool:
     return accuracy_gain <= settings.stall_min_gain and not loss_drop > settings.stall_min_loss_drop
 
 
+def fixed_test_indices(n_test: int, n: int, seed: int) -> torch.Tensor | None:
+    """Indices of the unbiased-test subset evaluated during training (None = the whole split)."""
+    if n >= n_test:
+        return None
+    return torch.randperm(n_test, generator=torch.Generator().manual_seed(seed + 1))[:n]
+
+
 def _fixed_test_subset(test_split: TensorSplit, n: int, seed: int) -> TensorSplit:
     """The unbiased-test subset evaluated during training; the same for every log row."""
-    if n >= len(test_split):
+    indices = fixed_test_indices(len(test_split), n, seed)
+    if indices is None:
         return test_split
-    indices = torch.randperm(len(test_split), generator=torch.Generator().manual_seed(seed + 1))[:n]
     indices = indices.to(test_split.y.device)
     return TensorSplit(test_split.x[indices], test_split.y[indices], test_split.b[indices])
 
