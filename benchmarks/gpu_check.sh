@@ -51,9 +51,9 @@ echo "== 2. stacked vs single on $DEVICE" | tee -a "$report"
 python3 - "$DEVICE" <<'PY' 2>&1 | tee -a "$report"
 import sys, torch
 from largelr.datasets.synthetic import generate_parity
-from largelr.runs import init_model, to_tensor_split
-from largelr.stacked_training import train_stacked
-from largelr.training import TrainSettings, train
+from largelr.training.runs import init_model, to_tensor_split
+from largelr.training.stacked import train_stacked
+from largelr.training.loop import TrainSettings, train
 torch.use_deterministic_algorithms(True, warn_only=True)
 device = torch.device(sys.argv[1])
 data = generate_parity(seed=0, n_train=2000, n_test=2000)

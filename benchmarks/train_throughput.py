@@ -4,8 +4,8 @@ stacked engine with M cells trained as one model, on the same data, device and p
 For each workload it prints steps per second *per cell* for
 
   (a) the textbook loop: TensorDataset + shuffling DataLoader, one model, SGD, batch 100;
-  (b) largelr.training.train, one model (the single-cell path);
-  (c) largelr.stacked_training.train_stacked with M = 5, 15, 45 cells (M × steps / time);
+  (b) largelr.training.loop.train, one model (the single-cell path);
+  (c) largelr.training.stacked.train_stacked with M = 5, 15, 45 cells (M × steps / time);
 
 and each ratio against (a). Logging is pushed past the end of the run, so only the final
 evaluation adds to the stepping cost. Wall-clock numbers are printed, never asserted.
@@ -39,9 +39,9 @@ from torch.utils.data import DataLoader, TensorDataset
 from largelr.config import training_grid
 from largelr.datasets.format import Split, SpuriousDataset
 from largelr.datasets.synthetic import generate_parity
-from largelr.runs import init_model, resolve_device, to_tensor_split
-from largelr.stacked_training import train_stacked
-from largelr.training import TrainSettings, train
+from largelr.training.runs import init_model, resolve_device, to_tensor_split
+from largelr.training.stacked import train_stacked
+from largelr.training.loop import TrainSettings, train
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -106,7 +106,7 @@ def _settings(steps: int, seed: int) -> TrainSettings:
 
 
 def single_path(dataset, spec, steps: int, device: torch.device) -> float:
-    """(b) largelr.training.train on one model: steps/s."""
+    """(b) largelr.training.loop.train on one model: steps/s."""
     model = init_model(dataset, spec, seed=0).to(device)
     splits = to_tensor_split(dataset, "train", device), to_tensor_split(dataset, "test", device)
     start = time.perf_counter()

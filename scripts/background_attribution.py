@@ -1,6 +1,6 @@
 """Snakemake entry point of rule background_attribution: DeepLabV3 background share (Fig 10)."""
 
-from largelr.background_run import background_run
+from largelr.analyses.background import background_run
 from largelr.jobs import start_job
 
 log = start_job(snakemake)  # noqa: F821 (snakemake is injected by the script directive)

@@ -1,8 +1,8 @@
 """Snakemake entry point of rule filter_learning_rates: which LRs of one dataset enter figures."""
 
 from largelr.jobs import start_job
-from largelr.lr_filter import filter_learning_rates
-from largelr.summary import summarize_runs, write_csv
+from largelr.reporting.lr_filter import filter_learning_rates
+from largelr.reporting.summary import summarize_runs, write_csv
 
 log = start_job(snakemake)  # noqa: F821 (snakemake is injected by the script directive)
 runs = summarize_runs(snakemake.input.runs, snakemake.input.metrics)  # noqa: F821

@@ -3,7 +3,7 @@
 from pathlib import Path
 
 from largelr.jobs import start_job
-from largelr.landscape_run import landscape_run
+from largelr.analyses.landscape_run import landscape_run
 
 log = start_job(snakemake)  # noqa: F821 (snakemake is injected by the script directive)
 result = landscape_run(

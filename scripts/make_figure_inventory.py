@@ -2,9 +2,9 @@
 
 from pathlib import Path
 
-from largelr.inventory import figure_inventory
+from largelr.reporting.inventory import figure_inventory
 from largelr.jobs import start_job
-from largelr.tables import write_table
+from largelr.reporting.tables import write_table
 
 start_job(snakemake)  # noqa: F821 (snakemake is injected by the script directive)
 table = figure_inventory(snakemake.wildcards.preset, snakemake.params.figures)  # noqa: F821

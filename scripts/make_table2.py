@@ -5,8 +5,8 @@ from pathlib import Path
 import pandas as pd
 
 from largelr.jobs import start_job
-from largelr.lr_filter import kept_runs
-from largelr.tables import table2, write_table
+from largelr.reporting.lr_filter import kept_runs
+from largelr.reporting.tables import table2, write_table
 
 start_job(snakemake)  # noqa: F821 (snakemake is injected by the script directive)
 decisions = pd.concat([pd.read_csv(path) for path in snakemake.input.lr_filters])  # noqa: F821

@@ -5,8 +5,8 @@ import pandas as pd
 from largelr.figures.names import scale_note
 from largelr.figures.bc_ratio import plot_bc_ratio
 from largelr.jobs import start_job
-from largelr.lr_filter import kept_runs
-from largelr.summary import summarize_runs
+from largelr.reporting.lr_filter import kept_runs
+from largelr.reporting.summary import summarize_runs
 
 start_job(snakemake)  # noqa: F821 (snakemake is injected by the script directive)
 spec, preset, inputs = snakemake.params.spec, snakemake.params.preset, snakemake.input  # noqa: F821

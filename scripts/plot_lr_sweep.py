@@ -5,8 +5,8 @@ import pandas as pd
 from largelr.figures.names import DISPLAY_NAMES, scale_note
 from largelr.figures.lr_sweep import plot_lr_sweep
 from largelr.jobs import start_job
-from largelr.lr_filter import kept_runs
-from largelr.summary import add_run_file_columns, summarize_runs
+from largelr.reporting.lr_filter import kept_runs
+from largelr.reporting.summary import add_run_file_columns, summarize_runs
 
 start_job(snakemake)  # noqa: F821 (snakemake is injected by the script directive)
 spec, preset = snakemake.params.spec, snakemake.params.preset  # noqa: F821

@@ -3,7 +3,7 @@
 from pathlib import Path
 
 from largelr.jobs import start_job
-from largelr.pruning_run import prune_run
+from largelr.analyses.pruning_run import prune_run
 
 log = start_job(snakemake)  # noqa: F821 (snakemake is injected by the script directive)
 result = prune_run(

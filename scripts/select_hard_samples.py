@@ -2,7 +2,7 @@
 
 import pandas as pd
 
-from largelr.gallery import kept_learning_rates, select_gallery, write_gallery
+from largelr.analyses.gallery import kept_learning_rates, select_gallery, write_gallery
 from largelr.io import read_json
 from largelr.jobs import start_job
 

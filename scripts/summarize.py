@@ -1,7 +1,7 @@
 """Snakemake entry point of rule summarize: summary/runs.csv of a preset."""
 
 from largelr.jobs import start_job
-from largelr.summary import add_run_file_columns, summarize_runs, write_csv
+from largelr.reporting.summary import add_run_file_columns, summarize_runs, write_csv
 
 log = start_job(snakemake)  # noqa: F821 (snakemake is injected by the script directive)
 inputs = snakemake.input  # noqa: F821

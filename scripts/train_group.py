@@ -2,8 +2,8 @@
 
 from largelr.io import atomic_write_json
 from largelr.jobs import start_job
-from largelr.recipes import train_settings
-from largelr.runs import train_group
+from largelr.training.recipes import train_settings
+from largelr.training.runs import train_group
 
 start_job(snakemake)  # noqa: F821 (snakemake is injected by the script directive)
 params = snakemake.params  # noqa: F821

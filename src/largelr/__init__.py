@@ -1,10 +1,23 @@
 """largelr: reproduce 'Large Learning Rates Simultaneously Achieve Robustness to Spurious
 Correlations and Compressibility' (Barsbey, Prieto, Zafeiriou, Birdal) as a Snakemake pipeline.
 
-Modules, one concept each: ``datasets`` (generators and the on-disk format), ``models``
-(architectures behind one interface), ``training`` (the SGD protocol of §4.2), ``metrics``
-(§3 and suppl. D–E formulas), ``evaluation`` (metrics of one trained run), ``summary``
-(tidy table of all runs), ``figures`` (paper figures), ``config`` (presets and the grid).
+Subpackages mirror the rule files (``workflow/rules/*.smk``); a lower layer never imports a
+higher one (datasets < training < analyses < reporting, figures):
+
+- ``datasets`` (``datasets.smk``): MNIST/CIFAR/CelebA/Waterbirds/ImageNet readers
+  (``sources``, ``standard``, ``celeba_waterbirds``, ``imagenet``), the generators
+  (``synthetic``, ``semisynthetic``), the registry and the ``.npz`` format (``format``);
+- ``training`` (``training.smk``): ``models``, ``optim``, ``objectives``, ``recipes``,
+  ``loop`` (the §4.2 protocol), ``stacked`` (many cells as one model), ``runs`` (run folders);
+- ``analyses`` (``analysis.smk``): ``metrics`` (§3 formulas), ``evaluation``,
+  ``attribution`` / ``attribution_run`` / ``attribution_stats``, ``pruning`` /
+  ``pruning_run``, ``landscape`` / ``landscape_run``, ``dynamics``, ``gallery``,
+  ``segmentation``, ``background``;
+- ``reporting`` (``tables.smk``): ``summary``, ``lr_filter``, ``tables``, ``inventory`` and
+  ``paper_values/`` (the paper's Tables 1–2);
+- ``figures`` (``figures.smk``): one module per figure kind, ``names`` for labels;
+- plumbing used by every layer: ``config`` (presets and the grid), ``columns`` (column
+  names and statuses), ``io`` (atomic writes), ``jobs`` (a Snakemake job's logging and threads).
 """
 
 __version__ = "0.1.0"

@@ -15,7 +15,7 @@ METRIC_NAMES = (
     "test_acc", "worst_group_acc", "prunability", "act_compressibility", "act_sparsity", "act_pq_index",
     "class_sep", "csi", "bsi",
 )
-# Readings of "prune κ of the nodes" (§3.2; largelr.pruning.PRUNE_RANKINGS, analysis.prune_rankings):
+# Readings of "prune κ of the nodes" (§3.2; largelr.analyses.pruning.PRUNE_RANKINGS, analysis.prune_rankings):
 # metrics.json has ``prunability`` (the first listed ranking) and ``prunability_<name>`` per listed one.
 PRUNE_RANKING_NAMES = ("weight_norm", "activation", "global_weight_norm")
 DEFAULT_PRUNE_RANKINGS = ("weight_norm",)
@@ -34,7 +34,7 @@ PARAMETER_COLUMNS = ("param_qk_compressibility", "param_pq_index")
 # Background attribution % (§5, Fig 10), from background.json.
 BACKGROUND_COLUMNS = ("background_attribution",)
 
-# The ``hp`` column: ``none`` or one intervention value ``name=value`` (see largelr.recipes).
+# The ``hp`` column: ``none`` or one intervention value ``name=value`` (see largelr.training.recipes).
 NO_INTERVENTION = "none"
 
 

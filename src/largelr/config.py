@@ -7,7 +7,7 @@ The resolved configuration of preset P is ``deep_merge(presets[P], overrides)``,
 
 The grid is a table with one row per training cell (dataset, model, optimizer, lr, hp, seed),
 expanded from the preset's ``experiments`` list (``hp`` is an intervention of
-:mod:`largelr.recipes`, or ``none``); Snakemake's ``Paramspace`` turns it into one readable
+:mod:`largelr.training.recipes`, or ``none``); Snakemake's ``Paramspace`` turns it into one readable
 folder per cell: ``dataset~parity/model~fcn/optimizer~sgd/lr~0.1/hp~none/seed~0``.
 """
 
@@ -22,7 +22,7 @@ import pandas as pd
 import yaml
 
 from largelr.columns import GRID_COLUMNS
-from largelr.recipes import NO_INTERVENTION, format_hp
+from largelr.training.recipes import NO_INTERVENTION, format_hp
 
 SCHEMA_DIR = Path(__file__).resolve().parents[2] / "workflow" / "schemas"
 NON_PRESET_KEYS = {"preset", "presets"}

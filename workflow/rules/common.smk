@@ -21,7 +21,7 @@ from largelr.config import (
 from largelr.columns import ATTRIBUTION_COLUMNS
 from largelr.datasets.registry import check_params
 from largelr.figures.names import DISPLAY_NAMES
-from largelr.inventory import paper_caption
+from largelr.reporting.inventory import paper_caption
 from largelr.io import link_files as link_run_files
 
 # ---- configuration: validated before any job starts, every preset -----------------------

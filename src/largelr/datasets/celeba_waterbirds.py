@@ -35,7 +35,7 @@ Protocol:
   it is a blond man or a non-blond woman, which is *not* the majority pattern (blond
   women dominate the blond class, and women are the majority of both classes), so
   BA/BC-based numbers on CelebA have no "aligned vs conflicting" meaning; the paper's
-  metric, worst-group accuracy over the four (y, b) groups (:func:`largelr.metrics.worst_group_accuracy`),
+  metric, worst-group accuracy over the four (y, b) groups (:func:`largelr.analyses.metrics.worst_group_accuracy`),
   does not depend on the encoding.
 * images: decoded with PIL, converted to RGB, optionally centre-cropped to the largest
   square (``center_crop``; default on for CelebA's 178×218 portraits as in Sagawa et al.,

@@ -1,11 +1,11 @@
 """Attribution galleries of low- vs high-LR models (paper Figs 1 top right, 8, 29–34; suppl. E).
 
-One panel per gallery (a dataset × model group, chosen by :func:`largelr.gallery.select_gallery`),
+One panel per gallery (a dataset × model group, chosen by :func:`largelr.analyses.gallery.select_gallery`),
 panels stacked vertically. As in the paper each panel has three rows over the same test
 samples: the original images, the seed-aggregated attributions of the low-LR models and those
 of the high-LR models (heat colour map, each map scaled to its own maximum). Column titles give
 the class ``y`` and bias label ``b``; a ``*`` marks samples meeting the strict hard-sample
-criterion of suppl. E.1 (the others fill the gallery up, see :mod:`largelr.gallery`). Under
+criterion of suppl. E.1 (the others fill the gallery up, see :mod:`largelr.analyses.gallery`). Under
 each map its spurious-region share of the attribution is printed.
 
 Vector datasets (parity, moon-star) are drawn as one-row heat strips (input values and
@@ -37,7 +37,7 @@ HARD_NOTE = "* correct for > 75 % of high-LR seeds and < 25 % of low-LR seeds (s
 
 
 def read_gallery(path: str | Path) -> dict[str, np.ndarray]:
-    """The arrays of a gallery ``.npz`` written by :func:`largelr.gallery.write_gallery`."""
+    """The arrays of a gallery ``.npz`` written by :func:`largelr.analyses.gallery.write_gallery`."""
     with np.load(path, allow_pickle=False) as data:
         return {key: data[key] for key in data.files}
 

@@ -8,15 +8,15 @@ test samples, attributed with IG (left) and DeepLift (right) for low- and high-L
   original images / low-LR attributions / high-LR attributions over the first ``n_samples``
   attributed test samples (the same in every maps file of a preset); the maps of each LR are
   averaged over its seeds after per-seed normalisation
-  (as :func:`largelr.attribution.aggregate_over_seeds`), each drawn scaled to its own maximum;
+  (as :func:`largelr.analyses.attribution.aggregate_over_seeds`), each drawn scaled to its own maximum;
 * ``…_agreement.csv`` quantifies the agreement per run: the Spearman rank correlation between
   the IG and the DeepLift map of each attributed sample (maps flattened; samples with a
   constant map skipped), averaged over samples, and the core / spurious share of the
-  attribution (as :func:`largelr.attribution.region_shares`, mean over samples) under each
+  attribution (as :func:`largelr.analyses.attribution.region_shares`, mean over samples) under each
   method. Diverged runs get empty (NaN) values.
 
 Torch-free (the figure rules' plot environment has no torch): the statistics come from
-:mod:`largelr.attribution_stats`.
+:mod:`largelr.analyses.attribution_stats`.
 
 Low LR = the smallest, high LR = the largest LR of the non-diverged runs passed in (pass only
 the runs of the LRs kept by the §4.2 filter).
@@ -38,7 +38,7 @@ from matplotlib.gridspec import GridSpec  # noqa: E402
 from scipy.stats import rankdata  # noqa: E402
 
 from largelr.datasets import SpuriousDataset, load_dataset  # noqa: E402
-from largelr.attribution_stats import aggregate_over_seeds, region_shares  # noqa: E402
+from largelr.analyses.attribution_stats import aggregate_over_seeds, region_shares  # noqa: E402
 from largelr.figures.attribution_gallery import (  # noqa: E402
     bare_axes,
     has_spurious_region,

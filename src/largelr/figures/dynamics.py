@@ -1,6 +1,6 @@
 """Training-dynamics figures (paper §6): Fig 3 right, Fig 13 and suppl. Fig 28 bottom.
 
-Inputs are the ``dynamics.csv`` / ``dynamics_maps.npz`` files of :mod:`largelr.dynamics`
+Inputs are the ``dynamics.csv`` / ``dynamics_maps.npz`` files of :mod:`largelr.analyses.dynamics`
 (one per run), gathered with :func:`dynamics_table` / :func:`map_rows`. In every figure the
 **low LR** of a (dataset, model) group is the smallest LR among its runs that have snapshot
 data and the **high LR** the largest (diverged runs have none, so they never count);
@@ -327,7 +327,7 @@ def plot_single_neuron(table: pd.DataFrame, pdf_path: str | Path, png_path: str 
                        note: str = "") -> None:
     """Fig 28 bottom: one neuron's spurious attribution % (solid, left axis) and incoming-weight
     norm (dashed, right axis) through training; high-LR runs, one colour per seed, one panel per
-    (dataset, model). The neuron is chosen per run (see :mod:`largelr.dynamics`).
+    (dataset, model). The neuron is chosen per run (see :mod:`largelr.analyses.dynamics`).
     """
     sns.set_theme(style="whitegrid", context="paper")
     high = with_lr_roles(table)

@@ -29,7 +29,7 @@ from largelr.columns import CAPPED_STATUSES  # noqa: E402
 from largelr.figures.names import DISPLAY_NAMES  # noqa: E402
 from largelr.figures.lr_sweep import LR_SWEEP_METRICS  # noqa: E402
 from largelr.io import atomic_path  # noqa: E402
-from largelr.tables import intervention_rank, intervention_runs  # noqa: E402
+from largelr.reporting.tables import intervention_rank, intervention_runs  # noqa: E402
 
 # x-axis labels of the panels, after the paper's Table 2.
 INTERVENTION_LABELS = {
@@ -64,7 +64,7 @@ def normalised_row_table(row_runs: pd.DataFrame, metrics: dict[str, str]) -> tup
     """Long table (intervention, x, seed, variable, value in [0, 1]) of one row of panels, and
     the raw ranges used to normalise it.
 
-    ``row_runs`` are labelled runs (:func:`largelr.tables.intervention_runs`) of one (dataset,
+    ``row_runs`` are labelled runs (:func:`largelr.reporting.tables.intervention_runs`) of one (dataset,
     model). Each variable is scaled by the min and max of its per-(intervention, value) means
     over the whole row, so the lowest mean of the row sits at 0 and the highest at 1 (a
     constant variable is drawn at 0.5).

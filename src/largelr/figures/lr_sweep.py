@@ -100,7 +100,7 @@ def lr_sweep_figure(runs: pd.DataFrame, title: str, note: str = "", metrics: lis
     """Metrics vs LR, one panel per (dataset, model) of ``runs`` (rows of ``summary/runs.csv``);
     rows of panels are datasets, columns models. Returns the figure and the raw ranges.
 
-    ``runs`` should hold only the LRs kept by :mod:`largelr.lr_filter`; diverged runs are
+    ``runs`` should hold only the LRs kept by :mod:`largelr.reporting.lr_filter`; diverged runs are
     ignored in any case. Per-LR means that include a capped run (stopped before 100 % training
     accuracy, §4.2) get hollow markers, and the footer counts capped runs.
     Each panel normalises each variable on its own, as the paper's figures do.

@@ -1,0 +1,138 @@
+"""Every per-run metric of SPEC §5 for one trained run (the ``evaluate`` rule's work).
+
+* unbiased test accuracy on the full unbiased test split, and worst-group accuracy (min over
+  the (y, b) groups; the paper's metric for CelebA and Waterbirds, §4.1);
+* κ-prunability (§3.2): retention(κ) = Acc(f^(κ)) / Acc(f) and its mean over the κ grid, the
+  removed units chosen by each ranking of ``analysis.prune_rankings``
+  (:data:`largelr.analyses.pruning.PRUNE_RANKINGS`; default ``weight_norm`` = structured L2-magnitude
+  pruning of ⌈κ·units⌉ units in every hidden layer): ``prunability`` / ``prune_retention`` are
+  the first ranking's, ``prunability_<name>`` / ``prune_retention_<name>`` every listed one's;
+  ``activation`` scores units on ``repr_samples`` training samples (``repr_seed``);
+* on the penultimate post-activations of ``repr_samples`` unbiased-test samples (suppl. C):
+  (2, 0.1)-compressibility and sparsity (§3.2), the PQ-index (Diao et al. 2023, Fig 25),
+  class separation R² (§3.3), CSI with class labels and BSI with bias labels (§3.3).
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from largelr.analyses import metrics
+from largelr.columns import DEFAULT_PRUNE_RANKINGS, METRIC_NAMES, prunability_column
+from largelr.datasets import SpuriousDataset, load_dataset
+from largelr.io import atomic_write_json, read_json
+from largelr.training.models import SpuriousModel
+from largelr.analyses.pruning import ranked_pruning_curve
+from largelr.training.runs import load_trained_model, resolve_device, to_tensor_split
+from largelr.training.loop import DIVERGED, TensorSplit, evaluate_accuracy
+
+
+
+@torch.no_grad()
+def predictions(model: SpuriousModel, x: torch.Tensor, batch_size: int = 1000) -> torch.Tensor:
+    """Arg-max class of every sample, on the CPU."""
+    model.eval()
+    return torch.cat([model(x[i:i + batch_size]).argmax(dim=1).cpu() for i in range(0, len(x), batch_size)])
+
+
+@torch.no_grad()
+def penultimate_representation(model: SpuriousModel, x: torch.Tensor, batch_size: int = 1000) -> torch.Tensor:
+    """Penultimate post-activations (the input of the final linear layer), on CPU."""
+    model.eval()
+    return torch.cat([model.features(x[i : i + batch_size]).cpu() for i in range(0, len(x), batch_size)])
+
+
+def representation_sample_indices(n_total: int, n: int, seed: int) -> torch.Tensor:
+    """Indices of the same ``n`` unbiased-test samples for every run of a preset (suppl. C: 1000)."""
+    if n >= n_total:
+        return torch.arange(n_total)
+    return torch.randperm(n_total, generator=torch.Generator().manual_seed(seed))[:n]
+
+
+def representation_sample(split: TensorSplit, n: int, seed: int) -> TensorSplit:
+    """The :func:`representation_sample_indices` subset of ``split``."""
+    idx = representation_sample_indices(len(split), n, seed).to(split.y.device)
+    return TensorSplit(split.x[idx], split.y[idx], split.b[idx])
+
+
+def prune_rankings(analysis: dict[str, Any]) -> list[str]:
+    """``analysis.prune_rankings`` (§3.2 readings of "prune κ of the nodes"), default ``[weight_norm]``."""
+    return list(analysis.get("prune_rankings", DEFAULT_PRUNE_RANKINGS))
+
+
+def prunability_metrics(model: SpuriousModel, test: TensorSplit, analysis: dict[str, Any], base_accuracy: float,
+                        train_x: torch.Tensor | None = None) -> dict[str, Any]:
+    """§3.2 prunability and retention curve per ranking; the unsuffixed keys are the first ranking's."""
+    result: dict[str, Any] = {}
+    for name in prune_rankings(analysis):
+        accuracies = ranked_pruning_curve(model, test, analysis["prune_kappas"], name, train_x)
+        retentions = metrics.retention_curve(accuracies, base_accuracy)
+        result[prunability_column(name)] = metrics.prunability(retentions)
+        result[f"prune_retention_{name}"] = retentions
+        result.setdefault("prunability", result[prunability_column(name)])
+        result.setdefault("prune_retention", retentions)
+    return result
+
+
+def evaluate_model(model: SpuriousModel, test: TensorSplit, analysis: dict[str, Any],
+                   train_x: torch.Tensor | None = None) -> dict[str, Any]:
+    """All metrics of one model on the unbiased test split; see the module docstring.
+
+    ``train_x``: training inputs the ``activation`` ranking scores units on (§3.2 reading).
+    """
+    base_accuracy = evaluate_accuracy(model, test)
+    predicted = predictions(model, test.x)
+    pruning = prunability_metrics(model, test, analysis, base_accuracy, train_x)
+    sample = representation_sample(test, analysis["repr_samples"], analysis["repr_seed"])
+    z = penultimate_representation(model, sample.x)
+    y, b = sample.y.cpu(), sample.b.cpu()
+    return {
+        "test_acc": base_accuracy,
+        "worst_group_acc": metrics.worst_group_accuracy(predicted, test.y.cpu(), test.b.cpu()),
+        "prunability": pruning.pop("prunability"),
+        "act_compressibility": metrics.mean_qk_compressibility(z, analysis["compress_kappa"], analysis["compress_q"]),
+        "act_sparsity": metrics.sparsity(z),
+        "act_pq_index": float(np.mean([metrics.pq_index(row) for row in z])),
+        "class_sep": metrics.class_separation_r2(z, y),
+        "csi": metrics.mean_class_selectivity(z, y),
+        "bsi": metrics.mean_class_selectivity(z, b),
+        "prune_kappas": list(analysis["prune_kappas"]),
+        "prune_retention": pruning.pop("prune_retention"),
+        **pruning,
+    }
+
+
+def training_inputs(dataset: SpuriousDataset, n: int, seed: int, device: torch.device) -> torch.Tensor:
+    """``n`` training inputs (the :func:`representation_sample_indices` draw) for the ``activation`` ranking."""
+    train = dataset.split("train")
+    idx = representation_sample_indices(len(train), n, seed).numpy()
+    x = train.x[np.sort(idx)]
+    return torch.from_numpy(x.astype(np.float32) / 255.0 if x.dtype == np.uint8 else x.astype(np.float32)).to(device)
+
+
+def evaluate_run(
+    dataset_path: str | Path, run_dir: str | Path, output_path: str | Path, analysis: dict[str, Any], device: str = "auto"
+) -> dict[str, Any]:
+    """Write the metrics of a finished run folder to ``output_path`` (JSON).
+
+    A diverged run gets ``null`` metrics and keeps its status, so the DAG goes on.
+    """
+    run_dir = Path(run_dir)
+    record = read_json(run_dir / "run.json")
+    result: dict[str, Any] = {"status": record["status"]}
+    if record["status"] == DIVERGED:
+        result.update({name: math.nan for name in METRIC_NAMES})
+        result.update({prunability_column(name): math.nan for name in prune_rankings(analysis)})
+    else:
+        torch_device = resolve_device(device)
+        dataset: SpuriousDataset = load_dataset(dataset_path)
+        model = load_trained_model(run_dir, dataset, torch_device)
+        train_x = training_inputs(dataset, analysis["repr_samples"], analysis["repr_seed"], torch_device)
+        result.update(evaluate_model(model, to_tensor_split(dataset, "test", torch_device), analysis, train_x))
+    atomic_write_json(output_path, result)
+    return result

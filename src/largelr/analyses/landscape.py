@@ -1,0 +1,235 @@
+"""2-D loss / accuracy / spurious-utilisation landscapes around trained weights (paper Fig 9, SPEC §5).
+
+Following Li et al. (2018, "Visualizing the Loss Landscape of Neural Nets"), the weights w0 of a
+trained model are perturbed in the plane spanned by two random **filter-normalised** directions
+d1, d2: w(α, β) = w0 + α·d1 + β·d2, and on a grid of (α, β) the model is evaluated. Fig 9 shows
+three landscapes per model: training loss, unbiased test accuracy and spurious feature
+utilisation.
+
+Definitions used here:
+
+* **Filter normalisation** (:func:`filter_normalised_direction`): for every parameter with ≥ 2
+  dims a Gaussian tensor d ~ N(0, 1) of the same shape is drawn and each *filter* — a slice
+  along dim 0: a row (output neuron) of a Linear weight, an output channel (kernel) of a Conv
+  weight — is rescaled to the Frobenius norm of the corresponding filter of the weights,
+  d_i ← d_i/‖d_i‖ · ‖w_i‖. A filter whose weights are all zero (e.g. pruned) gets a zero
+  direction. Parameters with ≤ 1 dim (biases, BatchNorm/LayerNorm scales and shifts) get a
+  **zero** direction, i.e. they stay at their trained value (Li et al.'s "ignore biasbn"
+  setting; their scale is not comparable to that of filters). Buffers (BN running statistics)
+  are never perturbed.
+* **Landscape** (:func:`loss_landscape`), on the grid ``grid[i, j]`` ↔ (α = alphas[i],
+  β = betas[j]), every value computed in evaluation mode over the *whole* split, in batches:
+
+  - ``loss``: mean cross-entropy on ``split`` (pass the training split for Fig 9);
+  - ``accuracy``: fraction of argmax predictions equal to the class label y on ``split``;
+  - ``spurious_utilisation``: fraction of argmax predictions equal to the **bias label b** on
+    ``spurious_split`` (default: ``split``). On an unbiased split (b independent of y, e.g. the
+    unbiased test split) a classifier that follows the spurious feature scores ≈ 1 and one that
+    follows the core feature ≈ P(b = y) ≈ 1/K; on a biased training split it is confounded
+    with accuracy, so pass the unbiased test split for Fig 9;
+  - ``spurious_split_accuracy``: accuracy on y over ``spurious_split`` (the unbiased test
+    accuracy of Fig 9 when ``spurious_split`` is the unbiased test split; equals ``accuracy``
+    when no separate split is given). It costs nothing extra: it comes from the same forward pass.
+
+The model is modified in place during the sweep and its original parameter values are restored
+exactly (copied back from a saved clone) at the end, also on error; its train/eval mode is
+restored too.
+
+**FCN fast path** (``fast=True``, the default): for the bias-free :class:`~largelr.training.models.FCN`
+the first layer is linear in its weight, so its pre-activations at (α, β) are
+x·W0ᵀ + α·x·D1ᵀ + β·x·D2ᵀ; the three products are computed once per split and only the
+(cheap) remaining layers run per grid point. For image inputs (d_in = 2352, width 256) the first
+layer is ~90 % of the FLOPs, so a grid costs several times less. The result equals the plain
+path up to float rounding (linearity of the matmul; tested). It is used only when the model is
+exactly an ``FCN`` whose first layer has a plain ``weight`` parameter (no pruning
+re-parametrisation / hooks) and the cached products fit in ``fast_max_bytes``; otherwise, or
+with ``fast=False``, every grid point runs the full forward.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from largelr.training.models import FCN
+from largelr.training.loop import TensorSplit
+
+LANDSCAPE_KEYS: tuple[str, ...] = ("loss", "accuracy", "spurious_utilisation", "spurious_split_accuracy")
+
+
+def filter_normalised_direction(model: nn.Module, generator: torch.Generator | None = None) -> list[torch.Tensor]:
+    """One random filter-normalised direction, aligned with ``list(model.parameters())``.
+
+    See the module docstring: Gaussian per parameter, each dim-0 slice (filter) rescaled to the
+    norm of the same slice of the weights; ≤ 1-D parameters (biases, norms) get zeros. The
+    Gaussian is drawn on ``generator``'s device (CPU by default) and moved to each parameter's
+    device, so a seeded CPU generator gives the same direction on any device.
+    """
+    directions = []
+    draw_device = generator.device if generator is not None else torch.device("cpu")
+    for param in model.parameters():
+        w = param.detach()
+        if w.dim() <= 1:
+            directions.append(torch.zeros_like(w))
+            continue
+        d = torch.randn(w.shape, generator=generator, device=draw_device, dtype=torch.float32)
+        d = d.to(device=w.device, dtype=w.dtype)
+        d_norm = d.flatten(1).norm(dim=1)
+        w_norm = w.flatten(1).norm(dim=1)
+        scale = torch.where(d_norm > 0, w_norm / torch.where(d_norm > 0, d_norm, torch.ones_like(d_norm)),
+                            torch.zeros_like(d_norm))
+        directions.append(d * scale.view(-1, *([1] * (w.dim() - 1))))
+    return directions
+
+
+def random_directions(model: nn.Module, seed: int = 0) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+    """Two independent filter-normalised directions (d1, d2) from one seeded CPU generator."""
+    generator = torch.Generator().manual_seed(seed)
+    return filter_normalised_direction(model, generator), filter_normalised_direction(model, generator)
+
+
+def _check_direction(direction: Sequence[torch.Tensor], params: list[nn.Parameter], which: str) -> None:
+    if len(direction) != len(params):
+        raise ValueError(f"direction {which} has {len(direction)} tensors, the model has {len(params)} parameters")
+    for k, (d, p) in enumerate(zip(direction, params)):
+        if d.shape != p.shape:
+            raise ValueError(f"direction {which}[{k}] has shape {tuple(d.shape)}, parameter has {tuple(p.shape)}")
+
+
+Forward = Callable[[int, int], torch.Tensor]
+
+
+@torch.no_grad()
+def _split_stats(forward: Forward, split: TensorSplit, batch_size: int) -> tuple[float, float, float]:
+    """(mean cross-entropy, accuracy on y, fraction of predictions equal to b) over ``split``.
+
+    ``forward(start, stop)`` returns the logits of samples ``start:stop`` of ``split``.
+    """
+    loss_sum, correct, follows_bias = 0.0, 0, 0
+    for start in range(0, len(split), batch_size):
+        logits = forward(start, start + batch_size)
+        targets = split.y[start : start + batch_size]
+        predictions = logits.argmax(dim=1)
+        correct += int((predictions == targets).sum())
+        follows_bias += int((predictions == split.b[start : start + batch_size]).sum())
+        loss_sum += float(F.cross_entropy(logits, targets, reduction="sum"))
+    n = max(len(split), 1)
+    return loss_sum / n, correct / n, follows_bias / n
+
+
+def _plain_forward(model: nn.Module, split: TensorSplit) -> Forward:
+    return lambda start, stop: model(split.x[start:stop])
+
+
+def _fcn_fast_path_ok(model: nn.Module, splits: Sequence[TensorSplit], fast_max_bytes: int) -> bool:
+    if type(model) is not FCN:
+        return False
+    first = model.hidden[0]
+    if first.bias is not None or not isinstance(first._parameters.get("weight"), nn.Parameter):
+        return False
+    if first._forward_pre_hooks or first._forward_hooks:
+        return False
+    cached = 3 * sum(len(split) for split in splits) * first.out_features * first.weight.element_size()
+    return cached <= fast_max_bytes
+
+
+class _FCNFirstLayerCache:
+    """x·W0ᵀ, x·D1ᵀ, x·D2ᵀ of the FCN's first layer on one split; logits at (α, β) from them."""
+
+    def __init__(self, model: FCN, split: TensorSplit, w0: torch.Tensor, u: torch.Tensor, v: torch.Tensor,
+                 batch_size: int) -> None:
+        self.model = model
+        xs = [split.x[i : i + batch_size].flatten(start_dim=1) for i in range(0, len(split), batch_size)]
+        self.p0, self.p1, self.p2 = (torch.cat([F.linear(x, m) for x in xs]) if xs else None for m in (w0, u, v))
+        self.alpha = self.beta = 0.0
+
+    def __call__(self, start: int, stop: int) -> torch.Tensor:
+        pre = self.p0[start:stop]
+        if self.alpha != 0.0 or self.beta != 0.0:  # a fresh tensor: accumulate and ReLU in place
+            pre = torch.add(pre, self.p1[start:stop], alpha=self.alpha)
+            if self.beta != 0.0:
+                pre.add_(self.p2[start:stop], alpha=self.beta)
+            h = pre.relu_()
+        else:
+            h = torch.relu(pre)
+        for layer in self.model.hidden[1:]:
+            h = torch.relu_(layer(h))
+        return self.model.head(h)
+
+
+@torch.no_grad()
+def loss_landscape(
+    model: nn.Module,
+    split: TensorSplit,
+    directions: tuple[Sequence[torch.Tensor], Sequence[torch.Tensor]],
+    alphas: Sequence[float],
+    betas: Sequence[float],
+    spurious_split: TensorSplit | None = None,
+    batch_size: int = 2000,
+    fast: bool = True,
+    fast_max_bytes: int = 1 << 30,
+) -> dict[str, np.ndarray]:
+    """Evaluate the model at w0 + α·d1 + β·d2 for every (α, β); 2-D grids ``[len(alphas), len(betas)]``.
+
+    Returns float64 arrays keyed by :data:`LANDSCAPE_KEYS` (definitions in the module
+    docstring). ``directions`` are aligned with ``list(model.parameters())`` (as returned by
+    :func:`filter_normalised_direction`). The parameters are restored exactly afterwards.
+    ``fast`` enables the FCN first-layer cache (module docstring) when applicable, using at most
+    ``fast_max_bytes`` of cached products.
+    """
+    params = list(model.parameters())
+    d1, d2 = directions
+    _check_direction(d1, params, "d1")
+    _check_direction(d2, params, "d2")
+    d1 = [d.to(device=p.device, dtype=p.dtype) for d, p in zip(d1, params)]
+    d2 = [d.to(device=p.device, dtype=p.dtype) for d, p in zip(d2, params)]
+    alphas, betas = [float(a) for a in alphas], [float(b) for b in betas]
+    grids = {key: np.full((len(alphas), len(betas)), np.nan) for key in LANDSCAPE_KEYS}
+    saved = [p.detach().clone() for p in params]
+    was_training = model.training
+    model.eval()
+    splits = [split] if spurious_split is None else [split, spurious_split]
+    try:
+        caches: list[_FCNFirstLayerCache] = []
+        if fast and _fcn_fast_path_ok(model, splits, fast_max_bytes):
+            k = next(n for n, p in enumerate(params) if p is model.hidden[0].weight)
+            caches = [_FCNFirstLayerCache(model, s, saved[k], d1[k], d2[k], batch_size) for s in splits]
+        forwards: list[Forward] = caches or [_plain_forward(model, s) for s in splits]
+        # parameters that move in the plane (zero directions stay at w0; with the FCN cache the
+        # first-layer weight is not read, so it is not updated either)
+        skip = {id(model.hidden[0].weight)} if caches else set()
+        moving = [
+            (p, w0, u, v) for p, w0, u, v in zip(params, saved, d1, d2)
+            if id(p) not in skip and (bool(u.any()) or bool(v.any()))
+        ]
+        for i, alpha in enumerate(alphas):
+            for j, beta in enumerate(betas):
+                for p, w0, u, v in moving:
+                    p.copy_(w0)
+                    if alpha != 0.0:
+                        p.add_(u, alpha=alpha)
+                    if beta != 0.0:
+                        p.add_(v, alpha=beta)
+                for cache in caches:
+                    cache.alpha, cache.beta = alpha, beta
+                loss, acc, follows_bias = _split_stats(forwards[0], split, batch_size)
+                if spurious_split is not None:
+                    _, spurious_acc, follows_bias = _split_stats(forwards[1], spurious_split, batch_size)
+                else:
+                    spurious_acc = acc
+                grids["loss"][i, j] = loss
+                grids["accuracy"][i, j] = acc
+                grids["spurious_utilisation"][i, j] = follows_bias
+                grids["spurious_split_accuracy"][i, j] = spurious_acc
+    finally:
+        for p, w0 in zip(params, saved):
+            p.copy_(w0)
+        model.train(was_training)
+    return grids
+
+
+__all__ = ["LANDSCAPE_KEYS", "filter_normalised_direction", "loss_landscape", "random_directions"]

@@ -1,0 +1,337 @@
+"""Tables of the paper (SPEC §6) and the claims scorecard (SPEC §7).
+
+* :func:`table1` — Table 1 (paper §4.2, "main experiments"): per (dataset, model), the min and
+  max of the LR and of each per-LR mean metric over the kept LRs (§4.2 filter), from the
+  **main recipe only** (constant-LR SGD: the optimizer ``main_optimizer="sgd"``, see
+  :func:`main_recipe_runs`), beside the paper's own values (``paper_values/table1.csv``, typed
+  in from the paper) and the difference. For CelebA and Waterbirds the accuracy column is
+  **worst-group** accuracy, as the paper reports for them (§4.1); ``acc_metric`` says which.
+  ``runs`` / ``converged_runs`` / ``capped_runs`` count the runs of each row; capped runs
+  (iteration cap or stalled, :data:`largelr.columns.CAPPED_STATUSES`) stay in the means but
+  :func:`write_table1` marks their rows with a dagger in Markdown and LaTeX.
+* :func:`table2` — Table 2 (§4.3, Fig 6 / 19): the same min/max per (dataset, model,
+  intervention) of the regularisation experiments, with the plain-LR row they are compared
+  with, beside the paper's values (``paper_values/table2.csv``) and the difference.
+* :func:`claims_scorecard` — for each (dataset, model, optimizer, metric), i.e. every recipe
+  on its own, Spearman's ρ between LR and the metric over the **converged** runs (every seed),
+  a bootstrap 95 % CI, and whether the paper's claim (the metric rises with LR) is supported
+  (CI above 0), contradicted (CI below 0) or inconclusive; ``inconclusive (under-trained)``
+  when fewer than 3 LRs have a converged run. Each row counts its runs, converged and capped.
+  ``prunability_<ranking>`` columns of the runs table (one per ``analysis.prune_rankings``
+  entry) get rows of their own, ``prune_ranking`` naming the §3.2 unit ranking.
+Every table is written as CSV, Markdown and LaTeX.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy.stats import spearmanr
+
+from largelr.io import atomic_path, atomic_write_text
+from largelr.columns import CAPPED_STATUSES, CONVERGED_STATUS, NO_INTERVENTION, PRUNE_RANKING_NAMES, parse_hp, \
+    prunability_column
+
+# Table 1's metric columns; test accuracy is reported in % as in the paper.
+TABLE1_METRICS = ["test_acc", "prunability", "act_compressibility", "csi", "class_sep"]
+# Datasets whose Table 1 accuracy is worst-group accuracy (§4.1: "we examine worst-group test
+# accuracy in our experiments with CelebA and Waterbirds"); the others use unbiased test accuracy.
+WORST_GROUP_DATASETS = ("celeba", "waterbirds")
+# Table 1's rows come from this recipe (the ``optimizer`` column): §4.2, constant-LR SGD.
+MAIN_OPTIMIZER = "sgd"
+# How the pipeline's dataset/model names map to the paper's table labels (config names may differ).
+# ``*_fcn`` are the ρ = 0.25 variants the paper trains its FCNs on (§4.1). The paper's Table 1
+# has no Waterbirds row (its results are in Fig 18 only), so that row has no paper values.
+PAPER_DATASETS = {"parity": "Parity", "moon_star": "Moon-Star", "colored_mnist": "Colored MNIST",
+                  "double_mnist": "Double MNIST", "mnist_cifar": "MNIST-CIFAR", "corrupted_cifar10": "Cor. CIFAR-10",
+                  "mnist_cifar_fcn": "MNIST-CIFAR", "corrupted_cifar10_fcn": "Cor. CIFAR-10",
+                  "celeba": "CelebA", "waterbirds": "Waterbirds"}
+PAPER_ARCHS = {"fcn": "FCN", "cnn": "CNN", "resnet18": "ResNet18", "resnet50": "ResNet50",
+               "wide_resnet101_2": "Wide ResNet101-2", "swin_t": "Swin Transformer"}
+# Marker of Table 1 rows whose means include capped runs (Markdown / LaTeX), and its legend.
+CAPPED_MARK = "†"
+CAPPED_LEGEND = (f"{CAPPED_MARK} includes runs stopped before 100 % training accuracy (iteration cap or "
+                 "stalled, counted as capped runs): their values are of under-trained models.")
+
+
+def paper_table(name: str) -> pd.DataFrame:
+    """The paper's Table 1 or 2 as typed in (``paper_values/tableN.csv``)."""
+    with resources.files("largelr.reporting.paper_values").joinpath(f"{name}.csv").open() as handle:
+        return pd.read_csv(handle, comment="#")
+
+
+def status_counts(group: pd.DataFrame) -> dict[str, int]:
+    """``runs``, ``converged_runs`` and ``capped_runs`` (max_iters + stalled) of a group of runs."""
+    return {"runs": len(group), "converged_runs": int((group["status"] == CONVERGED_STATUS).sum()),
+            "capped_runs": int(group["status"].isin(CAPPED_STATUSES).sum())}
+
+
+def main_recipe_runs(runs: pd.DataFrame, main_optimizer: str = MAIN_OPTIMIZER) -> pd.DataFrame:
+    """The runs of each (dataset, model)'s main recipe, the one Table 1 reports (§4.2).
+
+    The main recipe is ``main_optimizer`` (constant-LR SGD) where the (dataset, model) has it;
+    a (dataset, model) without it whose runs all share one recipe keeps that recipe (e.g. an
+    AdamW-only Swin-T); one with several other recipes and no ``main_optimizer`` is left out.
+    """
+    def main(group: pd.DataFrame) -> str | None:
+        optimizers = set(group["optimizer"])
+        if main_optimizer in optimizers:
+            return main_optimizer
+        return optimizers.pop() if len(optimizers) == 1 else None
+
+    chosen = {key: main(group) for key, group in runs.groupby(["dataset", "model"])}
+    keys = zip(runs["dataset"], runs["model"])
+    is_main = [chosen[key] == optimizer for key, optimizer in zip(keys, runs["optimizer"])]
+    return runs[pd.Series(is_main, index=runs.index, dtype=bool)]
+
+
+def accuracy_metric(dataset: str) -> str:
+    """The accuracy Table 1 reports for ``dataset``: worst-group for CelebA / Waterbirds (§4.1)."""
+    return "worst_group_acc" if dataset in WORST_GROUP_DATASETS else "test_acc"
+
+
+def table1(runs: pd.DataFrame, model_arch: dict[str, str], main_optimizer: str = MAIN_OPTIMIZER) -> pd.DataFrame:
+    """Table 1 (§4.2): min/max of LR and of each per-LR mean metric per (dataset, model).
+
+    ``runs`` = kept runs (§4.2 filter); only the plain (hp == "none"), non-diverged runs of the
+    main recipe (:func:`main_recipe_runs`) count. Capped runs stay in the means and are counted
+    in ``capped_runs``. ``test_acc_*`` holds worst-group accuracy for CelebA / Waterbirds
+    (``acc_metric``). ``model_arch`` maps a config model name to its architecture key (``fcn``,
+    ``resnet18``...) so that rows can be matched with the paper's.
+    """
+    plain = runs[(runs["hp"] == NO_INTERVENTION) & (runs["status"] != "diverged")]
+    rows = [_table1_row(dataset, model, group, model_arch)
+            for (dataset, model), group in main_recipe_runs(plain, main_optimizer).groupby(["dataset", "model"])]
+    ours = pd.DataFrame(rows)
+    if ours.empty:
+        return ours
+    paper = paper_table("table1").rename(columns={"dataset": "paper_dataset", "model": "paper_model"})
+    merged = ours.merge(paper, on=["paper_dataset", "paper_model"], how="left", suffixes=("", "_paper"))
+    for column in [c for c in paper.columns if c.endswith(("_min", "_max"))]:
+        merged[f"{column}_diff"] = merged[column] - merged[f"{column}_paper"]
+    return merged
+
+
+def _table1_row(dataset: str, model: str, group: pd.DataFrame, model_arch: dict[str, str]) -> dict:
+    acc = accuracy_metric(dataset)
+    values = group.assign(test_acc=group[acc] * 100) if acc in group else group.assign(test_acc=np.nan)
+    means = values.groupby("lr")[TABLE1_METRICS].mean()
+    row = {"dataset": dataset, "model": model, "optimizer": group["optimizer"].iloc[0], "acc_metric": acc,
+           "lr_min": means.index.min(), "lr_max": means.index.max(), **status_counts(group)}
+    for metric in TABLE1_METRICS:
+        row[f"{metric}_min"], row[f"{metric}_max"] = means[metric].min(), means[metric].max()
+    row["paper_dataset"] = PAPER_DATASETS.get(dataset, dataset)
+    row["paper_model"] = PAPER_ARCHS.get(model_arch.get(model, model), model)
+    return row
+
+
+def mark_capped(table: pd.DataFrame, column: str = "dataset") -> pd.DataFrame:
+    """A copy of Table 1 with :data:`CAPPED_MARK` after ``column`` on rows with capped runs."""
+    marked = table.copy()
+    if len(marked):
+        capped = marked["capped_runs"] > 0
+        marked[column] = marked[column].astype(str).where(~capped, marked[column].astype(str) + " " + CAPPED_MARK)
+    return marked
+
+
+def write_table1(table: pd.DataFrame, stem: str | Path, caption: str) -> None:
+    """Table 1 as CSV (plain values) and Markdown / LaTeX (capped rows daggered, with a legend)."""
+    write_table(table, stem, caption, formats=("csv",))
+    legend = CAPPED_LEGEND if len(table) and (table["capped_runs"] > 0).any() else ""
+    write_table(mark_capped(table), stem, caption, formats=("md", "tex"), legend=legend)
+
+
+# Table 2's rows, in the paper's order: the plain LR sweep, high LR + L2, then the interventions.
+INTERVENTION_ORDER = ["lr", "high_lr_l2", "batch_size", "momentum", "l1", "l2", "focal_gamma", "asam_rho",
+                      "lr_drop_at"]
+INTERVENTION_KEYS = ["dataset", "model", "optimizer"]
+TABLE2_COLUMNS = (INTERVENTION_KEYS + ["intervention", "base_lr", "hp_min", "hp_max", "runs", "capped_runs"]
+                  + [f"{m}_{end}" for m in TABLE1_METRICS for end in ("min", "max")] + ["paper_dataset", "paper_model"])
+
+
+def intervention_value(name: str, value: float) -> float:
+    """The x value the paper reports: 1/batch size for batch size (larger = more regularisation)."""
+    return 1.0 / value if name == "batch_size" else value
+
+
+def intervention_runs(runs: pd.DataFrame) -> pd.DataFrame:
+    """The non-diverged runs of every (dataset, model, optimizer) with intervention cells, labelled.
+
+    Adds ``intervention`` (``"lr"`` for the plain cells, hp == "none", else the intervention name
+    of :mod:`largelr.training.recipes`), ``value`` (the LR, or the intervention value; batch size as
+    1/batch size, as the paper's Fig 6 and Table 2 do) and ``base_lr`` (the LR of an intervention
+    cell, NaN for the LR sweep). An intervention run at more than one LR is split: the lowest LR
+    keeps the name, a single higher one becomes ``high_lr_<name>`` (the paper's "High LR + L2
+    Reg."), several higher ones ``<name>@lr<LR>``. Groups without intervention cells are dropped.
+    """
+    usable = runs[runs["status"] != "diverged"].copy()
+    varied = usable[usable["hp"] != NO_INTERVENTION].copy()
+    columns = list(runs.columns) + ["intervention", "value", "base_lr"]
+    if varied.empty:
+        return pd.DataFrame(columns=columns)
+    parsed = varied["hp"].map(parse_hp)
+    varied["intervention"] = parsed.str[0]
+    varied["value"] = [intervention_value(name, value) for name, value in parsed]
+    varied["base_lr"] = varied["lr"]
+    varied["intervention"] = _split_by_base_lr(varied)
+    keys = varied[INTERVENTION_KEYS].drop_duplicates()
+    plain = usable[usable["hp"] == NO_INTERVENTION].merge(keys, on=INTERVENTION_KEYS, how="inner")
+    plain = plain.assign(intervention="lr", value=plain["lr"], base_lr=np.nan)
+    return pd.concat([plain, varied], ignore_index=True)[columns]
+
+
+def _split_by_base_lr(varied: pd.DataFrame) -> pd.Series:
+    labels = varied["intervention"].copy()
+    for _, group in varied.groupby(INTERVENTION_KEYS + ["intervention"]):
+        base_lrs = sorted(group["base_lr"].unique())
+        name = group["intervention"].iloc[0]
+        for lr in base_lrs[1:]:
+            labels.loc[group.index[group["base_lr"] == lr]] = (
+                f"high_lr_{name}" if len(base_lrs) == 2 else f"{name}@lr{lr:g}")
+    return labels
+
+
+def intervention_rank(label: str) -> tuple[int, str]:
+    """Sort key: Table 2's order, unknown labels last (alphabetically)."""
+    return (INTERVENTION_ORDER.index(label) if label in INTERVENTION_ORDER else len(INTERVENTION_ORDER), label)
+
+
+def table2(runs: pd.DataFrame, model_arch: dict[str, str]) -> pd.DataFrame:
+    """Table 2: per (dataset, model, optimizer, intervention), min/max of the value and of each
+    per-value mean metric (mean over seeds), diverged runs ignored (see :func:`intervention_runs`).
+
+    As in the paper, ``hp_min``/``hp_max`` are the LR range for the ``lr`` row, the L2 strength
+    for ``high_lr_l2`` (its LR is ``base_lr``) and **1/batch size** for ``batch_size``; test
+    accuracy is in %. The paper's values are matched on (dataset, intervention) only: its
+    Table 2 names no model (§4.3 says Fig 6 uses a ResNet18), so ``paper_model`` is ours.
+    """
+    labelled = intervention_runs(runs)
+    rows = []
+    for (dataset, model, optimizer, intervention), group in labelled.groupby(
+            INTERVENTION_KEYS + ["intervention"], sort=False):
+        means = group.groupby("value")[TABLE1_METRICS].mean()
+        means["test_acc"] *= 100
+        row = {"dataset": dataset, "model": model, "optimizer": optimizer, "intervention": intervention,
+               "base_lr": group["base_lr"].min(), "hp_min": means.index.min(), "hp_max": means.index.max(),
+               "runs": len(group), "capped_runs": int(group["status"].isin(CAPPED_STATUSES).sum())}
+        for metric in TABLE1_METRICS:
+            row[f"{metric}_min"], row[f"{metric}_max"] = means[metric].min(), means[metric].max()
+        row["paper_dataset"] = PAPER_DATASETS.get(dataset, dataset)
+        row["paper_model"] = PAPER_ARCHS.get(model_arch.get(model, model), model)
+        rows.append(row)
+    ours = pd.DataFrame(rows, columns=TABLE2_COLUMNS)
+    if ours.empty:
+        return ours
+    ours["rank"] = ours["intervention"].map(lambda label: intervention_rank(label)[0])
+    ours = ours.sort_values(["dataset", "model", "optimizer", "rank", "intervention"], ignore_index=True)
+    ours = ours.drop(columns="rank")
+    paper = paper_table("table2").rename(columns={"dataset": "paper_dataset"})
+    merged = ours.merge(paper, on=["paper_dataset", "intervention"], how="left", suffixes=("", "_paper"))
+    for column in [c for c in paper.columns if c.endswith(("_min", "_max"))]:
+        merged[f"{column}_diff"] = merged[column] - merged[f"{column}_paper"]
+    return merged
+
+
+def spearman_with_bootstrap(lr: np.ndarray, values: np.ndarray, n_boot: int = 1000, seed: int = 0
+                            ) -> tuple[float, float, float]:
+    """Spearman ρ of ``values`` with ``lr`` and a percentile-bootstrap 95 % CI (runs resampled)."""
+    rho = float(spearmanr(lr, values).statistic)
+    rng = np.random.default_rng(seed)
+    samples = []
+    for _ in range(n_boot):
+        idx = rng.integers(0, len(lr), len(lr))
+        if np.unique(lr[idx]).size > 1 and np.unique(values[idx]).size > 1:
+            samples.append(spearmanr(lr[idx], values[idx]).statistic)
+    if not samples:
+        return rho, float("nan"), float("nan")
+    low, high = np.percentile(samples, [2.5, 97.5])
+    return rho, float(low), float(high)
+
+
+def verdict(low: float, high: float) -> str:
+    """The paper claims every metric rises with LR: CI above 0 supports it, below 0 contradicts it."""
+    if np.isnan(low) or np.isnan(high):
+        return "inconclusive"
+    if low > 0:
+        return "supported"
+    if high < 0:
+        return "contradicted"
+    return "inconclusive"
+
+
+# A verdict needs converged runs at this many LRs; with fewer the row is UNDER_TRAINED.
+MIN_CONVERGED_LRS = 3
+UNDER_TRAINED = "inconclusive (under-trained)"
+SCORECARD_KEYS = ["dataset", "model", "optimizer"]
+
+
+def scorecard_metrics(dataset: str, columns: Iterable[str] = ()) -> list[str]:
+    """Table 1's metrics, plus worst-group accuracy where the paper reports it (§4.1), plus every
+    ``prunability_<ranking>`` of ``columns`` (§3.2 under each unit ranking, ``analysis.prune_rankings``)."""
+    extra = ["worst_group_acc"] if dataset in WORST_GROUP_DATASETS else []
+    present = set(columns)
+    return TABLE1_METRICS + extra + [c for c in map(prunability_column, PRUNE_RANKING_NAMES) if c in present]
+
+
+def prune_ranking_of(metric: str) -> str:
+    """The unit ranking a ``prunability_<ranking>`` metric uses; ``""`` for any other metric (the plain
+    ``prunability`` is the first of ``analysis.prune_rankings``)."""
+    names = {prunability_column(name): name for name in PRUNE_RANKING_NAMES}
+    return names.get(metric, "")
+
+
+def claims_scorecard(runs: pd.DataFrame, metrics: list[str] | None = None, n_boot: int = 1000) -> pd.DataFrame:
+    """Claims scorecard (SPEC §7; the paper's claim of §4.2 that every metric rises with LR).
+
+    One row per (dataset, model, optimizer, metric): every recipe is scored on its own, over
+    the kept, plain (hp == "none"), non-diverged runs. ``runs`` / ``converged_runs`` /
+    ``capped_runs`` count them; ρ, its CI and the verdict use the converged runs only, and a
+    row with fewer than :data:`MIN_CONVERGED_LRS` converged LRs is :data:`UNDER_TRAINED`.
+    Metrics default to :func:`scorecard_metrics` (with a row per ``prunability_<ranking>``
+    column of ``runs``, ``prune_ranking`` naming the ranking, so a verdict's dependence on the
+    §3.2 reading shows); metrics a run set lacks, and sweeps of a single LR, give no row.
+    """
+    plain = runs[(runs["hp"] == NO_INTERVENTION) & (runs["status"] != "diverged")]
+    rows = []
+    for (dataset, model, optimizer), group in plain.groupby(SCORECARD_KEYS, sort=True):
+        for metric in metrics or scorecard_metrics(dataset, runs.columns):
+            data = group[["lr", "status", metric]].dropna() if metric in group else group.iloc[:0]
+            if data["lr"].nunique() >= 2:
+                rows.append({"dataset": dataset, "model": model, "optimizer": optimizer, "metric": metric,
+                             "prune_ranking": prune_ranking_of(metric), **_score(data, metric, n_boot)})
+    return pd.DataFrame(rows)
+
+
+def _score(data: pd.DataFrame, metric: str, n_boot: int) -> dict:
+    converged = data[data["status"] == CONVERGED_STATUS]
+    n_lrs = converged["lr"].nunique()
+    rho = low = high = float("nan")
+    if n_lrs >= 2:
+        rho, low, high = spearman_with_bootstrap(converged["lr"].to_numpy(), converged[metric].to_numpy(), n_boot)
+    return {**status_counts(data), "learning_rates": data["lr"].nunique(), "converged_learning_rates": n_lrs,
+            "spearman": rho, "ci_low": low, "ci_high": high, "claim": "increases with LR",
+            "verdict": verdict(low, high) if n_lrs >= MIN_CONVERGED_LRS else UNDER_TRAINED}
+
+
+def write_table(frame: pd.DataFrame, stem: str | Path, caption: str = "",
+                formats: tuple[str, ...] = ("csv", "md", "tex"), legend: str = "") -> None:
+    """``stem``.csv / .md / .tex (numbers rounded to 4 significant digits in md and tex).
+
+    ``legend`` (e.g. what a marker means) follows the Markdown table and ends the LaTeX caption.
+    """
+    stem = Path(stem)
+    shown = frame.map(lambda v: float(f"{v:.4g}") if isinstance(v, float) and np.isfinite(v) else v)
+    if "csv" in formats:
+        with atomic_path(stem.with_suffix(".csv")) as tmp:
+            frame.to_csv(tmp, index=False)
+    if "md" in formats:
+        header = f"{caption}\n\n" if caption else ""
+        footer = f"\n{legend}\n" if legend else ""
+        atomic_write_text(stem.with_suffix(".md"), header + shown.to_markdown(index=False) + "\n" + footer)
+    if "tex" in formats:
+        full = " ".join(part for part in (caption, legend) if part).replace("%", r"\%")
+        atomic_write_text(stem.with_suffix(".tex"), shown.to_latex(index=False, caption=full or None, na_rep="--"))

@@ -1,0 +1,228 @@
+"""Training cells from dataset file to run folders (the ``train`` rules' work).
+
+:func:`train_group` trains the cells of one training group (every LR × seed of an
+experiment) in one process, stacked where the recipe allows; :func:`train_cell` trains one
+cell alone.
+
+A run folder holds ``model.pt`` (final weights), ``history.csv`` (one row per evaluation,
+see :mod:`largelr.training.loop`), ``snapshots.pt`` (weights through training for the dynamics
+figures 3 right / 13 / 28 bottom: ``{"iterations": [...], "states": [...]}``, ascending;
+empty lists when ``training.snapshot_interval`` is 0) and ``run.json``: the cell, the
+resolved settings, the status (``converged`` / ``max_iters`` / ``stalled`` / ``diverged``),
+iterations, wall time, device, the engine that trained it (``single``, or ``stacked`` with its
+group size) and package versions. ``run.json`` is written last, so its presence means the run is complete; while a
+run is in progress ``checkpoint.pt`` lets a killed job resume where it stopped.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+import os
+import platform
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+
+from largelr.datasets import SpuriousDataset, load_dataset
+from largelr.io import atomic_path, atomic_write_json, atomic_write_text, read_json
+from largelr.training.models import SpuriousModel, build_model, input_stem
+from largelr.training.optim import schedule_length
+from largelr.training.stacked import PER_MODEL_SETTINGS, StackedOutcome, train_stacked, why_not_stackable
+from largelr.training.loop import TensorSplit, TrainResult, TrainSettings, train
+
+log = logging.getLogger(__name__)
+
+CHECKPOINT_NAME = "checkpoint.pt"
+SNAPSHOTS_NAME = "snapshots.pt"
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` → CUDA when available, else CPU (SPEC §4; config key ``device``)."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def to_tensor_split(dataset: SpuriousDataset, split: str, device: torch.device) -> TensorSplit:
+    data = dataset.split(split)
+    return TensorSplit(
+        x=torch.from_numpy(data.as_float()).to(device),
+        y=torch.from_numpy(data.y).long().to(device),
+        b=torch.from_numpy(data.b).long().to(device),
+    )
+
+
+def init_model(dataset: SpuriousDataset, model_spec: dict[str, Any], seed: int) -> SpuriousModel:
+    """The model of a cell, initialised deterministically from the cell's seed."""
+    torch.manual_seed(seed)
+    return build_model(model_spec, dataset.input_shape, dataset.num_classes)
+
+
+def train_cell(
+    dataset_path: str | Path,
+    run_dir: str | Path,
+    cell: dict[str, Any],
+    model_spec: dict[str, Any],
+    settings: TrainSettings,
+    device: str = "auto",
+) -> dict[str, Any]:
+    """Train one (dataset, model, optimizer, lr, seed) cell and write its run folder."""
+    torch_device = _start(device)
+    dataset = load_dataset(dataset_path)
+    return _train_one(dataset, Path(run_dir), cell, model_spec, settings, torch_device)
+
+
+def train_group(
+    dataset_path: str | Path,
+    run_dirs: Sequence[str | Path],
+    cells: Sequence[dict[str, Any]],
+    model_spec: dict[str, Any],
+    settings: Sequence[TrainSettings],
+    device: str = "auto",
+    engine: str = "stacked",
+    checkpoint_dir: str | Path | None = None,
+) -> list[dict[str, Any]]:
+    """Train the cells of one training group (every LR × seed of an experiment) in one process.
+
+    The dataset is loaded once. With ``engine`` ``stacked``, cells whose settings differ only
+    in LR / seed / snapshot interval train as one stacked model where the recipe allows it
+    (:func:`largelr.training.stacked.why_not_stackable`), resuming from a checkpoint in
+    ``checkpoint_dir``; other cells train one after another, each resuming from the
+    ``checkpoint.pt`` of its run folder. Every cell gets the run folder :func:`train_cell` writes.
+    """
+    torch_device = _start(device)
+    dataset = load_dataset(dataset_path)
+    records: dict[int, dict[str, Any]] = {}
+    for number, members in enumerate(_stacks(settings)):
+        models = [init_model(dataset, model_spec, settings[i].seed) for i in members]
+        member_settings = [settings[i] for i in members]
+        reason = (why_not_stackable(models[0], member_settings) if engine == "stacked"
+                  else f"training.engine is {engine!r}")
+        if reason is not None or len(members) == 1:
+            log.info("training %d cells one after another: %s", len(members), reason or "a group of one")
+            for i in members:
+                records[i] = _train_one(dataset, Path(run_dirs[i]), cells[i], model_spec, settings[i], torch_device)
+            continue
+        checkpoint = Path(checkpoint_dir) / f"checkpoint-{number}.pt" if checkpoint_dir is not None else None
+        log.info("training %d cells stacked on %s (%d train samples)", len(members), torch_device, len(dataset.train))
+
+        def write(row: int, outcome: StackedOutcome, members: list[int] = members) -> None:
+            i = members[row]
+            records[i] = _write_run(Path(run_dirs[i]), cells[i], model_spec, settings[i], outcome.result,
+                                    outcome.state, torch_device, engine={"kind": "stacked", "group_size": len(members)})
+
+        outcomes = train_stacked(models, to_tensor_split(dataset, "train", torch_device),
+                                 to_tensor_split(dataset, "test", torch_device), member_settings,
+                                 checkpoint_path=checkpoint, on_stop=write)
+        for row, outcome in enumerate(outcomes):  # cells that had stopped before a resumed checkpoint
+            if members[row] not in records:
+                write(row, outcome)
+        if checkpoint is not None:
+            checkpoint.unlink(missing_ok=True)
+    return [records[i] for i in range(len(cells))]
+
+
+def _stacks(settings: Sequence[TrainSettings]) -> list[list[int]]:
+    """Indices of cells that may share a stack: equal settings but for the per-model ones."""
+    stacks: dict[str, list[int]] = {}
+    for i, s in enumerate(settings):
+        shared = {k: v for k, v in asdict(s).items() if k not in PER_MODEL_SETTINGS}
+        stacks.setdefault(json.dumps(shared, sort_keys=True, default=str), []).append(i)
+    return list(stacks.values())
+
+
+def _start(device: str) -> torch.device:
+    """Deterministic kernels (cuBLAS needs its workspace setting before CUDA starts)."""
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    return resolve_device(device)
+
+
+def _train_one(dataset: SpuriousDataset, run_dir: Path, cell: dict[str, Any], model_spec: dict[str, Any],
+               settings: TrainSettings, torch_device: torch.device) -> dict[str, Any]:
+    run_dir.mkdir(parents=True, exist_ok=True)
+    model = init_model(dataset, model_spec, settings.seed).to(torch_device)
+    log.info("training %s on %s (%d train samples)", cell, torch_device, len(dataset.train))
+    result = train(
+        model,
+        to_tensor_split(dataset, "train", torch_device),
+        to_tensor_split(dataset, "test", torch_device),
+        settings,
+        checkpoint_path=run_dir / CHECKPOINT_NAME,
+    )
+    record = _write_run(run_dir, cell, model_spec, settings, result, model.state_dict(), torch_device,
+                        engine={"kind": "single"})
+    (run_dir / CHECKPOINT_NAME).unlink(missing_ok=True)
+    return record
+
+
+def _write_run(run_dir: Path, cell: dict[str, Any], model_spec: dict[str, Any], settings: TrainSettings,
+               result: TrainResult, state: dict[str, torch.Tensor], torch_device: torch.device,
+               engine: dict[str, Any]) -> dict[str, Any]:
+    """Write a run folder (module docstring); ``run.json`` last."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    with atomic_path(run_dir / "model.pt") as tmp:
+        torch.save(state, tmp)
+    atomic_write_text(run_dir / "history.csv", _history_csv(result.history))
+    save_snapshots(run_dir / SNAPSHOTS_NAME, result.snapshots)
+    record = {
+        "cell": cell,
+        "model": model_spec,
+        "stem": input_stem(model_spec),
+        "settings": asdict(settings),
+        "schedule_length": schedule_length(settings.schedule, settings.max_iters),
+        "status": result.status,
+        "iterations": result.iterations,
+        "selected_iteration": result.selected_iteration,
+        "wall_time_s": result.wall_time_s,
+        "device": str(torch_device),
+        "engine": engine,
+        "final_train_acc": result.history[-1]["train_acc"] if result.history else float("nan"),
+        "max_bc_loss_ratio": max((r["bc_loss_ratio_max"] for r in result.history), default=float("nan")),
+        "versions": {"torch": torch.__version__, "numpy": np.__version__, "python": platform.python_version()},
+    }
+    atomic_write_json(run_dir / "run.json", record)
+    log.info("%s: %s after %d iterations in %.1f s", cell, result.status, result.iterations, result.wall_time_s)
+    return record
+
+
+def load_trained_model(run_dir: str | Path, dataset: SpuriousDataset, device: torch.device) -> SpuriousModel:
+    """Rebuild a run's model from ``run.json`` and load ``model.pt``."""
+    run_dir = Path(run_dir)
+    record = read_json(run_dir / "run.json")
+    model = build_model(record["model"], dataset.input_shape, dataset.num_classes)
+    model.load_state_dict(torch.load(run_dir / "model.pt", map_location=device, weights_only=True))
+    return model.to(device).eval()
+
+
+def save_snapshots(path: str | Path, snapshots: dict[int, dict[str, torch.Tensor]]) -> None:
+    """Write ``{"iterations": [...], "states": [...]}`` (ascending iterations) atomically."""
+    iterations = sorted(snapshots)
+    with atomic_path(path) as tmp:
+        torch.save({"iterations": iterations, "states": [snapshots[i] for i in iterations]}, tmp)
+
+
+def load_snapshots(run_dir: str | Path) -> dict[int, dict[str, torch.Tensor]]:
+    """A run's snapshots as iteration → CPU ``state_dict`` (empty when snapshots were off)."""
+    data = torch.load(Path(run_dir) / SNAPSHOTS_NAME, map_location="cpu", weights_only=True)
+    return {int(i): state for i, state in zip(data["iterations"], data["states"], strict=True)}
+
+
+HISTORY_COLUMNS = [
+    "iteration", "lr", "train_loss", "ba_loss", "bc_loss", "bc_loss_ratio_max",
+    "train_ce", "train_acc", "val_acc", "test_acc", "param_norm", "logit_norm",
+]
+
+
+def _history_csv(history: list[dict[str, float]]) -> str:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=HISTORY_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(history)
+    return buffer.getvalue()

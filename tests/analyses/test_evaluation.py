@@ -1,0 +1,114 @@
+"""Per-run metrics: structured pruning (§3.2) and the metrics file of a run."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from largelr.datasets import save_dataset
+from largelr.datasets.synthetic import generate_parity
+from largelr.analyses.evaluation import evaluate_model, evaluate_run
+from largelr.io import atomic_write_json, read_json
+from largelr.training.runs import init_model
+from largelr.reporting.summary import summarize_runs
+from largelr.analyses.pruning import prune_structured
+from largelr.training.models import FCN
+from largelr.training.loop import TensorSplit
+
+ANALYSIS = {"prune_kappas": [0.0, 0.3, 0.9], "repr_samples": 50, "repr_seed": 0,
+            "compress_kappa": 0.1, "compress_q": 2.0}
+
+
+def _zero_rows(layer: torch.nn.Linear) -> int:
+    return int((layer.weight.detach().abs().sum(dim=1) == 0).sum())
+
+
+@pytest.mark.parametrize("kappa, expected", [(0.0, 0), (0.1, 2), (0.25, 5), (0.9, 18)])
+def test_structured_pruning_removes_ceil_kappa_units_per_hidden_layer(kappa, expected):
+    torch.manual_seed(0)
+    model = FCN(in_features=8, num_classes=3, width=20, depth=2)
+    pruned = prune_structured(model, kappa)
+    assert [_zero_rows(layer) for layer in pruned.prunable_layers()] == [expected, expected]
+    assert torch.equal(pruned.head.weight, model.head.weight)  # output layer untouched
+    assert _zero_rows(model.hidden[0]) == 0  # the original is not modified
+
+
+def test_pruning_removes_the_smallest_l2_units():
+    model = FCN(in_features=3, num_classes=2, width=4, depth=1)
+    with torch.no_grad():
+        model.hidden[0].weight.copy_(torch.tensor([[3.0, 0, 0], [0.1, 0.1, 0], [0, 2.0, 0], [0, 0, 0.5]]))
+    pruned = prune_structured(model, 0.5)
+    kept = pruned.hidden[0].weight.detach().abs().sum(dim=1) > 0
+    assert kept.tolist() == [True, False, True, False]
+
+
+def test_evaluate_model_kappa_zero_retains_everything_and_metrics_are_in_range():
+    torch.manual_seed(0)
+    model = FCN(in_features=6, num_classes=2, width=16, depth=2)
+    x = torch.randn(200, 6)
+    y = (x[:, 0] > 0).long()
+    split = TensorSplit(x, y, 1 - y)
+    result = evaluate_model(model, split, ANALYSIS)
+    assert result["prune_retention"][0] == pytest.approx(1.0)
+    assert result["prunability"] == pytest.approx(sum(result["prune_retention"]) / 3)
+    assert 0.0 <= result["act_compressibility"] <= 1.0 and 0.0 <= result["act_sparsity"] <= 1.0
+    assert 0.0 <= result["act_pq_index"] < 1.0
+    assert all(math.isfinite(result[k]) for k in ("class_sep", "csi", "bsi"))
+    # deterministic: the same model gives the same numbers
+    assert evaluate_model(model, split, ANALYSIS) == result
+
+
+def test_worst_group_accuracy_is_the_minimum_over_the_y_b_groups():
+    torch.manual_seed(0)
+    model = FCN(in_features=6, num_classes=2, width=16, depth=1)
+    x = torch.randn(300, 6)
+    y = (x[:, 0] > 0).long()
+    b = (x[:, 1] > 0).long()
+    result = evaluate_model(model, TensorSplit(x, y, b), ANALYSIS)
+    with torch.no_grad():
+        correct = model(x).argmax(dim=1) == y
+    by_group = [correct[(y == i) & (b == j)].float().mean().item() for i in (0, 1) for j in (0, 1)]
+    assert result["worst_group_acc"] == pytest.approx(min(by_group))
+    assert result["worst_group_acc"] <= result["test_acc"]
+
+
+def test_evaluate_model_writes_one_prunability_per_listed_ranking_the_first_is_prunability():
+    torch.manual_seed(0)
+    model = FCN(in_features=6, num_classes=2, width=16, depth=2)
+    x = torch.randn(200, 6)
+    split = TensorSplit(x, (x[:, 0] > 0).long(), (x[:, 1] > 0).long())
+    default = evaluate_model(model, split, ANALYSIS)  # no prune_rankings: [weight_norm]
+    assert default["prunability_weight_norm"] == default["prunability"]
+    assert not any(k.startswith("prunability_") and k != "prunability_weight_norm" for k in default)
+    analysis = {**ANALYSIS, "prune_rankings": ["activation", "weight_norm", "global_weight_norm"]}
+    result = evaluate_model(model, split, analysis, train_x=torch.randn(50, 6))
+    assert {k for k in result if k.startswith("prunability_")} == {
+        "prunability_activation", "prunability_weight_norm", "prunability_global_weight_norm"}
+    assert result["prunability"] == result["prunability_activation"]
+    assert result["prune_retention"] == result["prune_retention_activation"]
+    assert result["prunability_weight_norm"] == default["prunability"]  # the default reading is unchanged
+
+
+def test_metrics_json_and_summary_carry_a_column_per_ranking(tmp_path, one_torch_thread):
+    dataset = generate_parity(seed=0, n_train=300, n_test=200, core_bits=3, spurious_bits=1, noise_bits=4)
+    save_dataset(dataset, tmp_path / "parity.npz")
+    spec = {"arch": "fcn", "width": 16, "depth": 2}
+    torch.save(init_model(dataset, spec, seed=0).state_dict(), tmp_path / "model.pt")
+    cell = {"dataset": "parity", "model": "fcn", "optimizer": "sgd", "lr": 0.1, "hp": "none", "seed": 0}
+    facts = {"iterations": 1, "wall_time_s": 0.1, "device": "cpu", "max_bc_loss_ratio": 0.5}
+    atomic_write_json(tmp_path / "run.json", {"cell": cell, "status": "converged", "model": spec, **facts})
+    atomic_write_json(tmp_path / "div" / "run.json", {"cell": {**cell, "lr": 9.0}, "status": "diverged", **facts})
+    analysis = {**ANALYSIS, "prune_rankings": ["weight_norm", "activation"]}
+    evaluate_run(tmp_path / "parity.npz", tmp_path, tmp_path / "metrics.json", analysis, device="cpu")
+    evaluate_run(tmp_path / "parity.npz", tmp_path / "div", tmp_path / "div.json", analysis, device="cpu")
+    written = read_json(tmp_path / "metrics.json")
+    assert written["prunability"] == written["prunability_weight_norm"]
+    assert 0.0 <= written["prunability_activation"] <= 2.0
+    frame = summarize_runs([tmp_path / "run.json", tmp_path / "div" / "run.json"],
+                           [tmp_path / "metrics.json", tmp_path / "div.json"])
+    assert list(frame.columns[-2:]) == ["prunability_weight_norm", "prunability_activation"]
+    assert "prunability_global_weight_norm" not in frame.columns  # not listed: no column
+    assert frame["prunability_activation"].iloc[0] == written["prunability_activation"]
+    assert math.isnan(frame["prunability_activation"].iloc[1])  # the diverged run keeps an empty value
