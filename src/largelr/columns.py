@@ -36,6 +36,15 @@ BACKGROUND_COLUMNS = ("background_attribution",)
 
 # The ``hp`` column: ``none`` or one intervention value ``name=value`` (see largelr.training.recipes).
 NO_INTERVENTION = "none"
+# Intervention names of the ``hp`` column (largelr.training.recipes.INTERVENTIONS applies them).
+INTERVENTION_NAMES = ("batch_size", "momentum", "l1", "l2", "focal_gamma", "asam_rho", "lr_drop_at")
+
+
+def format_hp(name: str, value: float) -> str:
+    """Grid/path label of one intervention value, e.g. ``l2=0.0001``."""
+    if name not in INTERVENTION_NAMES:
+        raise ValueError(f"experiments[*].vary: unknown intervention {name!r}; known: {sorted(INTERVENTION_NAMES)}")
+    return f"{name}={value:g}"
 
 
 def parse_hp(label: str) -> tuple[str, float] | None:

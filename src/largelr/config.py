@@ -21,8 +21,7 @@ import jsonschema
 import pandas as pd
 import yaml
 
-from largelr.columns import GRID_COLUMNS
-from largelr.training.recipes import NO_INTERVENTION, format_hp
+from largelr.columns import GRID_COLUMNS, NO_INTERVENTION, format_hp
 
 SCHEMA_DIR = Path(__file__).resolve().parents[2] / "workflow" / "schemas"
 NON_PRESET_KEYS = {"preset", "presets"}

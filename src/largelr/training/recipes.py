@@ -14,7 +14,7 @@ from __future__ import annotations
 import copy
 from typing import TYPE_CHECKING, Any
 
-from largelr.columns import NO_INTERVENTION, parse_hp  # noqa: F401 (re-exported)
+from largelr.columns import INTERVENTION_NAMES, NO_INTERVENTION, format_hp, parse_hp  # noqa: F401 (re-exported)
 
 if TYPE_CHECKING:  # the workflow imports this module while building the DAG: keep it torch-free
     from largelr.training.loop import TrainSettings
@@ -60,14 +60,8 @@ INTERVENTIONS = {
     "asam_rho": _set_asam_rho,
     "lr_drop_at": _set_lr_drop_at,
 }
+assert tuple(INTERVENTIONS) == INTERVENTION_NAMES, "columns.INTERVENTION_NAMES lists the interventions"
 __doc__ += "".join(f"\n* ``{name}`` — {fn.__doc__ or fn.__name__[5:].replace('_', ' ')}" for name, fn in INTERVENTIONS.items())
-
-
-def format_hp(name: str, value: float) -> str:
-    """Grid/path label of one intervention value, e.g. ``l2=0.0001``."""
-    if name not in INTERVENTIONS:
-        raise ValueError(f"experiments[*].vary: unknown intervention {name!r}; known: {sorted(INTERVENTIONS)}")
-    return f"{name}={value:g}"
 
 
 def train_settings(cell: dict[str, Any], optimizer_block: dict[str, Any], training: dict[str, Any]) -> TrainSettings:
