@@ -129,7 +129,8 @@ def stacked_path(dataset, spec, steps: int, device: torch.device, n_models: int)
 def run_workload(name: str, args, device: torch.device) -> dict[str, float]:
     make_data, make_spec = WORKLOADS[name]
     dataset, spec = make_data(args), make_spec(args)
-    print(f"\n[{name}] model={spec} device={device} threads={torch.get_num_threads()} steps={args.steps}")
+    print(f"\n[{name}] model={spec} device={device} threads={torch.get_num_threads()} steps={args.steps} "
+          f"matmul_precision={torch.get_float32_matmul_precision()}")
     single_path(dataset, spec, min(20, args.steps), device)  # warm-up (kernels, allocator)
     baseline = plain_pytorch(dataset, spec, args.steps, device)
     rows = {"(a) plain DataLoader loop": baseline, "(b) largelr single-model": single_path(dataset, spec, args.steps, device)}
@@ -171,8 +172,12 @@ def main() -> None:
     parser.add_argument("--data-root", default=str(REPO.parent / "shared" / "data"))
     parser.add_argument("--paper-estimate", action="store_true", help="estimate the paper preset's GPU-hours")
     parser.add_argument("--paper-iters", type=int, default=20000)
+    parser.add_argument("--matmul-precision", choices=["highest", "high", "medium"], default="highest",
+                        help="torch.set_float32_matmul_precision for every path: 'high' lets CUDA use TF32 "
+                             "tensor cores (the preset key matmul_precision); CPU results do not change")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    torch.set_float32_matmul_precision(args.matmul_precision)
     device = resolve_device(args.device)
     names = list(WORKLOADS) if args.dataset == "all" else [args.dataset]
     results = {name: run_workload(name, args, device) for name in names}
