@@ -4,11 +4,9 @@ import numpy as np
 import pytest
 import torch
 
+from helpers import tiny_parity, train_tiny_run
 from largelr.analyses.attribution_run import attribute_run
-from largelr.datasets import save_dataset
-from largelr.datasets.synthetic import generate_parity
 from largelr.io import read_json
-from largelr.training.runs import train_cell
 from largelr.training.loop import TrainSettings
 
 ANALYSIS = {"attribution_method": "integrated_gradients", "attribution_samples": 50, "ig_steps": 16, "repr_seed": 0}
@@ -17,11 +15,9 @@ ANALYSIS = {"attribution_method": "integrated_gradients", "attribution_samples":
 @pytest.fixture(scope="module")
 def trained_run(tmp_path_factory):
     root = tmp_path_factory.mktemp("run")
-    dataset = generate_parity(seed=0, n_train=300, n_test=200, core_bits=3, spurious_bits=1, noise_bits=4)
-    save_dataset(dataset, root / "parity.npz")
+    tiny_parity(root)
     settings = TrainSettings(lr=0.2, seed=0, batch_size=50, max_iters=100, eval_interval=50)
-    train_cell(root / "parity.npz", root / "run", {"lr": 0.2, "seed": 0}, {"arch": "fcn", "width": 16, "depth": 2},
-               settings, device="cpu")
+    train_tiny_run(root, root / "run", {"lr": 0.2, "seed": 0}, settings)
     return root
 
 

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 import torch
 
-from largelr.datasets import save_dataset
+from helpers import TINY_FCN, assert_figure, tiny_parity, torch_threads, train_tiny_run
 from largelr.datasets.synthetic import generate_parity
 from largelr.analyses.dynamics import (
     DYNAMICS_COLUMNS,
@@ -30,10 +30,9 @@ from largelr.figures.dynamics import (
     plot_single_neuron,
 )
 from largelr.training.models import FCN
-from largelr.training.runs import init_model, load_snapshots, to_tensor_split, train_cell
+from largelr.training.runs import init_model, load_snapshots, to_tensor_split
 from largelr.training.loop import TrainSettings
 
-MODEL = {"arch": "fcn", "width": 16, "depth": 2}
 ANALYSIS = {"attribution_method": "integrated_gradients", "attribution_samples": 40, "ig_steps": 8, "repr_seed": 0}
 CELLS = {"low": 0.01, "high": 0.5, "diverged": 1e6}
 
@@ -41,19 +40,16 @@ CELLS = {"low": 0.01, "high": 0.5, "diverged": 1e6}
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     """Three tiny parity runs with snapshots every 10 iterations, and their dynamics outputs."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
     root = tmp_path_factory.mktemp("dynamics")
-    dataset = generate_parity(seed=0, n_train=300, n_test=200, core_bits=3, spurious_bits=1, noise_bits=4)
-    save_dataset(dataset, root / "parity.npz")
-    out = {"root": root, "dataset": dataset, "tables": {}}
-    for name, lr in CELLS.items():
-        settings = TrainSettings(lr=lr, seed=0, batch_size=50, max_iters=40, eval_interval=10, snapshot_interval=10)
-        cell = {"dataset": "parity", "model": "fcn_tiny", "optimizer": "sgd", "hp": "none", "lr": lr, "seed": 0}
-        train_cell(root / "parity.npz", root / name, cell, MODEL, settings, device="cpu")
-        out["tables"][name] = dynamics_run(root / "parity.npz", root / name, root / name / "dynamics.csv",
-                                           root / name / "dynamics_maps.npz", ANALYSIS, device="cpu")
-    torch.set_num_threads(before)
+    out = {"root": root, "dataset": tiny_parity(root), "tables": {}}
+    with torch_threads(1):
+        for name, lr in CELLS.items():
+            settings = TrainSettings(lr=lr, seed=0, batch_size=50, max_iters=40, eval_interval=10,
+                                     snapshot_interval=10)
+            cell = {"dataset": "parity", "model": "fcn_tiny", "optimizer": "sgd", "hp": "none", "lr": lr, "seed": 0}
+            train_tiny_run(root, root / name, cell, settings)
+            out["tables"][name] = dynamics_run(root / "parity.npz", root / name, root / name / "dynamics.csv",
+                                               root / name / "dynamics_maps.npz", ANALYSIS, device="cpu")
     return out
 
 
@@ -70,7 +66,7 @@ def test_one_row_per_snapshot_with_shares_summing_to_one(runs):
         assert list(table["iteration"]) == sorted(load_snapshots(runs["root"] / name)) == [0, 10, 20, 30, 40]
         shares = table[["core_attribution", "spurious_attribution", "noise_attribution"]].to_numpy()
         assert np.allclose(shares.sum(axis=1), 1.0, atol=1e-6) and (shares >= 0).all()
-        assert table["neuron"].nunique() == 1 and 0 <= table["neuron"].iloc[0] < MODEL["width"]
+        assert table["neuron"].nunique() == 1 and 0 <= table["neuron"].iloc[0] < TINY_FCN["width"]
         assert table["attribution_entropy"].between(0, np.log(8) + 1e-9).all()
         on_disk = pd.read_csv(runs["root"] / name / "dynamics.csv")
         assert np.allclose(on_disk["spurious_attribution"], table["spurious_attribution"])
@@ -78,7 +74,7 @@ def test_one_row_per_snapshot_with_shares_summing_to_one(runs):
 
 def test_iteration_zero_row_is_the_initial_model(runs):
     x, y, _ = _sample(runs)
-    initial = init_model(runs["dataset"], MODEL, seed=0).eval()
+    initial = init_model(runs["dataset"], TINY_FCN, seed=0).eval()
     with torch.no_grad():
         accuracy = float((initial(x).argmax(dim=1) == y).float().mean())
     table = runs["tables"]["high"]
@@ -164,9 +160,7 @@ def test_pick_snapshots_keeps_first_and_last():
 
 
 def _assert_figure(tmp_path, stem):
-    pdf, png = tmp_path / f"{stem}.pdf", tmp_path / f"{stem}.png"
-    assert pdf.read_bytes()[:5] == b"%PDF-" and pdf.stat().st_size > 1000
-    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 1000
+    assert_figure(tmp_path / f"{stem}.pdf", tmp_path / f"{stem}.png")
 
 
 def _image_maps_row() -> MapsRow:

@@ -7,11 +7,9 @@ import math
 import pytest
 import torch
 
-from largelr.datasets import save_dataset
-from largelr.datasets.synthetic import generate_parity
+from helpers import tiny_parity, write_diverged_run, write_untrained_run
 from largelr.analyses.evaluation import evaluate_model, evaluate_run
-from largelr.io import atomic_write_json, read_json
-from largelr.training.runs import init_model
+from largelr.io import read_json
 from largelr.reporting.summary import summarize_runs
 from largelr.analyses.pruning import prune_structured
 from largelr.training.models import FCN
@@ -92,14 +90,9 @@ def test_evaluate_model_writes_one_prunability_per_listed_ranking_the_first_is_p
 
 
 def test_metrics_json_and_summary_carry_a_column_per_ranking(tmp_path, one_torch_thread):
-    dataset = generate_parity(seed=0, n_train=300, n_test=200, core_bits=3, spurious_bits=1, noise_bits=4)
-    save_dataset(dataset, tmp_path / "parity.npz")
-    spec = {"arch": "fcn", "width": 16, "depth": 2}
-    torch.save(init_model(dataset, spec, seed=0).state_dict(), tmp_path / "model.pt")
-    cell = {"dataset": "parity", "model": "fcn", "optimizer": "sgd", "lr": 0.1, "hp": "none", "seed": 0}
     facts = {"iterations": 1, "wall_time_s": 0.1, "device": "cpu", "max_bc_loss_ratio": 0.5}
-    atomic_write_json(tmp_path / "run.json", {"cell": cell, "status": "converged", "model": spec, **facts})
-    atomic_write_json(tmp_path / "div" / "run.json", {"cell": {**cell, "lr": 9.0}, "status": "diverged", **facts})
+    write_untrained_run(tmp_path, tiny_parity(tmp_path), **facts)
+    write_diverged_run(tmp_path / "div", **facts)
     analysis = {**ANALYSIS, "prune_rankings": ["weight_norm", "activation"]}
     evaluate_run(tmp_path / "parity.npz", tmp_path, tmp_path / "metrics.json", analysis, device="cpu")
     evaluate_run(tmp_path / "parity.npz", tmp_path / "div", tmp_path / "div.json", analysis, device="cpu")

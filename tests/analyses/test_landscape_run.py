@@ -6,28 +6,20 @@ import numpy as np
 import pytest
 import torch
 
-from largelr.datasets import load_dataset, save_dataset
-from largelr.datasets.synthetic import generate_parity
-from largelr.io import atomic_write_json
+from helpers import TINY_FCN, tiny_parity, write_diverged_run, write_untrained_run
+from largelr.datasets import load_dataset
 from largelr.analyses.landscape import LANDSCAPE_KEYS
 from largelr.analyses.landscape_run import LANDSCAPE_DEFAULTS, landscape_grid, landscape_run, landscape_settings
 from largelr.training.runs import init_model, to_tensor_split
 from largelr.training.loop import TensorSplit, evaluate_loss_and_accuracy
 
-SPEC = {"arch": "fcn", "width": 16, "depth": 2}
-
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     root = tmp_path_factory.mktemp("landscape")
-    dataset = generate_parity(seed=0, n_train=300, n_test=200, core_bits=3, spurious_bits=1, noise_bits=4)
-    save_dataset(dataset, root / "parity.npz")
-    model = init_model(dataset, SPEC, seed=0)
-    (root / "run").mkdir()
-    torch.save(model.state_dict(), root / "run" / "model.pt")
-    cell = {"dataset": "parity", "model": "fcn", "optimizer": "sgd", "lr": 0.1, "hp": "none", "seed": 0}
-    atomic_write_json(root / "run" / "run.json", {"cell": cell, "status": "converged", "model": SPEC})
-    atomic_write_json(root / "div" / "run.json", {"cell": {**cell, "lr": 10.0}, "status": "diverged", "model": SPEC})
+    dataset = tiny_parity(root)
+    write_untrained_run(root / "run", dataset)
+    write_diverged_run(root / "div")
     return root
 
 
@@ -46,7 +38,7 @@ def test_grid_centre_is_the_trained_model_on_the_same_samples(run, one_torch_thr
     assert all(out[key].shape == (5, 5) for key in LANDSCAPE_KEYS)
 
     dataset = load_dataset(run / "parity.npz")
-    model = init_model(dataset, SPEC, seed=0).eval()  # the saved weights
+    model = init_model(dataset, TINY_FCN, seed=0).eval()  # the saved weights
     train = to_tensor_split(dataset, "train", torch.device("cpu"))
     idx = torch.randperm(300, generator=torch.Generator().manual_seed(3))[:100]  # the documented subset
     loss, train_acc = evaluate_loss_and_accuracy(model, TensorSplit(train.x[idx], train.y[idx], train.b[idx]))

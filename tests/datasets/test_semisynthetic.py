@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from helpers import assert_figure
 from largelr.datasets.format import CORE, NOISE, SPURIOUS, load_dataset, save_dataset
 from largelr.datasets.semisynthetic import (
     COLOR_STD_BY_SEVERITY,
@@ -371,4 +372,4 @@ def test_fig02_dataset_examples_are_written(tmp_path):
     assert train.y[ba].tolist() == list(range(8))  # one class per column
     pdf, png = tmp_path / "fig02.pdf", tmp_path / "fig02.png"
     plot_dataset_examples(datasets, pdf, png, n_per_row=6)
-    assert pdf.read_bytes()[:4] == b"%PDF" and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert_figure(pdf, png)

@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 from scipy.stats import spearmanr
 
+from helpers import assert_figure
 from largelr.datasets import CORE, NOISE, SPURIOUS, Split, SpuriousDataset, save_dataset
 from largelr.figures.attribution_gallery import map_image, plot_attribution_gallery
 from largelr.figures.attribution_methods import (
@@ -20,13 +21,6 @@ from largelr.figures.attribution_methods import (
 )
 from largelr.figures.landscape import plot_landscapes, run_label
 from largelr.io import atomic_write_json
-
-PDF, PNG = b"%PDF", b"\x89PNG"
-
-
-def _assert_figure(pdf, png) -> None:
-    assert pdf.read_bytes()[:4] == PDF and png.read_bytes()[:4] == PNG
-    assert pdf.stat().st_size > 1000 and png.stat().st_size > 1000
 
 
 def _gallery(x: np.ndarray, n: int) -> dict[str, np.ndarray]:
@@ -49,7 +43,7 @@ def test_gallery_figure_with_image_vector_and_empty_panels(tmp_path):
     galleries = {"Colored MNIST": _gallery(images, 3), "Double MNIST": _gallery(gray, 2),
                  "Parity": _gallery(vectors, 2), "nothing": empty}
     plot_attribution_gallery(galleries, tmp_path / "g.pdf", tmp_path / "g.png", title="Fig 8", note="preset 'x'")
-    _assert_figure(tmp_path / "g.pdf", tmp_path / "g.png")
+    assert_figure(tmp_path / "g.pdf", tmp_path / "g.png")
 
 
 def test_map_image_scales_each_map_to_its_own_maximum():
@@ -112,7 +106,7 @@ def test_methods_figure_and_agreement_csv(method_inputs):
     root, runs, ig, _ = method_inputs
     table = plot_attribution_methods(runs, ig, ig, root / "toy.npz", root / "m.pdf", root / "m.png",
                                      root / "m_agreement.csv", title="Fig 14", note="demo", n_samples=3)
-    _assert_figure(root / "m.pdf", root / "m.png")
+    assert_figure(root / "m.pdf", root / "m.png")
     saved = pd.read_csv(root / "m_agreement.csv")
     assert list(saved.columns) == AGREEMENT_COLUMNS and len(saved) == 3
     usable = saved[saved["status"] != "diverged"]
@@ -159,6 +153,6 @@ def test_landscape_figure(tmp_path):
         npzs.append(tmp_path / name / "landscape.npz")
         _landscape_npz(npzs[-1], 5, status, scale=lr * 100)
     plot_landscapes(runs, npzs, tmp_path / "l.pdf", tmp_path / "l.png", title="Fig 9", note="demo")
-    _assert_figure(tmp_path / "l.pdf", tmp_path / "l.png")
+    assert_figure(tmp_path / "l.pdf", tmp_path / "l.png")
     assert run_label({"lr": 0.01, "seed": 0, "hp": "none"}) == "LR 0.01, seed 0"
     assert run_label({"lr": 1.0, "seed": 2, "hp": "focal=2"}) == "LR 1, focal=2, seed 2"

@@ -2,18 +2,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from helpers import cell_rows
 from largelr.figures.bc_ratio import bc_ratio_stats, correlation, plot_bc_ratio
 from largelr.figures.interventions import (is_log_scale, normalised_row_table, plot_interventions,
                                            select_runs)
 from largelr.reporting.tables import intervention_runs
 
-METRICS = ("test_acc", "prunability", "act_compressibility", "csi", "class_sep")
 
-
-def _cell(lr, hp, accuracies, status="converged", dataset="colored_mnist", model="cnn", bc_ratio=0.5):
-    return [{"dataset": dataset, "model": model, "optimizer": "sgd", "lr": lr, "hp": hp, "seed": seed,
-             "status": status, "max_bc_loss_ratio": bc_ratio, **{m: acc for m in METRICS}}
-            for seed, acc in enumerate(accuracies)]
+def _cell(lr, hp, accuracies, bc_ratio=0.5, **kwargs):
+    """Summary rows of one cell (:func:`helpers.cell_rows`) with their BC loss ratio (Fig 12)."""
+    return cell_rows(lr, hp, accuracies, max_bc_loss_ratio=bc_ratio, **kwargs)
 
 
 def _runs():

@@ -2,6 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from helpers import cell_rows
 from largelr.reporting.tables import (UNDER_TRAINED, claims_scorecard, intervention_runs, main_recipe_runs, paper_table, table1,
                             table2, write_table, write_table1)
 
@@ -60,22 +61,14 @@ def test_write_table_gives_csv_markdown_and_latex(tmp_path):
     assert "\\begin{tabular}" in (tmp_path / "t.tex").read_text()
 
 
-def _cell(lr, hp, accuracies, status="converged", dataset="colored_mnist", model="cnn"):
-    """Rows of one grid cell, one per seed; every Table 1 metric equals the test accuracy."""
-    return [{"dataset": dataset, "model": model, "optimizer": "sgd", "lr": lr, "hp": hp, "seed": seed,
-             "status": status, **{m: acc for m in ("test_acc", "prunability", "act_compressibility", "csi",
-                                                   "class_sep")}}
-            for seed, acc in enumerate(accuracies)]
-
-
 def _intervention_runs():
-    rows = (_cell(0.01, "none", [0.7, 0.8]) + _cell(0.1, "none", [0.9, 0.92])
-            + _cell(1.0, "none", [np.nan], status="diverged")
-            + _cell(0.01, "batch_size=10", [0.6, 0.7]) + _cell(0.01, "batch_size=100", [0.8, 0.8], status="max_iters")
-            + _cell(0.01, "batch_size=3", [0.1], status="diverged")
-            + _cell(0.01, "l2=0.001", [0.75, 0.75]) + _cell(0.01, "l2=0.01", [0.5, 0.6])
-            + _cell(0.35, "l2=0.0001", [0.95, 0.97])
-            + _cell(0.1, "none", [0.9], dataset="parity", model="fcn_parity"))
+    rows = (cell_rows(0.01, "none", [0.7, 0.8]) + cell_rows(0.1, "none", [0.9, 0.92])
+            + cell_rows(1.0, "none", [np.nan], status="diverged")
+            + cell_rows(0.01, "batch_size=10", [0.6, 0.7]) + cell_rows(0.01, "batch_size=100", [0.8, 0.8], status="max_iters")
+            + cell_rows(0.01, "batch_size=3", [0.1], status="diverged")
+            + cell_rows(0.01, "l2=0.001", [0.75, 0.75]) + cell_rows(0.01, "l2=0.01", [0.5, 0.6])
+            + cell_rows(0.35, "l2=0.0001", [0.95, 0.97])
+            + cell_rows(0.1, "none", [0.9], dataset="parity", model="fcn_parity"))
     return pd.DataFrame(rows)
 
 
@@ -109,7 +102,7 @@ def test_table2_min_max_of_per_value_means_in_the_papers_order_beside_the_paper(
 
 
 def test_table2_is_empty_without_intervention_cells():
-    assert table2(pd.DataFrame(_cell(0.1, "none", [0.9])), {}).empty
+    assert table2(pd.DataFrame(cell_rows(0.1, "none", [0.9])), {}).empty
 
 
 # --- Issue 10, tables and verdicts: recipes kept apart, capped runs counted, worst-group rows ---
@@ -206,7 +199,7 @@ def test_table1_fcn_rows_of_the_rho_025_datasets_match_the_papers_fcn_rows():
 
 
 def test_table2_counts_stalled_runs_as_capped():
-    rows = _cell(0.01, "none", [0.7]) + _cell(0.01, "l2=0.01", [0.5], status="stalled")
+    rows = cell_rows(0.01, "none", [0.7]) + cell_rows(0.01, "l2=0.01", [0.5], status="stalled")
     table = table2(pd.DataFrame(rows), {"cnn": "cnn"}).set_index("intervention")
     assert table.loc["l2", "capped_runs"] == 1
 
