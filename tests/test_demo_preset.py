@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import pandas as pd
 import pytest
 
+from helpers import run_snakemake
+
 
 @pytest.mark.slow
-def test_demo_preset_runs_end_to_end_and_accuracy_rises_with_lr_on_parity(repo, shared_data, shipped_config,
-                                                                           tmp_path):
-    command = [sys.executable, "-m", "snakemake", "-s", str(repo / "Snakefile"), "--directory", str(tmp_path),
-               "--cores", "all", "--config", f"data_root={shared_data}"]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=3 * 3600)
+@pytest.mark.workflow
+def test_demo_preset_runs_end_to_end_and_accuracy_rises_with_lr_on_parity(shared_data, shipped_config, tmp_path):
+    result = run_snakemake(tmp_path, "--cores", "all", "--config", f"data_root={shared_data}", timeout=3 * 3600)
     assert result.returncode == 0, result.stderr[-3000:]
     runs = pd.read_csv(tmp_path / "results/demo/summary/runs.csv")
     sgd = (runs["dataset"] == "parity") & (runs["optimizer"] == "sgd") & (runs["hp"] == "none")

@@ -2,23 +2,16 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import numpy as np
 import pandas as pd
 import pytest
 
+from helpers import run_snakemake
 from largelr.io import read_json
 
 
-def snakemake(repo, workdir, *args, timeout=1200):
-    command = [sys.executable, "-m", "snakemake", "-s", str(repo / "Snakefile"), "--directory", str(workdir), *args]
-    return subprocess.run(command, capture_output=True, text=True, timeout=timeout)
-
-
-def test_one_figure_target_requests_only_its_own_runs(repo, tmp_path):
-    result = snakemake(repo, tmp_path, "-n", "results/ci/figures/fig03.pdf", "--config", "data_root=/nonexistent")
+def test_one_figure_target_requests_only_its_own_runs(tmp_path):
+    result = run_snakemake(tmp_path, "-n", "results/ci/figures/fig03.pdf", "--config", "data_root=/nonexistent")
     assert result.returncode == 0, result.stderr
     dry_run = result.stdout
     assert "dataset~parity" in dry_run and "moon_star" not in dry_run
@@ -26,14 +19,15 @@ def test_one_figure_target_requests_only_its_own_runs(repo, tmp_path):
 
 
 @pytest.fixture(scope="module")
-def ci_run(repo, shared_data, tmp_path_factory):
+def ci_run(shared_data, tmp_path_factory):
     """The `ci` preset on the real MNIST / CIFAR-10 files of shared/data (nothing is downloaded)."""
     workdir = tmp_path_factory.mktemp("ci_workflow")
-    result = snakemake(repo, workdir, "--cores", "2", "--config", "preset=ci", f"data_root={shared_data}")
+    result = run_snakemake(workdir, "--cores", "2", "--config", "preset=ci", f"data_root={shared_data}")
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return workdir
 
 
+@pytest.mark.workflow
 def test_ci_preset_builds_summary_with_one_row_per_cell(ci_run):
     runs = pd.read_csv(ci_run / "results/ci/summary/runs.csv")
     # parity 2 LRs x 2 seeds + 1 diverging cell, moon-star 2 LRs x 2 seeds, 5 semi-synthetic FCN
@@ -46,6 +40,7 @@ def test_ci_preset_builds_summary_with_one_row_per_cell(ci_run):
     assert finished["test_acc"].between(0, 1).all() and finished["prunability"].notna().all()
 
 
+@pytest.mark.workflow
 def test_each_training_group_is_one_stacked_job_whose_files_the_run_folders_share(ci_run):
     runs = ci_run / "results/ci/runs/dataset~parity/model~fcn_parity/optimizer~sgd"
     group = ci_run / "results/ci/training/dataset~parity/model~fcn_parity/optimizer~sgd/hp~none"
@@ -63,6 +58,7 @@ def test_each_training_group_is_one_stacked_job_whose_files_the_run_folders_shar
         list((ci_run / "results/ci/training").rglob("group.json")))
 
 
+@pytest.mark.workflow
 def test_diverging_learning_rate_is_recorded_and_the_dag_goes_on(ci_run):
     runs = pd.read_csv(ci_run / "results/ci/summary/runs.csv")
     diverged = runs[runs["lr"] == 50.0]
@@ -76,6 +72,7 @@ def test_diverging_learning_rate_is_recorded_and_the_dag_goes_on(ci_run):
     assert decisions.loc[0.05, "kept"]
 
 
+@pytest.mark.workflow
 def test_every_figure_of_the_ci_preset_is_a_real_pdf_and_png(shipped_config, ci_run):
     figures = shipped_config["presets"]["ci"]["figures"]
     kinds = {spec.get("kind", "lr_sweep") for spec in figures.values()}
@@ -91,6 +88,7 @@ def test_every_figure_of_the_ci_preset_is_a_real_pdf_and_png(shipped_config, ci_
         assert set(ranges["column"]) == {"test_acc", "prunability", "act_compressibility", "csi", "class_sep"}
 
 
+@pytest.mark.workflow
 def test_ranges_table_matches_summary(ci_run):
     runs = pd.read_csv(ci_run / "results/ci/summary/runs.csv")
     # Fig 3 draws the plain SGD cells (no intervention) of the kept LRs
@@ -102,19 +100,22 @@ def test_ranges_table_matches_summary(ci_run):
     assert ranges.loc["test_acc", "max"] == pytest.approx(means.max())
 
 
-def test_finished_workflow_has_nothing_left_to_do(repo, shared_data, ci_run):
-    result = snakemake(repo, ci_run, "-n", "--config", "preset=ci", f"data_root={shared_data}")
+@pytest.mark.workflow
+def test_finished_workflow_has_nothing_left_to_do(shared_data, ci_run):
+    result = run_snakemake(ci_run, "-n", "--config", "preset=ci", f"data_root={shared_data}")
     assert result.returncode == 0
     assert "Nothing to be done" in result.stdout + result.stderr
 
 
-def test_report_builds_with_the_figures(repo, shared_data, ci_run):
-    result = snakemake(repo, ci_run, "--config", "preset=ci", f"data_root={shared_data}", "--report", "report.html")
+@pytest.mark.workflow
+def test_report_builds_with_the_figures(shared_data, ci_run):
+    result = run_snakemake(ci_run, "--config", "preset=ci", f"data_root={shared_data}", "--report", "report.html")
     assert result.returncode == 0, result.stderr[-3000:]
     html = (ci_run / "report.html").read_text(errors="ignore")
     assert "fig03" in html and "runs.csv" in html
 
 
+@pytest.mark.workflow
 def test_cnn_resnet_and_recipe_variant_cells_go_through_the_whole_pipeline(ci_run):
     runs = pd.read_csv(ci_run / "results/ci/summary/runs.csv")
     for model in ("cnn_small", "resnet18"):
@@ -129,6 +130,7 @@ def test_cnn_resnet_and_recipe_variant_cells_go_through_the_whole_pipeline(ci_ru
     assert history["lr"].iloc[0] < 0.001 and history["lr"].max() == pytest.approx(0.001)
 
 
+@pytest.mark.workflow
 def test_table1_values_equal_min_max_recomputed_from_the_summary(ci_run):
     runs = pd.read_csv(ci_run / "results/ci/summary/runs.csv")
     table = pd.read_csv(ci_run / "results/ci/tables/table1.csv")
@@ -143,6 +145,7 @@ def test_table1_values_equal_min_max_recomputed_from_the_summary(ci_run):
     assert {"parity", "moon_star"} <= set(card["dataset"])
 
 
+@pytest.mark.workflow
 def test_pruning_rule_writes_three_curves_starting_at_full_retention(ci_run):
     from largelr.io import read_json
 
@@ -154,6 +157,7 @@ def test_pruning_rule_writes_three_curves_starting_at_full_retention(ci_run):
     assert 0 < curves["parameters"]["param_pq_index"] < 1
 
 
+@pytest.mark.workflow
 def test_table2_values_equal_min_max_recomputed_from_the_summary(ci_run):
     runs = pd.read_csv(ci_run / "results/ci/summary/runs.csv")
     l2 = runs[runs["hp"].str.startswith("l2=")]
@@ -164,6 +168,7 @@ def test_table2_values_equal_min_max_recomputed_from_the_summary(ci_run):
     assert row["hp_min"] == pytest.approx(0.001) and row["hp_max"] == pytest.approx(0.01)
 
 
+@pytest.mark.workflow
 def test_gallery_selects_samples_by_the_hard_sample_rule(ci_run):
     import numpy as np
 
@@ -175,6 +180,7 @@ def test_gallery_selects_samples_by_the_hard_sample_rule(ci_run):
         assert np.allclose(np.nansum(g["maps_high"].reshape(4, -1), axis=1), 1.0, atol=1e-3)
 
 
+@pytest.mark.workflow
 def test_dynamics_start_at_iteration_zero_and_follow_the_snapshots(ci_run):
     table = pd.read_csv(ci_run / "results/ci/analysis/dataset~parity/model~fcn_parity/optimizer~sgd/lr~0.5/hp~none"
                         "/seed~0/dynamics.csv")
@@ -183,6 +189,7 @@ def test_dynamics_start_at_iteration_zero_and_follow_the_snapshots(ci_run):
     assert np.allclose(shares, 1.0, atol=1e-6)
 
 
+@pytest.mark.workflow
 def test_inventory_lists_every_paper_figure(ci_run):
     inventory = pd.read_csv(ci_run / "results/ci/figures/inventory.csv")
     assert list(inventory["figure"]) == list(range(1, 35))
