@@ -5,10 +5,10 @@ from __future__ import annotations
 import subprocess
 import sys
 
-import jsonschema
 import pytest
+from snakemake.cli import parse_config
 
-from largelr.config import deep_merge, resolve_preset, training_grid, validate_config
+from largelr.config import ConfigError, deep_merge, resolve_config, resolve_preset, training_grid
 
 
 @pytest.fixture
@@ -16,10 +16,16 @@ def config(shipped_config):
     return shipped_config
 
 
-def test_shipped_config_validates_and_fills_defaults(config):
-    presets = validate_config(config)
+@pytest.fixture
+def schemas(repo):
+    return repo / "workflow" / "schemas"
+
+
+def test_shipped_config_validates_and_fills_defaults(config, schemas):
+    presets = resolve_config(config, schemas)
     assert {"ci", "demo", "paper"} <= set(presets)
     assert config["preset"] == "demo"
+    assert presets["ci"]["analysis"]["landscape"]["seed"] == 0  # a default of preset.schema.yaml
 
 
 def test_paper_preset_carries_table1_lr_range_and_at_least_three_seeds(config):
@@ -55,17 +61,48 @@ def test_top_level_override_is_deep_merged_into_every_preset(config):
     assert deep_merge({"a": {"b": 1, "c": 2}}, {"a": {"b": 3}}) == {"a": {"b": 3, "c": 2}}
 
 
-def test_unknown_key_inside_a_preset_is_rejected_naming_it(config):
+def test_unknown_key_inside_a_preset_is_rejected_naming_it(config, schemas):
     bad = deep_merge(config, {"presets": {"ci": {"training": {"max_iter": 5}}}})
-    with pytest.raises(jsonschema.ValidationError, match="max_iter"):
-        validate_config(bad)
+    with pytest.raises(ConfigError, match=r"presets\.ci .*key training: .*'max_iter' was unexpected"):
+        resolve_config(bad, schemas)
 
 
-def test_experiment_referencing_an_undefined_model_names_the_key(config):
+def test_experiment_referencing_an_undefined_model_names_the_key(config, schemas):
     bad = deep_merge(config, {})
     bad["presets"]["ci"]["experiments"][0]["model"] = "no_such_model"
     with pytest.raises(ValueError, match=r"presets\.ci\.experiments\[0\]\.model"):
-        validate_config(bad)
+        resolve_config(bad, schemas)
+
+
+def test_unknown_dataset_param_and_unknown_preset_are_rejected(config, schemas):
+    bad = deep_merge(config, {"datasets": {"parity": {"generator": "parity", "params": {"core_bitz": 3}}}})
+    with pytest.raises(ValueError, match="core_bitz"):  # check_params: the generator has no such argument
+        resolve_config(bad, schemas)
+    with pytest.raises(ConfigError, match="unknown preset 'nope'"):
+        resolve_config(dict(config, preset="nope"), schemas)
+
+
+def _with_cli_config(config, *entries):
+    """``config`` updated by ``--config entries`` as Snakemake does it (strings inside nested values)."""
+    return deep_merge(config, parse_config(list(entries)))
+
+
+def test_readme_override_with_nested_values_is_read_by_the_schema_types(config, schemas):
+    # README: snakemake --cores all --config preset=ci 'training={max_iters: 300}'
+    overridden = _with_cli_config(config, "preset=ci", "training={max_iters: 300, divergence_loss: 1e3}",
+                                  "seeds=[3, 4]", "download=true")
+    assert overridden["training"]["max_iters"] == "300"  # what Snakemake hands over
+    ci = resolve_config(overridden, schemas)["ci"]
+    assert ci["training"]["max_iters"] == 300 and isinstance(ci["training"]["max_iters"], int)
+    assert ci["training"]["divergence_loss"] == 1000.0
+    assert ci["seeds"] == [3, 4] and ci["download"] is True
+    assert ci["training"]["eval_interval"] == config["presets"]["ci"]["training"]["eval_interval"]
+
+
+def test_nested_override_that_does_not_parse_is_still_rejected(config, schemas):
+    overridden = _with_cli_config(config, "training={max_iters: many}")
+    with pytest.raises(ConfigError, match="key training.max_iters: 'many' is not of type 'integer'"):
+        resolve_config(overridden, schemas)
 
 
 @pytest.mark.parametrize(

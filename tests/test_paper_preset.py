@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from largelr.config import cell_training, figure_datasets, resolve_preset, training_grid, validate_config
+from largelr.config import cell_training, figure_datasets, resolve_config, resolve_preset, training_grid
 from largelr.models import input_stem
 from largelr.optim import schedule_length
 from largelr.tables import PAPER_DATASETS, paper_table
@@ -119,8 +119,8 @@ def test_fig11_imagenet_resnet18_is_in_the_paper_preset(paper, grid):
 
 # ---- item 8: schedules with an explicit length --------------------------------------------------
 
-def test_scheduled_recipes_have_an_explicit_length_below_the_cap(shipped_config, paper):
-    validate_config(shipped_config)  # the schema knows schedule.iterations and the imagenet generator
+def test_scheduled_recipes_have_an_explicit_length_below_the_cap(shipped_config, paper, repo):
+    resolve_config(shipped_config, repo / "workflow" / "schemas")  # the schema knows schedule.iterations and the imagenet generator
     for name in ("psgd_wsd", "adamw_cosine"):
         schedule = paper["optimizers"][name]["schedule"]
         (experiment,) = _experiments(paper, optimizer=name)

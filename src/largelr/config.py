@@ -23,7 +23,6 @@ import yaml
 
 from largelr.columns import GRID_COLUMNS, NO_INTERVENTION, format_hp
 
-SCHEMA_DIR = Path(__file__).resolve().parents[2] / "workflow" / "schemas"
 NON_PRESET_KEYS = {"preset", "presets"}
 
 
@@ -134,21 +133,122 @@ def _intervention_labels(experiment: dict[str, Any]) -> list[str]:
     return [format_hp(name, value) for name, values in experiment["vary"].items() for value in values]
 
 
-def load_schema(name: str) -> dict[str, Any]:
-    with open(SCHEMA_DIR / name, encoding="utf-8") as handle:
+class ConfigError(ValueError):
+    """An invalid configuration; the message names the offending key."""
+
+
+def load_schema(schema_dir: str | Path, name: str) -> dict[str, Any]:
+    with open(Path(schema_dir) / name, encoding="utf-8") as handle:
         return yaml.safe_load(handle)
 
 
-def validate_config(config: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """Validate the whole config and return every resolved preset (used outside Snakemake).
+def resolve_config(config: dict[str, Any], schema_dir: str | Path) -> dict[str, dict[str, Any]]:
+    """Validate the whole config and return every preset resolved, defaults filled in.
 
-    Raises ``jsonschema.ValidationError`` / ``ValueError`` naming the offending key.
+    The one config resolution of the project, for the workflow (``common.smk``) and the tests:
+    ``schema_dir`` is the folder of ``config.schema.yaml`` / ``preset.schema.yaml`` (the
+    workflow passes ``workflow/schemas`` below its ``workflow.basedir``).
+
+    1. ``config`` against ``config.schema.yaml``;
+    2. per preset: the top-level overrides merged in (:func:`resolve_preset`), strings read by
+       the schema's types (:func:`coerce_to_schema`: ``--config 'training={max_iters: 300}'``
+       reaches Snakemake's ``config`` as ``{'max_iters': '300'}``), then validated against
+       ``preset.schema.yaml`` with its defaults filled in, the references checked
+       (:func:`check_references`) and each dataset's ``params`` checked against its generator;
+    3. ``config["preset"]`` must name one of the presets.
+
+    Raises :class:`ConfigError` naming the offending key.
     """
-    jsonschema.validate(config, load_schema("config.schema.yaml"))
+    # the generator registry knows which params each dataset generator takes; imported here so
+    # that the plumbing modules stay importable without the dataset layer at module level
+    from largelr.datasets.registry import check_params
+
+    config_schema = load_schema(schema_dir, "config.schema.yaml")
+    config = coerce_to_schema(config, config_schema)
+    _validate(config, config_schema, "config")
     resolved = {}
     for name in config["presets"]:
-        preset = resolve_preset(config, name)
-        jsonschema.validate(preset, load_schema("preset.schema.yaml"))
+        preset_schema = load_schema(schema_dir, "preset.schema.yaml")
+        preset = coerce_to_schema(resolve_preset(config, name), preset_schema)
+        _validate(preset, preset_schema, f"presets.{name} (after overrides)", fill_defaults=True)
         check_references(preset, name)
+        for dataset, spec in preset["datasets"].items():
+            check_params(dataset, spec)
         resolved[name] = preset
+    if config["preset"] not in resolved:
+        raise ConfigError(f"config key 'preset': unknown preset {config['preset']!r}; defined: {sorted(resolved)}")
     return resolved
+
+
+def coerce_to_schema(value: Any, schema: dict[str, Any]) -> Any:
+    """``value`` with every string that stands where the schema wants an integer, number or
+    boolean read as one (nested objects and arrays included); strings that do not parse stay,
+    for the validation to name them. Snakemake parses a nested ``--config`` value with YAML's
+    BaseLoader, which leaves every scalar a string."""
+    if isinstance(value, dict):
+        return {key: coerce_to_schema(item, _property_schema(schema, key)) for key, item in value.items()}
+    if isinstance(value, list):
+        items = schema.get("items")
+        return [coerce_to_schema(item, items) for item in value] if isinstance(items, dict) else list(value)
+    if isinstance(value, str):
+        return _read_scalar(value, _schema_types(schema))
+    return value
+
+
+def _property_schema(schema: dict[str, Any], key: str) -> dict[str, Any]:
+    if key in schema.get("properties", {}):
+        return schema["properties"][key]
+    additional = schema.get("additionalProperties")
+    return additional if isinstance(additional, dict) else {}
+
+
+def _schema_types(schema: dict[str, Any]) -> set[str]:
+    """The JSON types a schema (or any branch of its ``oneOf`` / ``anyOf``) accepts."""
+    declared = schema.get("type", [])
+    types = {declared} if isinstance(declared, str) else set(declared)
+    for branch in schema.get("oneOf", []) + schema.get("anyOf", []):
+        types |= _schema_types(branch)
+    return types
+
+
+def _read_scalar(text: str, types: set[str]) -> Any:
+    if "string" in types:
+        return text
+    if types & {"integer", "number"}:
+        try:
+            return int(text)
+        except ValueError:
+            pass
+    if "number" in types:
+        try:
+            return float(text)
+        except ValueError:
+            pass
+    if "boolean" in types and text.lower() in ("true", "false"):
+        return text.lower() == "true"
+    return text
+
+
+def _validate(instance: dict[str, Any], schema: dict[str, Any], where: str, fill_defaults: bool = False) -> None:
+    """jsonschema validation (as ``snakemake.utils.validate``: optionally filling defaults in place)."""
+    validator_class = jsonschema.validators.validator_for(schema)
+    if fill_defaults:
+        validator_class = _with_defaults(validator_class)
+    error = jsonschema.exceptions.best_match(validator_class(schema).iter_errors(instance))
+    if error is not None:
+        key = ".".join(map(str, error.absolute_path))
+        raise ConfigError(f"invalid {where}{': key ' + key if key else ''}: {error.message}") from error
+
+
+def _with_defaults(validator_class: Any) -> Any:
+    """A validator class that fills each missing property that has a ``default`` (a copy of it)."""
+    validate_properties = validator_class.VALIDATORS["properties"]
+
+    def set_defaults(validator, properties, instance, schema):
+        if isinstance(instance, dict):
+            for name, subschema in properties.items():
+                if "default" in subschema:
+                    instance.setdefault(name, copy.deepcopy(subschema["default"]))
+        yield from validate_properties(validator, properties, instance, schema)
+
+    return jsonschema.validators.extend(validator_class, {"properties": set_defaults})

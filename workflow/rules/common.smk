@@ -3,7 +3,7 @@ import os
 import sys
 from pathlib import Path
 
-from snakemake.utils import Paramspace, validate
+from snakemake.utils import Paramspace
 
 # The package lives in src/; jobs (also conda and cluster jobs) find it through PYTHONPATH.
 SRC = str(Path(workflow.basedir) / "src")
@@ -12,33 +12,18 @@ os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (SRC, os.environ.get("PYTH
 
 from largelr.config import (
     cell_training,
-    check_references,
     figure_datasets,
     figure_kinds,
-    resolve_preset,
+    resolve_config,
     training_grid,
 )
 from largelr.columns import ATTRIBUTION_COLUMNS
-from largelr.datasets.registry import check_params
 from largelr.figures.names import DISPLAY_NAMES
 from largelr.reporting.inventory import paper_caption
 from largelr.io import link_files as link_run_files
 
 # ---- configuration: validated before any job starts, every preset -----------------------
-validate(config, schema="../schemas/config.schema.yaml")
-PRESETS = {}
-for _name in config["presets"]:
-    _preset = resolve_preset(config, _name)
-    try:
-        validate(_preset, schema="../schemas/preset.schema.yaml")  # also fills defaults
-    except Exception as error:
-        raise ValueError(f"invalid preset 'presets.{_name}' (after overrides):\n{error}") from None
-    check_references(_preset, _name)
-    for _dataset, _spec in _preset["datasets"].items():
-        check_params(_dataset, _spec)
-    PRESETS[_name] = _preset
-if config["preset"] not in PRESETS:
-    raise ValueError(f"config key 'preset': unknown preset {config['preset']!r}; defined: {sorted(PRESETS)}")
+PRESETS = resolve_config(config, Path(workflow.basedir) / "workflow" / "schemas")
 
 GRIDS = {name: training_grid(preset) for name, preset in PRESETS.items()}
 FIGURE_KINDS = figure_kinds(PRESETS)
