@@ -28,6 +28,6 @@ include: "workflow/rules/tables.smk"
 
 
 rule all:
+    default_target: True
     input:
         final_outputs(config["preset"]),
-    default_target: True

@@ -2,20 +2,20 @@ rule evaluate:
     """Per-run metrics of SPEC §5: accuracy, prunability, activation compressibility, R², CSI, BSI."""
     input:
         dataset=DATASET_FILE,
-        run=RUN_DIR + "/run.json",
-        model=RUN_DIR + "/model.pt",
+        run=path(RUN_DIR, "run.json"),
+        model=path(RUN_DIR, "model.pt"),
     output:
-        metrics=ANALYSIS_DIR + "/metrics.json",
-    params:
-        analysis=lambda w: preset_of(w)["analysis"],
-        device=lambda w: preset_of(w)["device"],
+        metrics=path(ANALYSIS_DIR, "metrics.json"),
     log:
-        LOGS + "/evaluate/" + CELL + ".log",
+        log_file("evaluate", CELL),
     benchmark:
-        BENCHMARKS + "/evaluate/" + CELL + ".tsv"
-    threads: 1
+        benchmark_file("evaluate", CELL)
     conda:
         "../../envs/torch.yaml"
+    threads: 1
+    params:
+        analysis=analysis_settings,
+        device=device,
     script:
         "../../scripts/evaluate.py"
 
@@ -23,11 +23,7 @@ rule evaluate:
 rule summarize:
     """Tidy table of every run of a preset: one row per run, one column per metric."""
     input:
-        runs=lambda w: run_records(w.preset),
-        metrics=lambda w: metric_records(w.preset),
-        attribution_runs=lambda w: run_records(w.preset, dataset=attributed_datasets(w.preset)),
-        attributions=lambda w: cell_paths(w.preset, RESULTS + "/analysis/{cell}/attribution.json",
-                                          dataset=attributed_datasets(w.preset)),
+        unpack(summary_inputs),
     output:
         report(
             SUMMARY_CSV,
@@ -36,7 +32,7 @@ rule summarize:
             labels={"table": "all runs"},
         ),
     log:
-        LOGS + "/summarize.log",
+        log_file("summarize"),
     conda:
         "../../envs/plot.yaml"
     script:
@@ -46,16 +42,15 @@ rule summarize:
 rule filter_learning_rates:
     """LRs kept for the figures: up to divergence or a > 25 % accuracy drop in any seed (§4.2)."""
     input:
-        runs=lambda w: run_records(w.preset, dataset=w.dataset),
-        metrics=lambda w: metric_records(w.preset, dataset=w.dataset),
+        unpack(dataset_runs),
     output:
         LR_FILTER_CSV,
-    params:
-        max_drop=lambda w: preset_of(w)["analysis"]["max_acc_drop"],
     log:
-        LOGS + "/lr_filter/{dataset}.log",
+        log_file("lr_filter", "{dataset}"),
     conda:
         "../../envs/plot.yaml"
+    params:
+        max_drop=max_acc_drop,
     script:
         "../../scripts/filter_learning_rates.py"
 
@@ -64,21 +59,21 @@ rule attribute:
     """Integrated Gradients / DeepLift attributions: core/spurious/noise shares, entropy (§3.3)."""
     input:
         dataset=DATASET_FILE,
-        run=RUN_DIR + "/run.json",
-        model=RUN_DIR + "/model.pt",
+        run=path(RUN_DIR, "run.json"),
+        model=path(RUN_DIR, "model.pt"),
     output:
-        stats=ANALYSIS_DIR + "/attribution.json",
-        maps=ANALYSIS_DIR + "/attribution_maps.npz",
-    params:
-        analysis=lambda w: preset_of(w)["analysis"],
-        device=lambda w: preset_of(w)["device"],
+        stats=path(ANALYSIS_DIR, "attribution.json"),
+        maps=path(ANALYSIS_DIR, "attribution_maps.npz"),
     log:
-        LOGS + "/attribute/" + CELL + ".log",
+        log_file("attribute", CELL),
     benchmark:
-        BENCHMARKS + "/attribute/" + CELL + ".tsv"
-    threads: 1
+        benchmark_file("attribute", CELL)
     conda:
         "../../envs/analysis.yaml"
+    threads: 1
+    params:
+        analysis=analysis_settings,
+        device=device,
     script:
         "../../scripts/attribute.py"
 
@@ -87,20 +82,20 @@ rule prune:
     """Structured / column / global-magnitude pruning curves and parameter compressibility (Figs 20, 21, 25)."""
     input:
         dataset=DATASET_FILE,
-        run=RUN_DIR + "/run.json",
-        model=RUN_DIR + "/model.pt",
+        run=path(RUN_DIR, "run.json"),
+        model=path(RUN_DIR, "model.pt"),
     output:
-        ANALYSIS_DIR + "/pruning.json",
-    params:
-        analysis=lambda w: preset_of(w)["analysis"],
-        device=lambda w: preset_of(w)["device"],
+        path(ANALYSIS_DIR, "pruning.json"),
     log:
-        LOGS + "/prune/" + CELL + ".log",
+        log_file("prune", CELL),
     benchmark:
-        BENCHMARKS + "/prune/" + CELL + ".tsv"
-    threads: 1
+        benchmark_file("prune", CELL)
     conda:
         "../../envs/torch.yaml"
+    threads: 1
+    params:
+        analysis=analysis_settings,
+        device=device,
     script:
         "../../scripts/prune.py"
 
@@ -109,23 +104,23 @@ rule attribute_with_method:
     """Attributions with a named method, for the IG vs DeepLift comparison (Fig 14, suppl. E.1)."""
     input:
         dataset=DATASET_FILE,
-        run=RUN_DIR + "/run.json",
-        model=RUN_DIR + "/model.pt",
+        run=path(RUN_DIR, "run.json"),
+        model=path(RUN_DIR, "model.pt"),
     output:
-        stats=ANALYSIS_DIR + "/attribution_{method}.json",
-        maps=ANALYSIS_DIR + "/attribution_maps_{method}.npz",
-    params:
-        analysis=lambda w: {**preset_of(w)["analysis"], "attribution_method": w.method},
-        device=lambda w: preset_of(w)["device"],
+        stats=path(ANALYSIS_DIR, "attribution_{method}.json"),
+        maps=path(ANALYSIS_DIR, "attribution_maps_{method}.npz"),
     log:
-        LOGS + "/attribute_{method}/" + CELL + ".log",
+        log_file("attribute_{method}", CELL),
     benchmark:
-        BENCHMARKS + "/attribute_{method}/" + CELL + ".tsv"
+        benchmark_file("attribute_{method}", CELL)
     wildcard_constraints:
         method="integrated_gradients|deeplift",
-    threads: 1
     conda:
         "../../envs/analysis.yaml"
+    threads: 1
+    params:
+        analysis=analysis_with_method,
+        device=device,
     script:
         "../../scripts/attribute.py"
 
@@ -134,18 +129,18 @@ rule background_attribution:
     """Share of |attribution| on the DeepLabV3 background class (§5, Fig 10); needs local weights."""
     input:
         dataset=DATASET_FILE,
-        maps=ANALYSIS_DIR + "/attribution_maps.npz",
+        maps=path(ANALYSIS_DIR, "attribution_maps.npz"),
     output:
-        ANALYSIS_DIR + "/background.json",
-    params:
-        segmenter=lambda w: preset_of(w)["analysis"]["segmenter"],
+        path(ANALYSIS_DIR, "background.json"),
     log:
-        LOGS + "/background/" + CELL + ".log",
+        log_file("background", CELL),
     benchmark:
-        BENCHMARKS + "/background/" + CELL + ".tsv"
-    threads: 1
+        benchmark_file("background", CELL)
     conda:
         "../../envs/analysis.yaml"
+    threads: 1
+    params:
+        segmenter=segmenter,
     script:
         "../../scripts/background_attribution.py"
 
@@ -154,20 +149,20 @@ rule landscape:
     """Training loss / unbiased accuracy / spurious utilisation on a filter-normalised plane (Fig 9)."""
     input:
         dataset=DATASET_FILE,
-        run=RUN_DIR + "/run.json",
-        model=RUN_DIR + "/model.pt",
+        run=path(RUN_DIR, "run.json"),
+        model=path(RUN_DIR, "model.pt"),
     output:
-        ANALYSIS_DIR + "/landscape.npz",
-    params:
-        analysis=lambda w: preset_of(w)["analysis"],
-        device=lambda w: preset_of(w)["device"],
+        path(ANALYSIS_DIR, "landscape.npz"),
     log:
-        LOGS + "/landscape/" + CELL + ".log",
+        log_file("landscape", CELL),
     benchmark:
-        BENCHMARKS + "/landscape/" + CELL + ".tsv"
-    threads: 1
+        benchmark_file("landscape", CELL)
     conda:
         "../../envs/torch.yaml"
+    threads: 1
+    params:
+        analysis=analysis_settings,
+        device=device,
     script:
         "../../scripts/landscape.py"
 
@@ -176,21 +171,21 @@ rule dynamics:
     """Attribution shares, accuracy and one neuron's spurious utilisation at each snapshot (Figs 3, 13, 28)."""
     input:
         dataset=DATASET_FILE,
-        run=RUN_DIR + "/run.json",
-        snapshots=RUN_DIR + "/snapshots.pt",
+        run=path(RUN_DIR, "run.json"),
+        snapshots=path(RUN_DIR, "snapshots.pt"),
     output:
-        csv=ANALYSIS_DIR + "/dynamics.csv",
-        maps=ANALYSIS_DIR + "/dynamics_maps.npz",
-    params:
-        analysis=lambda w: preset_of(w)["analysis"],
-        device=lambda w: preset_of(w)["device"],
+        csv=path(ANALYSIS_DIR, "dynamics.csv"),
+        maps=path(ANALYSIS_DIR, "dynamics_maps.npz"),
     log:
-        LOGS + "/dynamics/" + CELL + ".log",
+        log_file("dynamics", CELL),
     benchmark:
-        BENCHMARKS + "/dynamics/" + CELL + ".tsv"
-    threads: 1
+        benchmark_file("dynamics", CELL)
     conda:
         "../../envs/analysis.yaml"
+    threads: 1
+    params:
+        analysis=analysis_settings,
+        device=device,
     script:
         "../../scripts/dynamics.py"
 
@@ -201,13 +196,13 @@ rule select_hard_samples:
     input:
         unpack(group_inputs),
     output:
-        npz=GROUP_DIR + "/gallery.npz",
-        csv=GROUP_DIR + "/gallery.csv",
-    params:
-        n_samples=lambda w: preset_of(w)["analysis"]["gallery_samples"],
+        npz=path(GROUP_DIR, "gallery.npz"),
+        csv=path(GROUP_DIR, "gallery.csv"),
     log:
-        LOGS + "/groups/{dataset}~{model}~{optimizer}/gallery.log",
+        log_file("groups", "{dataset}~{model}~{optimizer}", "gallery"),
     conda:
         "../../envs/analysis.yaml"
+    params:
+        n_samples=gallery_samples,
     script:
         "../../scripts/select_hard_samples.py"

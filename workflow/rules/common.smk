@@ -1,14 +1,18 @@
-# Every path and input function of the workflow lives here (STYLE: one place for paths).
+# Every path, input function and param function of the workflow lives here
+# (STYLE: one place for paths); the rule files hold rules only.
 import os
 import sys
 from pathlib import Path
 
 from snakemake.utils import Paramspace
 
-# The package lives in src/; jobs (also conda and cluster jobs) find it through PYTHONPATH.
+# The package lives in src/; jobs (also conda and cluster jobs) find it through PYTHONPATH,
+# which is set here (extended, not required: hence no `envvars:` directive).
 SRC = str(Path(workflow.basedir) / "src")
 sys.path.insert(0, SRC)
-os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (SRC, os.environ.get("PYTHONPATH")) if p)
+os.environ.update(
+    PYTHONPATH=os.pathsep.join(p for p in (SRC, os.environ.get("PYTHONPATH")) if p)
+)
 
 from largelr.config import (
     cell_training,
@@ -29,25 +33,57 @@ GRIDS = {name: training_grid(preset) for name, preset in PRESETS.items()}
 FIGURE_KINDS = figure_kinds(PRESETS)
 PARAMSPACES = {name: Paramspace(grid) for name, grid in GRIDS.items()}
 
-# ---- paths ------------------------------------------------------------------------------
-CELL = next(iter(PARAMSPACES.values())).wildcard_pattern  # dataset~{dataset}/model~{model}/...
-RESULTS = "results/{preset}"
-DATASET_FILE = RESULTS + "/data/{dataset}.npz"
-RUN_DIR = RESULTS + "/runs/" + CELL
-ANALYSIS_DIR = RESULTS + "/analysis/" + CELL
+
+# ---- paths: every path of the workflow is built here, with path() ------------------------
+def path(*parts):
+    """One path from its parts, joined by '/' (wildcards stay {fields} for Snakemake)."""
+    return "/".join(parts)
+
+
+CELL = next(
+    iter(PARAMSPACES.values())
+).wildcard_pattern  # dataset~{dataset}/model~{model}/...
+RESULTS = path("results", "{preset}")
+DATASET_FILE = path(RESULTS, "data", "{dataset}.npz")
+RUN_DIR = path(RESULTS, "runs", CELL)
+ANALYSIS_DIR = path(RESULTS, "analysis", CELL)
 # analyses of a group of runs: every LR and seed of one (dataset, model, optimizer)
-GROUP_DIR = RESULTS + "/groups/dataset~{dataset}/model~{model}/optimizer~{optimizer}"
+GROUP_DIR = path(
+    RESULTS, "groups", "dataset~{dataset}", "model~{model}", "optimizer~{optimizer}"
+)
 # one training job per training group: every LR and seed of one (dataset, model, optimizer, hp)
-TRAINING_GROUP = "dataset~{dataset}/model~{model}/optimizer~{optimizer}/hp~{hp}"
-TRAINING_DIR = RESULTS + "/training/" + TRAINING_GROUP
+TRAINING_GROUP = path(
+    "dataset~{dataset}", "model~{model}", "optimizer~{optimizer}", "hp~{hp}"
+)
+TRAINING_DIR = path(RESULTS, "training", TRAINING_GROUP)
 # where the group job leaves a cell's run files (the train rule links them into RUN_DIR)
-GROUP_CELL_DIR = TRAINING_DIR + "/lr~{lr}/seed~{seed}"
-SUMMARY_CSV = RESULTS + "/summary/runs.csv"
-LR_FILTER_CSV = RESULTS + "/summary/lr_filter/{dataset}.csv"
-FIGURE = RESULTS + "/figures/{figure}"
-TABLE = RESULTS + "/tables/{table}"
-LOGS = RESULTS + "/logs"
-BENCHMARKS = RESULTS + "/benchmarks"
+GROUP_CELL_DIR = path(TRAINING_DIR, "lr~{lr}", "seed~{seed}")
+SUMMARY_CSV = path(RESULTS, "summary", "runs.csv")
+LR_FILTER_CSV = path(RESULTS, "summary", "lr_filter", "{dataset}.csv")
+FIGURES = path(RESULTS, "figures")
+FIGURE = path(FIGURES, "{figure}")
+TABLES = path(RESULTS, "tables")
+LOGS = path(RESULTS, "logs")
+BENCHMARKS = path(RESULTS, "benchmarks")
+
+
+def log_file(*parts):
+    return path(LOGS, *parts) + ".log"
+
+
+def benchmark_file(*parts):
+    return path(BENCHMARKS, *parts) + ".tsv"
+
+
+def table_outputs(table, caption, **extensions):
+    """The files of one table as a named multiext (csv=".csv", ...); the first one goes into the
+    HTML report (Tables), captioned by ``caption`` (a path relative to the rule file).
+    """
+    files = multiext(path(TABLES, table), **extensions)
+    files[0] = report(
+        files[0], caption=caption, category="Tables", labels={"table": table}
+    )
+    return files
 
 
 def _names(key):
@@ -64,49 +100,7 @@ wildcard_constraints:
     seed=r"\d+",
 
 
-# ---- input functions and params ---------------------------------------------------------
-def training_of(wildcards):
-    return cell_training(preset_of(wildcards), cell_of(wildcards))
-
-
-def _group_rows(wildcards):
-    grid = GRIDS[wildcards.preset]
-    return grid[(grid["dataset"] == wildcards.dataset) & (grid["model"] == wildcards.model)
-                & (grid["optimizer"] == wildcards.optimizer) & (grid["hp"] == wildcards.hp)]
-
-
-def group_grid(wildcards):
-    """The cells of one training group (every LR and seed of a (dataset, model, optimizer, hp))."""
-    return [{**row, "lr": float(row["lr"]), "seed": int(row["seed"])}
-            for row in _group_rows(wildcards).to_dict("records")]
-
-
-def group_trainings(wildcards):
-    """The ``training`` settings of every cell of a training group (cell order of group_grid)."""
-    return [cell_training(preset_of(wildcards), cell) for cell in group_grid(wildcards)]
-
-
-def group_cell_dirs(wildcards):
-    """Where the group job leaves each cell's run files (cell order of group_grid)."""
-    patterns = Paramspace(_group_rows(wildcards)).instance_patterns
-    cells = [dict(part.split("~", 1) for part in pattern.split("/")) for pattern in patterns]
-    return [GROUP_CELL_DIR.format(**{**wildcards, **cell}) for cell in cells]
-
-
-def group_manifest(wildcards):
-    """train (one cell): the manifest of the group job that trains the cell."""
-    return TRAINING_DIR.format(**wildcards) + "/group.json"
-
-
-def cell_in_group(wildcards):
-    return GROUP_CELL_DIR.format(**wildcards)
-
-
-def figures_of_kind(kind):
-    """Wildcard pattern matching the figure names of one kind (keeps figure rules unambiguous)."""
-    return "|".join(sorted(f for f, k in FIGURE_KINDS.items() if k == kind)) or "(?!)"
-
-
+# ---- the preset, the cell, the grid -----------------------------------------------------
 def preset_of(wildcards):
     return PRESETS[wildcards.preset]
 
@@ -127,26 +121,33 @@ def cell_paths(preset, template, **selection):
     """``template`` (with a {cell} field) for every grid cell of ``preset`` matching ``selection``."""
     grid = GRIDS[preset]
     for key, value in selection.items():
-        grid = grid[grid[key].isin(value) if isinstance(value, (list, tuple, set)) else grid[key] == value]
+        grid = grid[
+            (
+                grid[key].isin(value)
+                if isinstance(value, (list, tuple, set))
+                else grid[key] == value
+            )
+        ]
     cells = Paramspace(grid).instance_patterns if len(grid) else []
     return [template.format(preset=preset, cell=cell) for cell in cells]
 
 
+def cell_files(preset, name, **selection):
+    """A run's file ``name`` (run.json, model.pt, ...: runs/) or an analysis file (analysis/) of
+    every selected cell."""
+    folder = "runs" if name in RUN_FILES else "analysis"
+    return cell_paths(preset, path(RESULTS, folder, "{cell}", name), **selection)
+
+
+RUN_FILES = ("run.json", "model.pt", "history.csv", "snapshots.pt")
+
+
 def run_records(preset, **selection):
-    return cell_paths(preset, RESULTS + "/runs/{cell}/run.json", **selection)
+    return cell_files(preset, "run.json", **selection)
 
 
 def metric_records(preset, **selection):
-    return cell_paths(preset, RESULTS + "/analysis/{cell}/metrics.json", **selection)
-
-
-def figure_spec(wildcards):
-    return PRESETS[wildcards.preset]["figures"][wildcards.figure]
-
-
-def example_datasets(wildcards):
-    datasets = figure_datasets(figure_spec(wildcards))
-    return {name: DATASET_FILE.format(preset=wildcards.preset, dataset=name) for name in datasets}
+    return cell_files(preset, "metrics.json", **selection)
 
 
 def attributed_datasets(preset):
@@ -155,143 +156,62 @@ def attributed_datasets(preset):
     return sorted(set(GRIDS[preset]["dataset"])) if chosen is None else list(chosen)
 
 
-# Metrics that live in an optional per-run analysis file rather than metrics.json.
-METRIC_FILE = {
-    **{name: "attributions" for name in ATTRIBUTION_COLUMNS},
-    "param_qk_compressibility": "pruning",
-    "param_pq_index": "pruning",
-    "background_attribution": "background",
-}
-RUN_FILE_NAMES = {"attributions": "attribution.json", "pruning": "pruning.json", "background": "background.json"}
+# ---- params: one named function per preset setting a rule passes to its script ----------
+def dataset_spec(wildcards):
+    return preset_of(wildcards)["datasets"][wildcards.dataset]
 
 
-def figure_selection(spec, hp="none"):
-    """Grid selection of a figure's runs: its optimizer, its model if given, plain cells by default."""
-    selection = {"optimizer": spec["optimizer"], **({"model": spec["model"]} if "model" in spec else {})}
-    return {**selection, "hp": hp} if hp is not None else selection
+def data_root(wildcards):
+    return preset_of(wildcards)["data_root"]
 
 
-def per_run_inputs(preset, datasets, selection, kinds=()):
-    """run.json and metrics.json (and the named optional analysis files) of the selected runs."""
-    inputs = {
-        "runs": [p for d in datasets for p in run_records(preset, dataset=d, **selection)],
-        "metrics": [p for d in datasets for p in metric_records(preset, dataset=d, **selection)],
-    }
-    for kind in kinds:
-        inputs[kind] = [p for d in datasets for p in cell_paths(
-            preset, RESULTS + "/analysis/{cell}/" + RUN_FILE_NAMES[kind], dataset=d, **selection)]
-    return inputs
+def download(wildcards):
+    return preset_of(wildcards)["download"]
 
 
-def figure_inputs(wildcards):
-    """lr_sweep figures: the plain (no-intervention) runs of the figure's datasets (and model)."""
-    spec, preset = figure_spec(wildcards), wildcards.preset
-    datasets = figure_datasets(spec)
-    kinds = sorted({METRIC_FILE[m] for m in spec.get("metrics", []) if m in METRIC_FILE})
-    return {
-        **per_run_inputs(preset, datasets, figure_selection(spec), kinds),
-        "lr_filters": lr_filter_inputs(preset, datasets),
-    }
+def model_spec(wildcards):
+    return preset_of(wildcards)["models"][wildcards.model]
 
 
-def lr_filter_inputs(preset, datasets):
-    return [LR_FILTER_CSV.format(preset=preset, dataset=d) for d in datasets]
+def optimizer_spec(wildcards):
+    return preset_of(wildcards)["optimizers"][wildcards.optimizer]
 
 
-def intervention_figure_inputs(wildcards):
-    """interventions figures: the plain and the intervention runs of the figure's datasets."""
-    spec, datasets = figure_spec(wildcards), figure_datasets(figure_spec(wildcards))
-    return {**per_run_inputs(wildcards.preset, datasets, figure_selection(spec, hp=None)),
-            "lr_filters": lr_filter_inputs(wildcards.preset, datasets)}
+def device(wildcards):
+    return preset_of(wildcards)["device"]
 
 
-def bc_ratio_figure_inputs(wildcards):
-    spec, datasets = figure_spec(wildcards), figure_datasets(figure_spec(wildcards))
-    return {**per_run_inputs(wildcards.preset, datasets, figure_selection(spec)),
-            "lr_filters": lr_filter_inputs(wildcards.preset, datasets)}
+def analysis_settings(wildcards):
+    return preset_of(wildcards)["analysis"]
 
 
-def figure_groups(wildcards):
-    """(dataset, model) pairs of a figure, in the order of its datasets: its model or every model."""
-    spec, grid = figure_spec(wildcards), GRIDS[wildcards.preset]
-    pairs = []
-    for dataset in figure_datasets(spec):
-        rows = grid[(grid["dataset"] == dataset) & (grid["optimizer"] == spec["optimizer"]) & (grid["hp"] == "none")]
-        models = [spec["model"]] if "model" in spec else sorted(rows["model"].unique())
-        pairs += [(dataset, model) for model in models if (rows["model"] == model).any()]
-    return pairs
+def analysis_with_method(wildcards):
+    """attribute_with_method: the preset's analysis settings with the rule's attribution method."""
+    return {**analysis_settings(wildcards), "attribution_method": wildcards.method}
 
 
-def gallery_figure_inputs(wildcards):
-    spec = figure_spec(wildcards)
-    return {"galleries": [GROUP_DIR.format(preset=wildcards.preset, dataset=d, model=m, optimizer=spec["optimizer"])
-                          + "/gallery.npz" for d, m in figure_groups(wildcards)]}
+def segmenter(wildcards):
+    return analysis_settings(wildcards)["segmenter"]
 
 
-def gallery_labels(wildcards):
-    return [f"{DISPLAY_NAMES.get(d, d)} · {m}" for d, m in figure_groups(wildcards)]
+def max_acc_drop(wildcards):
+    return analysis_settings(wildcards)["max_acc_drop"]
 
 
-def group_inputs(wildcards):
-    """select_hard_samples: every plain run of one (dataset, model, optimizer) and its attribution maps."""
-    preset, selection = wildcards.preset, {"dataset": wildcards.dataset, "model": wildcards.model,
-                                           "optimizer": wildcards.optimizer, "hp": "none"}
-    return {
-        "dataset": DATASET_FILE.format(preset=preset, dataset=wildcards.dataset),
-        "runs": run_records(preset, **selection),
-        "maps": cell_paths(preset, RESULTS + "/analysis/{cell}/attribution_maps.npz", **selection),
-        "lr_filter": LR_FILTER_CSV.format(preset=preset, dataset=wildcards.dataset),
-    }
+def gallery_samples(wildcards):
+    return analysis_settings(wildcards)["gallery_samples"]
 
 
-def chosen_cells(wildcards):
-    """landscape / attribution_methods figures: the spec's LRs (default: the grid's smallest and
-    largest) and seeds (default: the first) of each (dataset, model) of the figure."""
-    spec, preset, grid = figure_spec(wildcards), wildcards.preset, GRIDS[wildcards.preset]
-    selections = []
-    for dataset, model in figure_groups(wildcards):
-        rows = grid[(grid["dataset"] == dataset) & (grid["model"] == model) & (grid["hp"] == "none")
-                    & (grid["optimizer"] == spec["optimizer"])]
-        lrs = spec.get("lrs") or [rows["lr"].min(), rows["lr"].max()]
-        seeds = spec.get("seeds") or [int(rows["seed"].min())]
-        selections.append({"dataset": dataset, "model": model, "optimizer": spec["optimizer"], "hp": "none",
-                           "lr": [float(lr) for lr in lrs], "seed": seeds})
-    return selections
+def preset_figures(wildcards):
+    return preset_of(wildcards)["figures"]
 
 
-def chosen_paths(wildcards, name):
-    return [p for s in chosen_cells(wildcards)
-            for p in cell_paths(wildcards.preset, RESULTS + "/{folder}/{{cell}}/{name}".format(
-                folder="runs" if name == "run.json" else "analysis", name=name), **s)]
+def figure_spec(wildcards):
+    return preset_figures(wildcards)[wildcards.figure]
 
 
-def landscape_figure_inputs(wildcards):
-    return {"runs": chosen_paths(wildcards, "run.json"), "landscapes": chosen_paths(wildcards, "landscape.npz")}
-
-
-def attribution_methods_figure_inputs(wildcards):
-    (dataset, _), *_ = figure_groups(wildcards)
-    return {
-        "runs": chosen_paths(wildcards, "run.json"),
-        "ig": chosen_paths(wildcards, "attribution_maps_integrated_gradients.npz"),
-        "deeplift": chosen_paths(wildcards, "attribution_maps_deeplift.npz"),
-        "dataset": DATASET_FILE.format(preset=wildcards.preset, dataset=dataset),
-    }
-
-
-def dynamics_figure_inputs(wildcards):
-    """dynamics figures: every seed of the low and high LR (the spec's `lrs`, default the grid's
-    smallest and largest) of each (dataset, model) of the figure."""
-    cells = [{**selection, "seed": sorted(set(GRIDS[wildcards.preset]["seed"]))}
-             for selection in chosen_cells(wildcards)]
-    paths = lambda name: [p for s in cells for p in cell_paths(  # noqa: E731
-        wildcards.preset, RESULTS + ("/runs/{cell}/" if name == "run.json" else "/analysis/{cell}/") + name, **s)]
-    return {"runs": paths("run.json"), "dynamics": paths("dynamics.csv"), "maps": paths("dynamics_maps.npz")}
-
-
-def lr_filter_files(wildcards):
-    datasets = sorted(set(GRIDS[wildcards.preset]["dataset"]))
-    return [LR_FILTER_CSV.format(preset=wildcards.preset, dataset=d) for d in datasets]
+def figure_caption(wildcards):
+    return paper_caption(wildcards.figure)
 
 
 def model_archs(wildcards):
@@ -300,25 +220,291 @@ def model_archs(wildcards):
     return {name: spec.get("name", spec["arch"]) for name, spec in models.items()}
 
 
-def pruning_figure_inputs(wildcards):
-    spec, preset = figure_spec(wildcards), wildcards.preset
-    selection, datasets = figure_selection(spec), figure_datasets(spec)
+# ---- training -----------------------------------------------------------------------------
+def _group_rows(wildcards):
+    grid = GRIDS[wildcards.preset]
+    return grid[
+        (grid["dataset"] == wildcards.dataset)
+        & (grid["model"] == wildcards.model)
+        & (grid["optimizer"] == wildcards.optimizer)
+        & (grid["hp"] == wildcards.hp)
+    ]
+
+
+def group_grid(wildcards):
+    """The cells of one training group (every LR and seed of a (dataset, model, optimizer, hp))."""
+    return [
+        {**row, "lr": float(row["lr"]), "seed": int(row["seed"])}
+        for row in _group_rows(wildcards).to_dict("records")
+    ]
+
+
+def group_trainings(wildcards):
+    """The ``training`` settings of every cell of a training group (cell order of group_grid)."""
+    return [cell_training(preset_of(wildcards), cell) for cell in group_grid(wildcards)]
+
+
+def group_cell_dirs(wildcards):
+    """Where the group job leaves each cell's run files (cell order of group_grid)."""
+    patterns = Paramspace(_group_rows(wildcards)).instance_patterns
+    cells = [
+        dict(part.split("~", 1) for part in pattern.split("/")) for pattern in patterns
+    ]
+    return [GROUP_CELL_DIR.format(**{**wildcards, **cell}) for cell in cells]
+
+
+def group_manifest(wildcards):
+    """train (one cell): the manifest of the group job that trains the cell."""
+    return path(TRAINING_DIR, "group.json").format(**wildcards)
+
+
+def cell_in_group(wildcards):
+    return GROUP_CELL_DIR.format(**wildcards)
+
+
+def link_cell(source, output, log):
+    """train: hard-link the run files the group job left in ``source`` into the run folder."""
+    link_run_files(source, output)
+    Path(log[0]).write_text(f"linked {len(output)} files from {source}\n")
+
+
+# ---- analyses -----------------------------------------------------------------------------
+def summary_inputs(wildcards):
+    """summarize: every run's run.json and metrics.json, and the attributions of the attributed datasets."""
+    preset, attributed = wildcards.preset, attributed_datasets(wildcards.preset)
     return {
-        "runs": [p for d in datasets for p in run_records(preset, dataset=d, **selection)],
-        "pruning": [p for d in datasets for p in cell_paths(preset, RESULTS + "/analysis/{cell}/pruning.json",
-                                                            dataset=d, **selection)],
+        "runs": run_records(preset),
+        "metrics": metric_records(preset),
+        "attribution_runs": run_records(preset, dataset=attributed),
+        "attributions": cell_files(preset, "attribution.json", dataset=attributed),
     }
 
 
+def dataset_runs(wildcards):
+    """filter_learning_rates: the run.json and metrics.json of every run on one dataset."""
+    preset, dataset = wildcards.preset, wildcards.dataset
+    return {
+        "runs": run_records(preset, dataset=dataset),
+        "metrics": metric_records(preset, dataset=dataset),
+    }
+
+
+def group_inputs(wildcards):
+    """select_hard_samples: every plain run of one (dataset, model, optimizer) and its attribution maps."""
+    preset, selection = wildcards.preset, {
+        "dataset": wildcards.dataset,
+        "model": wildcards.model,
+        "optimizer": wildcards.optimizer,
+        "hp": "none",
+    }
+    return {
+        "dataset": DATASET_FILE.format(preset=preset, dataset=wildcards.dataset),
+        "runs": run_records(preset, **selection),
+        "maps": cell_files(preset, "attribution_maps.npz", **selection),
+        "lr_filter": LR_FILTER_CSV.format(preset=preset, dataset=wildcards.dataset),
+    }
+
+
+# ---- figures and tables -------------------------------------------------------------------
+# Metrics that live in an optional per-run analysis file rather than metrics.json.
+METRIC_FILE = {
+    **{name: "attributions" for name in ATTRIBUTION_COLUMNS},
+    "param_qk_compressibility": "pruning",
+    "param_pq_index": "pruning",
+    "background_attribution": "background",
+}
+RUN_FILE_NAMES = {
+    "attributions": "attribution.json",
+    "pruning": "pruning.json",
+    "background": "background.json",
+}
+
+
+def figures_of_kind(kind):
+    """Wildcard pattern matching the figure names of one kind (keeps figure rules unambiguous)."""
+    return "|".join(sorted(f for f, k in FIGURE_KINDS.items() if k == kind)) or "(?!)"
+
+
+def figure_selection(spec, hp="none"):
+    """Grid selection of a figure's runs: its optimizer, its model if given, plain cells by default."""
+    selection = {
+        "optimizer": spec["optimizer"],
+        **({"model": spec["model"]} if "model" in spec else {}),
+    }
+    return {**selection, "hp": hp} if hp is not None else selection
+
+
+def figure_groups(wildcards):
+    """(dataset, model) pairs of a figure, in the order of its datasets: its model or every model."""
+    spec, grid = figure_spec(wildcards), GRIDS[wildcards.preset]
+    pairs = []
+    for dataset in figure_datasets(spec):
+        rows = grid[
+            (grid["dataset"] == dataset)
+            & (grid["optimizer"] == spec["optimizer"])
+            & (grid["hp"] == "none")
+        ]
+        models = [spec["model"]] if "model" in spec else sorted(rows["model"].unique())
+        pairs += [
+            (dataset, model) for model in models if (rows["model"] == model).any()
+        ]
+    return pairs
+
+
+def chosen_cells(wildcards):
+    """landscape / attribution_methods / dynamics figures: the spec's LRs (default: the grid's
+    smallest and largest) and seeds (default: the first) of each (dataset, model) of the figure.
+    """
+    spec, grid = figure_spec(wildcards), GRIDS[wildcards.preset]
+    selections = []
+    for dataset, model in figure_groups(wildcards):
+        rows = grid[
+            (grid["dataset"] == dataset)
+            & (grid["model"] == model)
+            & (grid["hp"] == "none")
+            & (grid["optimizer"] == spec["optimizer"])
+        ]
+        lrs = spec.get("lrs") or [rows["lr"].min(), rows["lr"].max()]
+        seeds = spec.get("seeds") or [int(rows["seed"].min())]
+        selections.append(
+            {
+                "dataset": dataset,
+                "model": model,
+                "optimizer": spec["optimizer"],
+                "hp": "none",
+                "lr": [float(lr) for lr in lrs],
+                "seed": seeds,
+            }
+        )
+    return selections
+
+
+def figure_inputs(wildcards):
+    """The input files of one figure, by its kind (every figure rule: ``unpack(figure_inputs)``).
+
+    - lr_sweep, bc_ratio, interventions: run.json and metrics.json of the figure's runs (plain
+      cells; interventions also the intervention cells), lr_sweep also the analysis files its
+      metrics live in, and the LR filter of each dataset;
+    - dataset_examples: each dataset's file, named by the dataset;
+    - pruning_curves: run.json and pruning.json of the figure's plain runs;
+    - attribution_gallery: the gallery of each (dataset, model) of the figure;
+    - landscape, attribution_methods: the chosen LRs and seeds (chosen_cells);
+      dynamics: the chosen LRs with every seed of the grid.
+    """
+    spec, preset, kind = (
+        figure_spec(wildcards),
+        wildcards.preset,
+        FIGURE_KINDS[wildcards.figure],
+    )
+    datasets = figure_datasets(spec)
+
+    def of_datasets(name, selection):
+        return [
+            p
+            for d in datasets
+            for p in cell_files(preset, name, dataset=d, **selection)
+        ]
+
+    def of_chosen(name, cells):
+        return [p for s in cells for p in cell_files(preset, name, **s)]
+
+    if kind in ("lr_sweep", "bc_ratio", "interventions"):
+        selection = figure_selection(
+            spec, hp=None if kind == "interventions" else "none"
+        )
+        files = {
+            "runs": of_datasets("run.json", selection),
+            "metrics": of_datasets("metrics.json", selection),
+        }
+        if kind == "lr_sweep":
+            for name in sorted(
+                {METRIC_FILE[m] for m in spec.get("metrics", []) if m in METRIC_FILE}
+            ):
+                files[name] = of_datasets(RUN_FILE_NAMES[name], selection)
+        return {
+            **files,
+            "lr_filters": [
+                LR_FILTER_CSV.format(preset=preset, dataset=d) for d in datasets
+            ],
+        }
+    if kind == "dataset_examples":
+        return {
+            name: DATASET_FILE.format(preset=preset, dataset=name) for name in datasets
+        }
+    if kind == "pruning_curves":
+        selection = figure_selection(spec)
+        return {
+            "runs": of_datasets("run.json", selection),
+            "pruning": of_datasets("pruning.json", selection),
+        }
+    if kind == "attribution_gallery":
+        groups = [
+            dict(preset=preset, dataset=d, model=m, optimizer=spec["optimizer"])
+            for d, m in figure_groups(wildcards)
+        ]
+        return {
+            "galleries": [
+                path(GROUP_DIR, "gallery.npz").format(**group) for group in groups
+            ]
+        }
+    cells = chosen_cells(wildcards)
+    if kind == "landscape":
+        return {
+            "runs": of_chosen("run.json", cells),
+            "landscapes": of_chosen("landscape.npz", cells),
+        }
+    if kind == "attribution_methods":
+        (dataset, _), *_ = figure_groups(wildcards)
+        return {
+            "runs": of_chosen("run.json", cells),
+            "ig": of_chosen("attribution_maps_integrated_gradients.npz", cells),
+            "deeplift": of_chosen("attribution_maps_deeplift.npz", cells),
+            "dataset": DATASET_FILE.format(preset=preset, dataset=dataset),
+        }
+    if kind == "dynamics":
+        cells = [{**cell, "seed": sorted(set(GRIDS[preset]["seed"]))} for cell in cells]
+        return {
+            name: of_chosen(file, cells)
+            for name, file in (
+                ("runs", "run.json"),
+                ("dynamics", "dynamics.csv"),
+                ("maps", "dynamics_maps.npz"),
+            )
+        }
+    raise ValueError(f"figure {wildcards.figure}: unknown kind {kind!r}")
+
+
+def gallery_labels(wildcards):
+    return [f"{DISPLAY_NAMES.get(d, d)} · {m}" for d, m in figure_groups(wildcards)]
+
+
+def lr_filter_files(wildcards):
+    datasets = sorted(set(GRIDS[wildcards.preset]["dataset"]))
+    return [LR_FILTER_CSV.format(preset=wildcards.preset, dataset=d) for d in datasets]
+
+
+def has_interventions(preset):
+    return (GRIDS[preset]["hp"] != "none").any()
+
+
 def final_outputs(preset):
-    """Everything `rule all` builds for ``preset``: the summary table and every figure."""
-    outputs = [SUMMARY_CSV.format(preset=preset)]
-    outputs += [LR_FILTER_CSV.format(preset=preset, dataset=d) for d in sorted(set(GRIDS[preset]["dataset"]))]
-    outputs += [TABLE.format(preset=preset, table="table1") + ext for ext in (".csv", ".md", ".tex")]
-    outputs += [TABLE.format(preset=preset, table="claims") + ext for ext in (".csv", ".md")]
-    if (GRIDS[preset]["hp"] != "none").any():
-        outputs += [TABLE.format(preset=preset, table="table2") + ext for ext in (".csv", ".md", ".tex")]
-    outputs += [RESULTS.format(preset=preset) + "/figures/inventory" + ext for ext in (".csv", ".md")]
-    for figure in PRESETS[preset]["figures"]:
-        outputs += [FIGURE.format(preset=preset, figure=figure) + ext for ext in (".pdf", ".png")]
-    return outputs
+    """Everything the default target builds for ``preset``: the summary table and every figure."""
+    files = [SUMMARY_CSV] + [
+        LR_FILTER_CSV.replace("{dataset}", d)
+        for d in sorted(set(GRIDS[preset]["dataset"]))
+    ]
+    tables = {"table1": (".csv", ".md", ".tex"), "claims": (".csv", ".md")}
+    if has_interventions(preset):
+        tables["table2"] = (".csv", ".md", ".tex")
+    files += [
+        path(TABLES, table) + ext
+        for table, extensions in tables.items()
+        for ext in extensions
+    ]
+    files += [path(FIGURES, "inventory") + ext for ext in (".csv", ".md")]
+    files += [
+        path(FIGURES, figure) + ext
+        for figure in PRESETS[preset]["figures"]
+        for ext in (".pdf", ".png")
+    ]
+    return [file.replace("{preset}", preset) for file in files]

@@ -3,24 +3,24 @@ rule figure_lr_sweep:
     input:
         unpack(figure_inputs),
     output:
-        pdf=FIGURE + ".pdf",
+        pdf=path(FIGURES, "{figure}.pdf"),
         png=report(
-            FIGURE + ".png",
+            path(FIGURES, "{figure}.png"),
             caption="../report/lr_sweep.rst",
             category="Figures",
             labels={"figure": "{figure}"},
         ),
-        ranges=FIGURE + "_ranges.csv",
-    params:
-        spec=figure_spec,
-        preset=lambda w: w.preset,
-        caption=lambda w: paper_caption(w.figure),
+        ranges=path(FIGURES, "{figure}_ranges.csv"),
     log:
-        LOGS + "/figures/{figure}.log",
+        log_file("figures", "{figure}"),
     wildcard_constraints:
         figure=figures_of_kind("lr_sweep"),
     conda:
         "../../envs/plot.yaml"
+    params:
+        spec=figure_spec,
+        preset="{preset}",
+        caption=figure_caption,
     script:
         "../../scripts/plot_lr_sweep.py"
 
@@ -28,17 +28,17 @@ rule figure_lr_sweep:
 rule figure_dataset_examples:
     """Bias-aligned and bias-conflicting training images of each dataset (Fig 2)."""
     input:
-        unpack(example_datasets),
+        unpack(figure_inputs),
     output:
-        pdf=FIGURE + ".pdf",
+        pdf=path(FIGURES, "{figure}.pdf"),
         png=report(
-            FIGURE + ".png",
+            path(FIGURES, "{figure}.png"),
             caption="../report/dataset_examples.rst",
             category="Figures",
             labels={"figure": "{figure}"},
         ),
     log:
-        LOGS + "/figures/{figure}.log",
+        log_file("figures", "{figure}"),
     wildcard_constraints:
         figure=figures_of_kind("dataset_examples"),
     conda:
@@ -50,25 +50,25 @@ rule figure_dataset_examples:
 rule figure_pruning_curves:
     """Accuracy retained vs pruned fraction, one line per LR (Fig 20 column, Fig 21 global magnitude)."""
     input:
-        unpack(pruning_figure_inputs),
+        unpack(figure_inputs),
     output:
-        pdf=FIGURE + ".pdf",
+        pdf=path(FIGURES, "{figure}.pdf"),
         png=report(
-            FIGURE + ".png",
+            path(FIGURES, "{figure}.png"),
             caption="../report/pruning_curves.rst",
             category="Figures",
             labels={"figure": "{figure}"},
         ),
-    params:
-        spec=figure_spec,
-        preset=lambda w: w.preset,
-        caption=lambda w: paper_caption(w.figure),
     log:
-        LOGS + "/figures/{figure}.log",
+        log_file("figures", "{figure}"),
     wildcard_constraints:
         figure=figures_of_kind("pruning_curves"),
     conda:
         "../../envs/plot.yaml"
+    params:
+        spec=figure_spec,
+        preset="{preset}",
+        caption=figure_caption,
     script:
         "../../scripts/plot_pruning_curves.py"
 
@@ -76,22 +76,26 @@ rule figure_pruning_curves:
 rule figure_interventions:
     """Metrics vs intervention value beside LR, normalised across each row (Figs 6, 19; Table 2)."""
     input:
-        unpack(intervention_figure_inputs),
+        unpack(figure_inputs),
     output:
-        pdf=FIGURE + ".pdf",
-        png=report(FIGURE + ".png", caption="../report/interventions.rst", category="Figures",
-                   labels={"figure": "{figure}"}),
-        ranges=FIGURE + "_ranges.csv",
-    params:
-        spec=figure_spec,
-        preset=lambda w: w.preset,
-        caption=lambda w: paper_caption(w.figure),
+        pdf=path(FIGURES, "{figure}.pdf"),
+        png=report(
+            path(FIGURES, "{figure}.png"),
+            caption="../report/interventions.rst",
+            category="Figures",
+            labels={"figure": "{figure}"},
+        ),
+        ranges=path(FIGURES, "{figure}_ranges.csv"),
     log:
-        LOGS + "/figures/{figure}.log",
+        log_file("figures", "{figure}"),
     wildcard_constraints:
         figure=figures_of_kind("interventions"),
     conda:
         "../../envs/plot.yaml"
+    params:
+        spec=figure_spec,
+        preset="{preset}",
+        caption=figure_caption,
     script:
         "../../scripts/plot_interventions.py"
 
@@ -99,22 +103,26 @@ rule figure_interventions:
 rule figure_bc_ratio:
     """Unbiased accuracy vs the maximum bias-conflicting loss ratio of each run (§6, Figs 12, 27)."""
     input:
-        unpack(bc_ratio_figure_inputs),
+        unpack(figure_inputs),
     output:
-        pdf=FIGURE + ".pdf",
-        png=report(FIGURE + ".png", caption="../report/bc_ratio.rst", category="Figures",
-                   labels={"figure": "{figure}"}),
-        stats=FIGURE + "_correlations.csv",
-    params:
-        spec=figure_spec,
-        preset=lambda w: w.preset,
-        caption=lambda w: paper_caption(w.figure),
+        pdf=path(FIGURES, "{figure}.pdf"),
+        png=report(
+            path(FIGURES, "{figure}.png"),
+            caption="../report/bc_ratio.rst",
+            category="Figures",
+            labels={"figure": "{figure}"},
+        ),
+        stats=path(FIGURES, "{figure}_correlations.csv"),
     log:
-        LOGS + "/figures/{figure}.log",
+        log_file("figures", "{figure}"),
     wildcard_constraints:
         figure=figures_of_kind("bc_ratio"),
     conda:
         "../../envs/plot.yaml"
+    params:
+        spec=figure_spec,
+        preset="{preset}",
+        caption=figure_caption,
     script:
         "../../scripts/plot_bc_ratio.py"
 
@@ -122,22 +130,26 @@ rule figure_bc_ratio:
 rule figure_attribution_gallery:
     """Original images, low-LR and high-LR seed-aggregated attributions of hard samples (Figs 1, 8, 29-34)."""
     input:
-        unpack(gallery_figure_inputs),
+        unpack(figure_inputs),
     output:
-        pdf=FIGURE + ".pdf",
-        png=report(FIGURE + ".png", caption="../report/attribution_gallery.rst", category="Figures",
-                   labels={"figure": "{figure}"}),
-    params:
-        spec=figure_spec,
-        preset=lambda w: w.preset,
-        labels=gallery_labels,
-        caption=lambda w: paper_caption(w.figure),
+        pdf=path(FIGURES, "{figure}.pdf"),
+        png=report(
+            path(FIGURES, "{figure}.png"),
+            caption="../report/attribution_gallery.rst",
+            category="Figures",
+            labels={"figure": "{figure}"},
+        ),
     log:
-        LOGS + "/figures/{figure}.log",
+        log_file("figures", "{figure}"),
     wildcard_constraints:
         figure=figures_of_kind("attribution_gallery"),
     conda:
         "../../envs/plot.yaml"
+    params:
+        spec=figure_spec,
+        preset="{preset}",
+        labels=gallery_labels,
+        caption=figure_caption,
     script:
         "../../scripts/plot_attribution_gallery.py"
 
@@ -145,22 +157,26 @@ rule figure_attribution_gallery:
 rule figure_attribution_methods:
     """Integrated Gradients vs DeepLift on the same runs and samples (Fig 14, suppl. E.1)."""
     input:
-        unpack(attribution_methods_figure_inputs),
+        unpack(figure_inputs),
     output:
-        pdf=FIGURE + ".pdf",
-        png=report(FIGURE + ".png", caption="../report/attribution_methods.rst", category="Figures",
-                   labels={"figure": "{figure}"}),
-        agreement=FIGURE + "_agreement.csv",
-    params:
-        spec=figure_spec,
-        preset=lambda w: w.preset,
-        caption=lambda w: paper_caption(w.figure),
+        pdf=path(FIGURES, "{figure}.pdf"),
+        png=report(
+            path(FIGURES, "{figure}.png"),
+            caption="../report/attribution_methods.rst",
+            category="Figures",
+            labels={"figure": "{figure}"},
+        ),
+        agreement=path(FIGURES, "{figure}_agreement.csv"),
     log:
-        LOGS + "/figures/{figure}.log",
+        log_file("figures", "{figure}"),
     wildcard_constraints:
         figure=figures_of_kind("attribution_methods"),
     conda:
         "../../envs/plot.yaml"
+    params:
+        spec=figure_spec,
+        preset="{preset}",
+        caption=figure_caption,
     script:
         "../../scripts/plot_attribution_methods.py"
 
@@ -168,21 +184,25 @@ rule figure_attribution_methods:
 rule figure_landscape:
     """Loss, unbiased accuracy and spurious-utilisation landscapes, one row per run (Fig 9)."""
     input:
-        unpack(landscape_figure_inputs),
+        unpack(figure_inputs),
     output:
-        pdf=FIGURE + ".pdf",
-        png=report(FIGURE + ".png", caption="../report/landscape.rst", category="Figures",
-                   labels={"figure": "{figure}"}),
-    params:
-        spec=figure_spec,
-        preset=lambda w: w.preset,
-        caption=lambda w: paper_caption(w.figure),
+        pdf=path(FIGURES, "{figure}.pdf"),
+        png=report(
+            path(FIGURES, "{figure}.png"),
+            caption="../report/landscape.rst",
+            category="Figures",
+            labels={"figure": "{figure}"},
+        ),
     log:
-        LOGS + "/figures/{figure}.log",
+        log_file("figures", "{figure}"),
     wildcard_constraints:
         figure=figures_of_kind("landscape"),
     conda:
         "../../envs/plot.yaml"
+    params:
+        spec=figure_spec,
+        preset="{preset}",
+        caption=figure_caption,
     script:
         "../../scripts/plot_landscape.py"
 
@@ -190,21 +210,25 @@ rule figure_landscape:
 rule figure_dynamics:
     """Statistics through training from weight snapshots (Figs 3 right, 13, 28 bottom)."""
     input:
-        unpack(dynamics_figure_inputs),
+        unpack(figure_inputs),
     output:
-        pdf=FIGURE + ".pdf",
-        png=report(FIGURE + ".png", caption="../report/dynamics.rst", category="Figures",
-                   labels={"figure": "{figure}"}),
-    params:
-        spec=figure_spec,
-        preset=lambda w: w.preset,
-        caption=lambda w: paper_caption(w.figure),
+        pdf=path(FIGURES, "{figure}.pdf"),
+        png=report(
+            path(FIGURES, "{figure}.png"),
+            caption="../report/dynamics.rst",
+            category="Figures",
+            labels={"figure": "{figure}"},
+        ),
     log:
-        LOGS + "/figures/{figure}.log",
+        log_file("figures", "{figure}"),
     wildcard_constraints:
         figure=figures_of_kind("dynamics"),
     conda:
         "../../envs/plot.yaml"
+    params:
+        spec=figure_spec,
+        preset="{preset}",
+        caption=figure_caption,
     script:
         "../../scripts/plot_dynamics.py"
 
@@ -212,14 +236,18 @@ rule figure_dynamics:
 rule figure_inventory:
     """Which of the paper's 34 figures this preset builds, at which scale, and why the others are not."""
     output:
-        csv=report(RESULTS + "/figures/inventory.csv", caption="../report/inventory.rst", category="Tables",
-                   labels={"table": "figure inventory"}),
-        md=RESULTS + "/figures/inventory.md",
-    params:
-        figures=lambda w: preset_of(w)["figures"],
+        csv=report(
+            path(FIGURES, "inventory.csv"),
+            caption="../report/inventory.rst",
+            category="Tables",
+            labels={"table": "figure inventory"},
+        ),
+        md=path(FIGURES, "inventory.md"),
     log:
-        LOGS + "/figures/inventory.log",
+        log_file("figures", "inventory"),
     conda:
         "../../envs/plot.yaml"
+    params:
+        figures=preset_figures,
     script:
         "../../scripts/make_figure_inventory.py"

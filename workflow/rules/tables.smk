@@ -4,20 +4,15 @@ rule table1:
         runs=SUMMARY_CSV,
         lr_filters=lr_filter_files,
     output:
-        csv=report(
-            TABLE.replace("{table}", "table1") + ".csv",
-            caption="../report/table1.rst",
-            category="Tables",
-            labels={"table": "table1"},
+        table_outputs(
+            "table1", "../report/table1.rst", csv=".csv", md=".md", tex=".tex"
         ),
-        md=TABLE.replace("{table}", "table1") + ".md",
-        tex=TABLE.replace("{table}", "table1") + ".tex",
-    params:
-        model_archs=model_archs,
     log:
-        LOGS + "/tables/table1.log",
+        log_file("tables", "table1"),
     conda:
         "../../envs/plot.yaml"
+    params:
+        model_archs=model_archs,
     script:
         "../../scripts/make_table1.py"
 
@@ -28,15 +23,9 @@ rule claims_scorecard:
         runs=SUMMARY_CSV,
         lr_filters=lr_filter_files,
     output:
-        csv=report(
-            TABLE.replace("{table}", "claims") + ".csv",
-            caption="../report/claims.rst",
-            category="Tables",
-            labels={"table": "claims"},
-        ),
-        md=TABLE.replace("{table}", "claims") + ".md",
+        table_outputs("claims", "../report/claims.rst", csv=".csv", md=".md"),
     log:
-        LOGS + "/tables/claims.log",
+        log_file("tables", "claims"),
     conda:
         "../../envs/plot.yaml"
     script:
@@ -49,19 +38,14 @@ rule table2:
         runs=SUMMARY_CSV,
         lr_filters=lr_filter_files,
     output:
-        csv=report(
-            TABLE.replace("{table}", "table2") + ".csv",
-            caption="../report/table2.rst",
-            category="Tables",
-            labels={"table": "table2"},
+        table_outputs(
+            "table2", "../report/table2.rst", csv=".csv", md=".md", tex=".tex"
         ),
-        md=TABLE.replace("{table}", "table2") + ".md",
-        tex=TABLE.replace("{table}", "table2") + ".tex",
-    params:
-        archs=model_archs,
     log:
-        LOGS + "/tables/table2.log",
+        log_file("tables", "table2"),
     conda:
         "../../envs/plot.yaml"
+    params:
+        archs=model_archs,
     script:
         "../../scripts/make_table2.py"

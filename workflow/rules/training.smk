@@ -1,25 +1,26 @@
 rule train_group:
     """Every LR x seed of one (dataset, model, optimizer, intervention) in one job, as one
-    stacked model where the recipe allows (§4.2 protocol per model); resumes from its checkpoint."""
+    stacked model where the recipe allows (§4.2 protocol per model); resumes from its checkpoint.
+    """
     input:
         dataset=DATASET_FILE,
     output:
-        manifest=TRAINING_DIR + "/group.json",
+        manifest=path(TRAINING_DIR, "group.json"),
+    log:
+        log_file("train", TRAINING_GROUP),
+    benchmark:
+        benchmark_file("train", TRAINING_GROUP)
+    conda:
+        "../../envs/torch.yaml"
+    threads: 1
     params:
         cells=group_grid,
         cell_dirs=group_cell_dirs,
-        model=lambda w: preset_of(w)["models"][w.model],
-        optimizer=lambda w: preset_of(w)["optimizers"][w.optimizer],
+        model=model_spec,
+        optimizer=optimizer_spec,
         trainings=group_trainings,
-        device=lambda w: preset_of(w)["device"],
+        device=device,
         checkpoint_dir=TRAINING_DIR,
-    log:
-        LOGS + "/train/" + TRAINING_GROUP + ".log",
-    benchmark:
-        BENCHMARKS + "/train/" + TRAINING_GROUP + ".tsv"
-    threads: 1
-    conda:
-        "../../envs/torch.yaml"
     script:
         "../../scripts/train_group.py"
 
@@ -29,12 +30,14 @@ rule train:
     input:
         manifest=group_manifest,
     output:
-        run=RUN_DIR + "/run.json",
-        model=RUN_DIR + "/model.pt",
-        history=RUN_DIR + "/history.csv",
-        snapshots=RUN_DIR + "/snapshots.pt",
+        run=path(RUN_DIR, "run.json"),
+        model=path(RUN_DIR, "model.pt"),
+        history=path(RUN_DIR, "history.csv"),
+        snapshots=path(RUN_DIR, "snapshots.pt"),
+    log:
+        log_file("link", CELL),
+    localrule: True
     params:
         source=cell_in_group,
-    localrule: True
     run:
-        link_run_files(params.source, output)
+        link_cell(params.source, output, log)
