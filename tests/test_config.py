@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
 import subprocess
 import sys
 
 import pytest
+import yaml
 from snakemake.cli import parse_config
 
 from largelr.config import ConfigError, deep_merge, resolve_config, resolve_preset, training_grid
@@ -123,3 +126,33 @@ def test_snakemake_fails_before_any_job_naming_the_bad_key(repo, tmp_path, overr
     assert result.returncode != 0
     assert expected in result.stdout + result.stderr
     assert not (tmp_path / "results").exists()
+
+
+# ---- one default per key: the code's defaults are the schema's ----------------------------------
+
+def _schema_defaults(schemas, *path):
+    """``{key: default}`` of the properties at ``path`` in preset.schema.yaml."""
+    node = yaml.safe_load((schemas / "preset.schema.yaml").read_text())
+    for key in path:
+        node = node["properties"][key]
+    return {key: spec["default"] for key, spec in node["properties"].items() if "default" in spec}
+
+
+def test_training_defaults_of_the_code_are_the_schemas(schemas):
+    from largelr.training.loop import TrainSettings
+    from largelr.training.runs import train_group
+
+    schema = _schema_defaults(schemas, "training")
+    fields = {f.name: f.default for f in dataclasses.fields(TrainSettings)}
+    shared = set(schema) & set(fields)
+    assert shared == set(schema) - {"engine"}  # every training key but the engine is a TrainSettings field
+    assert {key: fields[key] for key in shared} == {key: schema[key] for key in shared}
+    assert inspect.signature(train_group).parameters["engine"].default == schema["engine"]
+
+
+def test_analysis_defaults_of_the_code_are_the_schemas(schemas):
+    from largelr.analyses.landscape_run import LANDSCAPE_DEFAULTS
+    from largelr.columns import DEFAULT_PRUNE_RANKINGS
+
+    assert LANDSCAPE_DEFAULTS == _schema_defaults(schemas, "analysis", "landscape")
+    assert list(DEFAULT_PRUNE_RANKINGS) == _schema_defaults(schemas, "analysis")["prune_rankings"]
