@@ -11,6 +11,6 @@ agreement = plot_attribution_methods(
     snakemake.input.runs, snakemake.input.ig, snakemake.input.deeplift, snakemake.input.dataset,  # noqa: F821
     snakemake.output.pdf, snakemake.output.png, snakemake.output.agreement,  # noqa: F821
     title=spec.get("title", snakemake.wildcards.figure), note=note,  # noqa: F821
-    n_samples=int(spec.get("n_samples", 6)),
+    **({"n_samples": int(spec["n_samples"])} if "n_samples" in spec else {}),  # default: the function's
 )
 log.info("IG vs DeepLift agreement:\n%s", agreement.to_string(index=False))

@@ -16,12 +16,12 @@ inputs, output = snakemake.input, snakemake.output  # noqa: F821
 table = dynamics_table(inputs.runs, inputs.dynamics)
 note = scale_note(preset)
 title = spec.get("title", snakemake.wildcards.figure)  # noqa: F821
-panel = spec.get("panel", "attribution")
+panel = spec["panel"]  # preset.schema.yaml's default: attribution
 if panel == "attribution":
     plot_attribution_dynamics(table, output.pdf, output.png, title=title, note=note)
 elif panel == "mechanism":
     plot_dynamics_maps(map_rows(inputs.runs, inputs.maps), output.pdf, output.png, title=title, note=note,
-                       table=table, sample=int(spec.get("sample", 0)))
+                       table=table, **({"sample": int(spec["sample"])} if "sample" in spec else {}))
 elif panel == "single_neuron":
     plot_single_neuron(table, output.pdf, output.png, title=title, note=note)
 else:

@@ -14,7 +14,7 @@ records = train_group(
     model_spec=params.model,
     settings=[train_settings(cell, params.optimizer, training) for cell, training in zip(params.cells, params.trainings)],
     device=params.device,
-    engine=params.trainings[0].get("engine", "stacked"),
+    engine=params.trainings[0]["engine"],  # preset.schema.yaml fills training.engine
     checkpoint_dir=params.checkpoint_dir,
 )
 atomic_write_json(snakemake.output.manifest, {  # noqa: F821
