@@ -13,6 +13,10 @@ rule evaluate:
     conda:
         "../../envs/torch.yaml"
     threads: 1
+    resources:
+        gpu=gpu,
+        mem_mb=rule_mem_mb("evaluate"),
+        runtime=rule_runtime("evaluate"),
     params:
         analysis=analysis_settings,
         device=device,
@@ -71,6 +75,10 @@ rule attribute:
     conda:
         "../../envs/analysis.yaml"
     threads: 1
+    resources:
+        gpu=gpu,
+        mem_mb=rule_mem_mb("attribute"),
+        runtime=rule_runtime("attribute"),
     params:
         analysis=analysis_settings,
         device=device,
@@ -93,6 +101,10 @@ rule prune:
     conda:
         "../../envs/torch.yaml"
     threads: 1
+    resources:
+        gpu=gpu,
+        mem_mb=rule_mem_mb("prune"),
+        runtime=rule_runtime("prune"),
     params:
         analysis=analysis_settings,
         device=device,
@@ -118,6 +130,10 @@ rule attribute_with_method:
     conda:
         "../../envs/analysis.yaml"
     threads: 1
+    resources:
+        gpu=gpu,
+        mem_mb=rule_mem_mb("attribute_with_method"),
+        runtime=rule_runtime("attribute_with_method"),
     params:
         analysis=analysis_with_method,
         device=device,
@@ -126,7 +142,8 @@ rule attribute_with_method:
 
 
 rule background_attribution:
-    """Share of |attribution| on the DeepLabV3 background class (§5, Fig 10); needs local weights."""
+    """Share of |attribution| on the DeepLabV3 background class (§5, Fig 10); needs local weights.
+    DeepLabV3 runs on the CPU (largelr.analyses.background has no device): gpu=0."""
     input:
         dataset=DATASET_FILE,
         maps=path(ANALYSIS_DIR, "attribution_maps.npz"),
@@ -139,6 +156,10 @@ rule background_attribution:
     conda:
         "../../envs/analysis.yaml"
     threads: 1
+    resources:
+        gpu=0,
+        mem_mb=rule_mem_mb("background_attribution"),
+        runtime=rule_runtime("background_attribution"),
     params:
         segmenter=segmenter,
     script:
@@ -160,6 +181,10 @@ rule landscape:
     conda:
         "../../envs/torch.yaml"
     threads: 1
+    resources:
+        gpu=gpu,
+        mem_mb=rule_mem_mb("landscape"),
+        runtime=rule_runtime("landscape"),
     params:
         analysis=analysis_settings,
         device=device,
@@ -183,6 +208,10 @@ rule dynamics:
     conda:
         "../../envs/analysis.yaml"
     threads: 1
+    resources:
+        gpu=gpu,
+        mem_mb=rule_mem_mb("dynamics"),
+        runtime=rule_runtime("dynamics"),
     params:
         analysis=analysis_settings,
         device=device,

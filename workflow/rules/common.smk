@@ -1,6 +1,8 @@
-# Every path, input function and param function of the workflow lives here
+# Every path, input function, param function and resource of the workflow lives here
 # (STYLE: one place for paths); the rule files hold rules only.
+import functools
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -218,6 +220,65 @@ def model_archs(wildcards):
     """Config model name → architecture key used by the paper's tables (fcn, cnn, resnet18, ...)."""
     models = preset_of(wildcards)["models"]
     return {name: spec.get("name", spec["arch"]) for name, spec in models.items()}
+
+
+# ---- resources of the rules that run a torch model (snakemake-workflows convention) -----
+# mem_mb and runtime (minutes) of one job: at full scale (presets that train up to
+# training.max_iters >= FULL_SCALE_ITERS, the paper preset: full data and ResNet/WRN models on
+# one GPU of a cluster node) and at reduced scale (ci, demo). A profile's set-resources
+# still overrides them (profiles/slurm).
+FULL_SCALE_ITERS = 100_000
+# rule: {resource: (full scale, reduced scale)}. train_group trains every LR x seed of a group;
+# dynamics runs one attribution pass per snapshot; landscape points x points full passes over
+# the training subset; background_attribution DeepLabV3-ResNet50 on the attributed samples.
+RULE_RESOURCES = {
+    "generate_dataset": {"mem_mb": (32000, 4000), "runtime": (120, 30)},
+    "train_group": {"mem_mb": (32000, 8000), "runtime": (720, 240)},
+    "evaluate": {"mem_mb": (32000, 4000), "runtime": (120, 30)},
+    "attribute": {"mem_mb": (16000, 4000), "runtime": (60, 30)},
+    "attribute_with_method": {"mem_mb": (16000, 4000), "runtime": (60, 30)},
+    "prune": {"mem_mb": (16000, 4000), "runtime": (120, 30)},
+    "dynamics": {"mem_mb": (32000, 4000), "runtime": (240, 60)},
+    "landscape": {"mem_mb": (32000, 4000), "runtime": (240, 60)},
+    "background_attribution": {"mem_mb": (16000, 4000), "runtime": (60, 30)},
+}
+
+
+def scaled_resource(rule, resource, preset):
+    full = PRESETS[preset]["training"]["max_iters"] >= FULL_SCALE_ITERS
+    return RULE_RESOURCES[rule][resource][0 if full else 1]
+
+
+def rule_mem_mb(rule):
+    """resources: mem_mb of ``rule`` for a job's preset (RULE_RESOURCES)."""
+    return lambda wildcards: scaled_resource(rule, "mem_mb", wildcards.preset)
+
+
+def rule_runtime(rule):
+    """resources: runtime (minutes) of ``rule`` for a job's preset (RULE_RESOURCES)."""
+    return lambda wildcards: scaled_resource(rule, "runtime", wildcards.preset)
+
+
+@functools.cache
+def cuda_available():
+    """torch.cuda.is_available(), the test of `device: auto`. Importing torch takes seconds, so a
+    machine without a GPU driver's tool (nvidia-smi, or rocm-smi for ROCm builds of torch) on
+    PATH, or with CUDA_VISIBLE_DEVICES empty, answers False without importing it."""
+    if os.environ.get("CUDA_VISIBLE_DEVICES") in ("", "-1"):
+        return False
+    if not (shutil.which("nvidia-smi") or shutil.which("rocm-smi")):
+        return False
+    import torch
+
+    return torch.cuda.is_available()
+
+
+def gpu(wildcards):
+    """resources: gpu: 1 where the preset's device resolves to CUDA (`cuda`, or `auto` with CUDA
+    available), else 0. The default profile's `resources: [gpu=1]` then keeps one CUDA job on
+    the GPU at a time (`--resources gpu=N` for N)."""
+    name = preset_of(wildcards)["device"]
+    return int(name == "cuda" or (name == "auto" and cuda_available()))
 
 
 # ---- training -----------------------------------------------------------------------------

@@ -6,6 +6,9 @@ rule generate_dataset:
         log_file("data", "{dataset}"),
     conda:
         "../../envs/torch.yaml"
+    resources:
+        mem_mb=rule_mem_mb("generate_dataset"),
+        runtime=rule_runtime("generate_dataset"),
     params:
         spec=dataset_spec,
         data_root=data_root,

@@ -13,6 +13,10 @@ rule train_group:
     conda:
         "../../envs/torch.yaml"
     threads: 1
+    resources:
+        gpu=gpu,
+        mem_mb=rule_mem_mb("train_group"),
+        runtime=rule_runtime("train_group"),
     params:
         cells=group_grid,
         cell_dirs=group_cell_dirs,
