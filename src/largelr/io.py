@@ -6,13 +6,17 @@ renames it over the destination (``os.replace`` is atomic on POSIX file systems)
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import shutil
 import tempfile
+import zipfile
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterable, Iterator, Mapping
+
+import numpy as np
 
 
 @contextmanager
@@ -58,6 +62,26 @@ def atomic_write_text(path: str | Path, text: str) -> None:
 def atomic_write_json(path: str | Path, obj: Any) -> None:
     """JSON with sorted keys; NaN/inf are written as ``null`` so the file stays valid JSON."""
     atomic_write_text(path, json.dumps(_finite_or_none(obj), indent=2, sort_keys=True) + "\n")
+
+
+def atomic_write_npz(path: str | Path, arrays: Mapping[str, Any], deterministic: bool = False) -> None:
+    """A compressed ``.npz`` of ``arrays`` (``np.savez_compressed``).
+
+    ``deterministic``: entries in sorted order with a fixed timestamp, no pickles, so that
+    writing the same arrays twice gives the same bytes (``np.savez_compressed`` stamps each
+    entry with the current time).
+    """
+    buffer = io.BytesIO()
+    if deterministic:
+        with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+            for key in sorted(arrays):
+                info = zipfile.ZipInfo(f"{key}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+                info.compress_type = zipfile.ZIP_DEFLATED
+                with archive.open(info, "w", force_zip64=True) as entry:
+                    np.lib.format.write_array(entry, np.asanyarray(arrays[key]), allow_pickle=False)
+    else:
+        np.savez_compressed(buffer, **arrays)
+    atomic_write_bytes(path, buffer.getvalue())
 
 
 def _finite_or_none(obj: Any) -> Any:

@@ -12,7 +12,6 @@ writes
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +21,7 @@ import torch
 from largelr.analyses.attribution import attribution_entropy, attribution_map, attributions, mean_region_shares
 from largelr.datasets import load_dataset
 from largelr.analyses.evaluation import representation_sample_indices
-from largelr.io import atomic_write_bytes, atomic_write_json, read_json
+from largelr.io import atomic_write_json, atomic_write_npz, read_json
 from largelr.training.runs import load_trained_model, resolve_device, to_tensor_split
 from largelr.training.loop import DIVERGED
 
@@ -51,9 +50,7 @@ def attribute_run(dataset_path: str | Path, run_dir: str | Path, json_path: str 
         with torch.no_grad():
             predictions = model(x).argmax(dim=1).cpu().numpy()
         maps, labels = attr_maps.numpy().astype(np.float16), y.cpu().numpy()
-    buffer = io.BytesIO()
-    np.savez_compressed(buffer, indices=indices, maps=maps, y=labels, predictions=predictions)
-    atomic_write_bytes(maps_path, buffer.getvalue())
+    atomic_write_npz(maps_path, {"indices": indices, "maps": maps, "y": labels, "predictions": predictions})
     result["samples"] = int(len(indices))
     atomic_write_json(json_path, result)
     return result

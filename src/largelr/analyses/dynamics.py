@@ -54,7 +54,6 @@ header-only CSV and empty arrays.
 
 from __future__ import annotations
 
-import io
 import logging
 from pathlib import Path
 from typing import Any
@@ -67,7 +66,7 @@ from torch import Tensor
 from largelr.analyses.attribution import attribution_entropy, attribution_map, attributions, mean_region_shares
 from largelr.datasets import SpuriousDataset, load_dataset
 from largelr.analyses.evaluation import representation_sample_indices
-from largelr.io import atomic_write_bytes, atomic_write_text, read_json
+from largelr.io import atomic_write_npz, atomic_write_text, read_json
 from largelr.analyses.metrics import class_selectivity
 from largelr.training.models import SpuriousModel, build_model
 from largelr.training.runs import load_snapshots, resolve_device, to_tensor_split
@@ -196,9 +195,7 @@ def merge_history(table: pd.DataFrame, history: pd.DataFrame) -> pd.DataFrame:
 def _write_outputs(table: pd.DataFrame, csv_path: str | Path, maps_path: str | Path,
                    arrays: dict[str, np.ndarray]) -> None:
     atomic_write_text(csv_path, table.reindex(columns=list(DYNAMICS_COLUMNS)).to_csv(index=False))
-    buffer = io.BytesIO()
-    np.savez_compressed(buffer, **arrays)
-    atomic_write_bytes(maps_path, buffer.getvalue())
+    atomic_write_npz(maps_path, arrays)
 
 
 def _empty_arrays() -> dict[str, np.ndarray]:

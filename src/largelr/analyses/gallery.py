@@ -31,7 +31,6 @@ samples) with ``nan`` LRs; with a single usable LR the low and high LR coincide.
 
 from __future__ import annotations
 
-import io
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -41,7 +40,7 @@ import pandas as pd
 
 from largelr.analyses.attribution import aggregate_over_seeds, hard_samples, region_shares
 from largelr.datasets import load_dataset
-from largelr.io import atomic_path, atomic_write_bytes, read_json
+from largelr.io import atomic_path, atomic_write_npz, read_json
 from largelr.training.loop import DIVERGED
 
 SHARE_REGIONS = ("core", "spurious", "noise")
@@ -166,9 +165,7 @@ def gallery_table(arrays: dict[str, np.ndarray]) -> pd.DataFrame:
 
 def write_gallery(arrays: dict[str, np.ndarray], npz_path: str | Path, csv_path: str | Path) -> None:
     """Write the gallery arrays (compressed npz, no pickles) and the per-sample CSV atomically."""
-    buffer = io.BytesIO()
-    np.savez_compressed(buffer, **arrays)
-    atomic_write_bytes(npz_path, buffer.getvalue())
+    atomic_write_npz(npz_path, arrays)
     with atomic_path(csv_path) as tmp:
         gallery_table(arrays).to_csv(tmp, index=False)
 

@@ -27,7 +27,6 @@ The loss is plain cross-entropy whatever objective the run was trained with (e.g
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +34,7 @@ import numpy as np
 
 from largelr.datasets import load_dataset
 from largelr.analyses.evaluation import representation_sample_indices
-from largelr.io import atomic_write_bytes, read_json
+from largelr.io import atomic_write_npz, read_json
 from largelr.analyses.landscape import LANDSCAPE_KEYS, loss_landscape, random_directions
 from largelr.training.runs import load_trained_model, resolve_device, to_tensor_split
 from largelr.training.loop import DIVERGED, TensorSplit
@@ -64,12 +63,6 @@ def training_subset(split: TensorSplit, samples: int | None, seed: int) -> Tenso
     return TensorSplit(split.x[idx], split.y[idx], split.b[idx])
 
 
-def _write(npz_path: str | Path, arrays: dict[str, np.ndarray]) -> None:
-    buffer = io.BytesIO()
-    np.savez_compressed(buffer, **arrays)
-    atomic_write_bytes(npz_path, buffer.getvalue())
-
-
 def landscape_run(dataset_path: str | Path, run_dir: str | Path, npz_path: str | Path, analysis: dict[str, Any],
                   device: str = "auto") -> dict[str, Any]:
     """Compute and write one run's landscapes (module docstring); returns a short summary."""
@@ -93,7 +86,7 @@ def landscape_run(dataset_path: str | Path, run_dir: str | Path, npz_path: str |
         centre = (len(grid) // 2, len(grid) // 2)
         summary.update({f"{key}_at_centre": float(grids[key][centre]) for key in LANDSCAPE_KEYS})
         summary["points"] = len(grid)
-    _write(npz_path, arrays)
+    atomic_write_npz(npz_path, arrays)
     return summary
 
 

@@ -16,16 +16,14 @@ One dataset is one ``.npz`` file holding both splits:
 
 from __future__ import annotations
 
-import io
 import json
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from largelr.io import atomic_write_bytes
+from largelr.io import atomic_write_npz
 
 CORE, SPURIOUS, NOISE = 0, 1, 2
 REGION_NAMES = {CORE: "core", SPURIOUS: "spurious", NOISE: "noise"}
@@ -92,23 +90,7 @@ def save_dataset(dataset: SpuriousDataset, path: str | Path) -> None:
         arrays[f"{split_name}_region"] = split.region.astype(np.uint8)
     meta = {"name": dataset.name, "num_classes": dataset.num_classes, **dataset.meta}
     arrays["meta"] = np.array(json.dumps(meta, sort_keys=True))
-    atomic_write_bytes(path, _deterministic_npz(arrays))
-
-
-def _deterministic_npz(arrays: dict[str, np.ndarray]) -> bytes:
-    """Bytes of a compressed .npz whose zip entries carry a fixed timestamp.
-
-    ``np.savez_compressed`` stamps each entry with the current time, so two writes of the
-    same arrays differ; this writer makes regeneration byte-identical.
-    """
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        for key in sorted(arrays):
-            info = zipfile.ZipInfo(f"{key}.npy", date_time=(1980, 1, 1, 0, 0, 0))
-            info.compress_type = zipfile.ZIP_DEFLATED
-            with archive.open(info, "w", force_zip64=True) as entry:
-                np.lib.format.write_array(entry, np.asanyarray(arrays[key]), allow_pickle=False)
-    return buffer.getvalue()
+    atomic_write_npz(path, arrays, deterministic=True)  # regeneration is byte-identical
 
 
 def load_dataset(path: str | Path) -> SpuriousDataset:
