@@ -42,9 +42,8 @@ def path(*parts):
     return "/".join(parts)
 
 
-CELL = next(
-    iter(PARAMSPACES.values())
-).wildcard_pattern  # dataset~{dataset}/model~{model}/...
+# one run: dataset~{dataset}/model~{model}/optimizer~{optimizer}/lr~{lr}/hp~{hp}/seed~{seed}
+CELL = next(iter(PARAMSPACES.values())).wildcard_pattern
 RESULTS = path("results", "{preset}")
 DATASET_FILE = path(RESULTS, "data", "{dataset}.npz")
 RUN_DIR = path(RESULTS, "runs", CELL)
