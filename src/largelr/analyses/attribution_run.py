@@ -19,27 +19,22 @@ import numpy as np
 import torch
 
 from largelr.analyses.attribution import attribution_entropy, attribution_map, attributions, mean_region_shares
-from largelr.datasets import load_dataset
 from largelr.analyses.evaluation import representation_sample_indices
-from largelr.io import atomic_write_json, atomic_write_npz, read_json
-from largelr.training.runs import load_trained_model, resolve_device, to_tensor_split
-from largelr.training.loop import DIVERGED
+from largelr.io import atomic_write_json, atomic_write_npz
+from largelr.training.runs import open_trained_run
 
 
 def attribute_run(dataset_path: str | Path, run_dir: str | Path, json_path: str | Path, maps_path: str | Path,
                   analysis: dict[str, Any], device: str = "auto") -> dict[str, Any]:
     """Attribution statistics of one run; a diverged run gets ``null`` statistics."""
-    record = read_json(Path(run_dir) / "run.json")
+    run = open_trained_run(dataset_path, run_dir, device)
     method = analysis["attribution_method"]
-    result: dict[str, Any] = {"status": record["status"], "method": method}
+    result: dict[str, Any] = {"status": run.status, "method": method}
     indices = np.zeros(0, dtype=np.int64)
     maps = np.zeros((0,), dtype=np.float16)
     labels = predictions = np.zeros(0, dtype=np.int64)
-    if record["status"] != DIVERGED:
-        torch_device = resolve_device(device)
-        dataset = load_dataset(dataset_path)
-        model = load_trained_model(run_dir, dataset, torch_device)
-        test = to_tensor_split(dataset, "test", torch_device)
+    if not run.diverged:
+        model, test, dataset, torch_device = run.model, run.test, run.dataset, run.device
         indices = representation_sample_indices(len(test), analysis["attribution_samples"], analysis["repr_seed"]).numpy()
         x, y = test.x[torch.from_numpy(indices).to(torch_device)], test.y[torch.from_numpy(indices).to(torch_device)]
         attr = attributions(model, x, y, method=method, n_steps=analysis["ig_steps"], internal_batch_size=1000)

@@ -64,13 +64,12 @@ import torch
 from torch import Tensor
 
 from largelr.analyses.attribution import attribution_entropy, attribution_map, attributions, mean_region_shares
-from largelr.datasets import SpuriousDataset, load_dataset
+from largelr.datasets import SpuriousDataset
 from largelr.analyses.evaluation import representation_sample_indices
-from largelr.io import atomic_write_npz, atomic_write_text, read_json
+from largelr.io import atomic_write_npz, atomic_write_text
 from largelr.analyses.metrics import class_selectivity
 from largelr.training.models import SpuriousModel, build_model
-from largelr.training.runs import load_snapshots, resolve_device, to_tensor_split
-from largelr.training.loop import DIVERGED
+from largelr.training.runs import load_snapshots, open_trained_run
 
 log = logging.getLogger(__name__)
 
@@ -211,25 +210,22 @@ def _rebuild(record: dict[str, Any], dataset: SpuriousDataset, device: torch.dev
 def dynamics_run(dataset_path: str | Path, run_dir: str | Path, csv_path: str | Path, maps_path: str | Path,
                  analysis: dict[str, Any], device: str = "auto") -> pd.DataFrame:
     """Write ``dynamics.csv`` (one row per snapshot) and ``dynamics_maps.npz`` of one run; return the table."""
-    run_dir = Path(run_dir)
-    record = read_json(run_dir / "run.json")
-    snapshots = load_snapshots(run_dir) if record["status"] != DIVERGED else {}
+    run = open_trained_run(dataset_path, run_dir, device)
+    snapshots = load_snapshots(run.run_dir) if not run.diverged else {}
     if not snapshots:
-        log.info("no snapshots to analyse (status %s)", record["status"])
+        log.info("no snapshots to analyse (status %s)", run.status)
         table = pd.DataFrame(columns=list(DYNAMICS_COLUMNS))
         _write_outputs(table, csv_path, maps_path, _empty_arrays())
         return table
 
-    torch_device = resolve_device(device)
-    dataset = load_dataset(dataset_path)
-    test = to_tensor_split(dataset, "test", torch_device)
+    test, dataset, torch_device = run.test, run.dataset, run.device
     indices = representation_sample_indices(len(test), analysis["attribution_samples"], analysis["repr_seed"]).numpy()
     selected = torch.from_numpy(indices).to(torch_device)
     x, y, b = test.x[selected], test.y[selected], test.b[selected]
     region = dataset.test.region[indices]
     positions = map_sample_positions(dataset.test.y[indices], dataset.test.b[indices])
 
-    model = _rebuild(record, dataset, torch_device)
+    model = _rebuild(run.record, dataset, torch_device)
     iterations = sorted(snapshots)
     selection = next((i for i in iterations if i > 0), iterations[0])
     model.load_state_dict(snapshots[selection])
@@ -243,7 +239,7 @@ def dynamics_run(dataset_path: str | Path, run_dir: str | Path, csv_path: str | 
         rows.append({"iteration": iteration, **row})
         maps.append(attr_maps[positions])
         log.info("iteration %d: %s", iteration, row)
-    history = pd.read_csv(run_dir / "history.csv")
+    history = pd.read_csv(run.run_dir / "history.csv")
     table = merge_history(pd.DataFrame(rows), history).reindex(columns=list(DYNAMICS_COLUMNS))
     chosen = indices[positions]
     arrays = {

@@ -24,12 +24,12 @@ import torch
 
 from largelr.analyses import metrics
 from largelr.columns import DEFAULT_PRUNE_RANKINGS, METRIC_NAMES, prunability_column
-from largelr.datasets import SpuriousDataset, load_dataset
-from largelr.io import atomic_write_json, read_json
+from largelr.datasets import SpuriousDataset
+from largelr.io import atomic_write_json
 from largelr.training.models import SpuriousModel
 from largelr.analyses.pruning import ranked_pruning_curve
-from largelr.training.runs import load_trained_model, resolve_device, to_tensor_split
-from largelr.training.loop import DIVERGED, TensorSplit, evaluate_accuracy
+from largelr.training.runs import open_trained_run
+from largelr.training.loop import TensorSplit, evaluate_accuracy
 
 
 
@@ -122,17 +122,14 @@ def evaluate_run(
 
     A diverged run gets ``null`` metrics and keeps its status, so the DAG goes on.
     """
-    run_dir = Path(run_dir)
-    record = read_json(run_dir / "run.json")
-    result: dict[str, Any] = {"status": record["status"]}
-    if record["status"] == DIVERGED:
+    run = open_trained_run(dataset_path, run_dir, device)
+    result: dict[str, Any] = {"status": run.status}
+    if run.diverged:
         result.update({name: math.nan for name in METRIC_NAMES})
         result.update({prunability_column(name): math.nan for name in prune_rankings(analysis)})
     else:
-        torch_device = resolve_device(device)
-        dataset: SpuriousDataset = load_dataset(dataset_path)
-        model = load_trained_model(run_dir, dataset, torch_device)
-        train_x = training_inputs(dataset, analysis["repr_samples"], analysis["repr_seed"], torch_device)
-        result.update(evaluate_model(model, to_tensor_split(dataset, "test", torch_device), analysis, train_x))
+        model = run.model
+        train_x = training_inputs(run.dataset, analysis["repr_samples"], analysis["repr_seed"], run.device)
+        result.update(evaluate_model(model, run.test, analysis, train_x))
     atomic_write_json(output_path, result)
     return result

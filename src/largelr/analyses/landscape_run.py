@@ -32,12 +32,11 @@ from typing import Any
 
 import numpy as np
 
-from largelr.datasets import load_dataset
 from largelr.analyses.evaluation import representation_sample_indices
-from largelr.io import atomic_write_npz, read_json
+from largelr.io import atomic_write_npz
 from largelr.analyses.landscape import LANDSCAPE_KEYS, loss_landscape, random_directions
-from largelr.training.runs import load_trained_model, resolve_device, to_tensor_split
-from largelr.training.loop import DIVERGED, TensorSplit
+from largelr.training.runs import open_trained_run
+from largelr.training.loop import TensorSplit
 
 LANDSCAPE_DEFAULTS: dict[str, Any] = {"points": 21, "span": 1.0, "samples": 2000, "seed": 0}
 
@@ -66,19 +65,17 @@ def training_subset(split: TensorSplit, samples: int | None, seed: int) -> Tenso
 def landscape_run(dataset_path: str | Path, run_dir: str | Path, npz_path: str | Path, analysis: dict[str, Any],
                   device: str = "auto") -> dict[str, Any]:
     """Compute and write one run's landscapes (module docstring); returns a short summary."""
-    record = read_json(Path(run_dir) / "run.json")
+    run = open_trained_run(dataset_path, run_dir, device)
     settings = landscape_settings(analysis)
     empty = np.zeros((0, 0))
     arrays: dict[str, np.ndarray] = {"alphas": np.zeros(0), "betas": np.zeros(0),
                                      **{key: empty for key in LANDSCAPE_KEYS},
-                                     "status": np.array(record["status"]), "train_samples": np.array(0)}
-    summary: dict[str, Any] = {"status": record["status"]}
-    if record["status"] != DIVERGED:
-        torch_device = resolve_device(device)
-        dataset = load_dataset(dataset_path)
-        model = load_trained_model(run_dir, dataset, torch_device)
-        train = training_subset(to_tensor_split(dataset, "train", torch_device), settings["samples"], settings["seed"])
-        test = to_tensor_split(dataset, "test", torch_device)
+                                     "status": np.array(run.status), "train_samples": np.array(0)}
+    summary: dict[str, Any] = {"status": run.status}
+    if not run.diverged:
+        model = run.model
+        train = training_subset(run.split("train"), settings["samples"], settings["seed"])
+        test = run.test
         grid = landscape_grid(settings["points"], settings["span"])
         grids = loss_landscape(model, train, random_directions(model, seed=int(settings["seed"])), grid, grid,
                                spurious_split=test)

@@ -11,12 +11,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from largelr.datasets import load_dataset
-from largelr.io import atomic_write_json, read_json
+from largelr.io import atomic_write_json
 from largelr.analyses.metrics import retention_curve
 from largelr.analyses.pruning import parameter_compressibility, pruning_curve
-from largelr.training.runs import load_trained_model, resolve_device, to_tensor_split
-from largelr.training.loop import DIVERGED, evaluate_accuracy
+from largelr.training.runs import open_trained_run
+from largelr.training.loop import evaluate_accuracy
 
 PRUNING_METHODS = ("structured", "column", "global")
 
@@ -24,13 +23,10 @@ PRUNING_METHODS = ("structured", "column", "global")
 def prune_run(dataset_path: str | Path, run_dir: str | Path, output_path: str | Path, analysis: dict[str, Any],
               device: str = "auto") -> dict[str, Any]:
     """Write the pruning curves of a finished run; a diverged run gets only its status."""
-    record = read_json(Path(run_dir) / "run.json")
-    result: dict[str, Any] = {"status": record["status"], "kappas": list(analysis["prune_kappas"])}
-    if record["status"] != DIVERGED:
-        torch_device = resolve_device(device)
-        dataset = load_dataset(dataset_path)
-        model = load_trained_model(run_dir, dataset, torch_device)
-        test = to_tensor_split(dataset, "test", torch_device)
+    run = open_trained_run(dataset_path, run_dir, device)
+    result: dict[str, Any] = {"status": run.status, "kappas": list(analysis["prune_kappas"])}
+    if not run.diverged:
+        model, test = run.model, run.test
         base = evaluate_accuracy(model, test)
         result["base_accuracy"] = base
         for method in PRUNING_METHODS:

@@ -23,6 +23,7 @@ import logging
 import os
 import platform
 from dataclasses import asdict
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -34,7 +35,7 @@ from largelr.io import atomic_path, atomic_write_json, atomic_write_text, read_j
 from largelr.training.models import SpuriousModel, build_model, input_stem
 from largelr.training.optim import schedule_length
 from largelr.training.stacked import PER_MODEL_SETTINGS, StackedOutcome, train_stacked, why_not_stackable
-from largelr.training.loop import TensorSplit, TrainResult, TrainSettings, train
+from largelr.training.loop import DIVERGED, TensorSplit, TrainResult, TrainSettings, train
 
 log = logging.getLogger(__name__)
 
@@ -199,6 +200,53 @@ def load_trained_model(run_dir: str | Path, dataset: SpuriousDataset, device: to
     model = build_model(record["model"], dataset.input_shape, dataset.num_classes)
     model.load_state_dict(torch.load(run_dir / "model.pt", map_location=device, weights_only=True))
     return model.to(device).eval()
+
+
+class TrainedRun:
+    """A finished run folder opened for an analysis: :func:`open_trained_run`.
+
+    ``record`` (``run.json``) is read at once; ``device``, ``dataset``, ``model`` (``model.pt``
+    on the device, in eval mode) and ``test`` (the test split on the device) are loaded on first
+    use, in that order of dependence, so an analysis of a diverged run loads nothing.
+    """
+
+    def __init__(self, dataset_path: str | Path, run_dir: str | Path, device: str = "auto") -> None:
+        self.dataset_path, self.run_dir, self.device_name = dataset_path, Path(run_dir), device
+        self.record: dict[str, Any] = read_json(self.run_dir / "run.json")
+
+    @property
+    def status(self) -> str:
+        return self.record["status"]
+
+    @property
+    def diverged(self) -> bool:
+        """A diverged run has no weights worth analysing: analyses write empty results for it."""
+        return self.status == DIVERGED
+
+    @cached_property
+    def device(self) -> torch.device:
+        return resolve_device(self.device_name)
+
+    @cached_property
+    def dataset(self) -> SpuriousDataset:
+        return load_dataset(self.dataset_path)
+
+    @cached_property
+    def model(self) -> SpuriousModel:
+        return load_trained_model(self.run_dir, self.dataset, self.device)
+
+    @cached_property
+    def test(self) -> TensorSplit:
+        return self.split("test")
+
+    def split(self, name: str) -> TensorSplit:
+        return to_tensor_split(self.dataset, name, self.device)
+
+
+def open_trained_run(dataset_path: str | Path, run_dir: str | Path, device: str = "auto") -> TrainedRun:
+    """The prologue of every per-run analysis: read ``run.json``; unless the run diverged, the
+    model, the dataset and its test split on ``device`` (``auto`` → CUDA when available)."""
+    return TrainedRun(dataset_path, run_dir, device)
 
 
 def save_snapshots(path: str | Path, snapshots: dict[int, dict[str, torch.Tensor]]) -> None:
