@@ -28,7 +28,7 @@ from matplotlib.gridspec import GridSpec  # noqa: E402
 
 from largelr.datasets.format import SPURIOUS  # noqa: E402
 from largelr.figures.dataset_examples import _as_image  # noqa: E402
-from largelr.io import atomic_path  # noqa: E402
+from largelr.figures.save import save_figure  # noqa: E402
 
 HEAT_CMAP = "hot"
 CELL = 0.95  # inches per sample column
@@ -146,10 +146,7 @@ def plot_attribution_gallery(galleries: dict[str, dict[str, np.ndarray]], pdf_pa
     fig.suptitle(title, fontsize=9, y=1 - 0.08 / total, va="top")
     footer_text = HARD_NOTE + (f"\n{note}" if note else "")
     fig.text(0.01, 0.005, footer_text, fontsize=6, va="bottom", ha="left", color="0.3")
-    for path in (pdf_path, png_path):
-        with atomic_path(path) as tmp:
-            fig.savefig(tmp, format=Path(path).suffix.lstrip("."), dpi=200)
-    plt.close(fig)
+    save_figure(fig, pdf_path, png_path)
 
 
 __all__ = ["bare_axes", "map_image", "plot_attribution_gallery", "read_gallery", "sample_image"]

@@ -46,6 +46,7 @@ from largelr.figures.attribution_gallery import (  # noqa: E402
     sample_image,
 )
 from largelr.io import atomic_path, read_json  # noqa: E402
+from largelr.figures.save import save_figure  # noqa: E402
 
 METHOD_LABELS = {"ig": "Integrated Gradients", "deeplift": "DeepLift"}
 AGREEMENT_COLUMNS = [
@@ -200,10 +201,7 @@ def plot_attribution_methods(run_jsons: Sequence[str | Path], ig_maps: Sequence[
     sns.set_theme(style="whitegrid", context="paper")
     fig = _draw(method_gallery(run_jsons, ig_maps, deeplift_maps, dataset, n_samples), title, note,
                 _agreement_summary(agreement))
-    for path in (pdf_path, png_path):
-        with atomic_path(path) as tmp:
-            fig.savefig(tmp, format=Path(path).suffix.lstrip("."), dpi=200)
-    plt.close(fig)
+    save_figure(fig, pdf_path, png_path)
     return agreement
 
 

@@ -25,6 +25,7 @@ from scipy.stats import pearsonr, spearmanr  # noqa: E402
 
 from largelr.figures.names import DISPLAY_NAMES  # noqa: E402
 from largelr.io import atomic_path  # noqa: E402
+from largelr.figures.save import save_figure  # noqa: E402
 from largelr.columns import CAPPED_STATUSES, NO_INTERVENTION  # noqa: E402
 
 STATS_COLUMNS = ["dataset", "model", "n", "learning_rates", "pearson_r", "spearman_rho"]
@@ -84,10 +85,7 @@ def plot_bc_ratio(runs: pd.DataFrame, pdf_path: str | Path, png_path: str | Path
     if footer:
         fig.text(0.01, 0.005, "\n".join(footer), fontsize=6, va="bottom", ha="left", color="0.3")
     fig.tight_layout(rect=(0, 0.1 * len(footer) / height, 1, 1))
-    for path in (pdf_path, png_path):
-        with atomic_path(path) as tmp:
-            fig.savefig(tmp, format=Path(path).suffix.lstrip("."), dpi=200)
-    plt.close(fig)
+    save_figure(fig, pdf_path, png_path)
     with atomic_path(stats_csv) as tmp:
         stats.to_csv(tmp, index=False)
 

@@ -20,7 +20,7 @@ from matplotlib.gridspec import GridSpec  # noqa: E402
 
 from largelr.datasets.format import Split, SpuriousDataset  # noqa: E402
 from largelr.figures.names import DISPLAY_NAMES  # noqa: E402,F401 (re-exported)
-from largelr.io import atomic_path  # noqa: E402
+from largelr.figures.save import save_figure  # noqa: E402
 
 _SHORT_CORRUPTION = {"elastic_transform": "elastic", "jpeg_compression": "jpeg"}
 
@@ -114,7 +114,4 @@ def plot_dataset_examples(
                     fontsize=5.5, pad=1.5,
                     color="black" if aligned else "firebrick",
                 )
-    for path in (pdf_path, png_path):
-        with atomic_path(path) as tmp:
-            fig.savefig(tmp, format=Path(path).suffix.lstrip("."), dpi=200)
-    plt.close(fig)
+    save_figure(fig, pdf_path, png_path)

@@ -38,7 +38,8 @@ import seaborn as sns  # noqa: E402
 
 from largelr.datasets.format import SPURIOUS  # noqa: E402
 from largelr.figures.names import DISPLAY_NAMES  # noqa: E402
-from largelr.io import atomic_path, read_json  # noqa: E402
+from largelr.io import read_json  # noqa: E402
+from largelr.figures.save import save_figure  # noqa: E402
 
 CELL_COLUMNS = ["dataset", "model", "optimizer", "hp", "lr", "seed", "status"]
 REGION_LABELS = {"core_attribution": "core", "spurious_attribution": "spurious", "noise_attribution": "noise"}
@@ -146,10 +147,7 @@ def _finish(fig: plt.Figure, pdf_path: str | Path, png_path: str | Path, title: 
         fig.text(0.01, 0.005, note, fontsize=6, va="bottom", ha="left", color="0.3")
     if tight:
         fig.tight_layout(rect=(0, 0.04 if note else 0, 1, 1))
-    for path in (pdf_path, png_path):
-        with atomic_path(path) as tmp:
-            fig.savefig(tmp, format=Path(path).suffix.lstrip("."), dpi=200)
-    plt.close(fig)
+    save_figure(fig, pdf_path, png_path)
 
 
 def _empty_figure(pdf_path: str | Path, png_path: str | Path, title: str, note: str) -> None:

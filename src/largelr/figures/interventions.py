@@ -29,6 +29,7 @@ from largelr.columns import CAPPED_STATUSES  # noqa: E402
 from largelr.figures.names import DISPLAY_NAMES  # noqa: E402
 from largelr.figures.lr_sweep import LR_SWEEP_METRICS  # noqa: E402
 from largelr.io import atomic_path  # noqa: E402
+from largelr.figures.save import save_figure  # noqa: E402
 from largelr.reporting.tables import intervention_rank, intervention_runs  # noqa: E402
 
 # x-axis labels of the panels, after the paper's Table 2.
@@ -128,7 +129,7 @@ def plot_interventions(runs: pd.DataFrame, pdf_path: str | Path, png_path: str |
     if footer:
         fig.text(0.01, 0.005, "\n".join(footer), fontsize=6, va="bottom", ha="left", color="0.3")
     fig.tight_layout(rect=(0, 0.1 * len(footer) / height, 1 - 1.3 / width, 1))
-    _save(fig, pdf_path, png_path)
+    save_figure(fig, pdf_path, png_path)
     ranges = pd.concat(all_ranges, ignore_index=True) if all_ranges else pd.DataFrame(columns=RANGE_COLUMNS)
     with atomic_path(ranges_csv) as tmp:
         ranges[RANGE_COLUMNS].to_csv(tmp, index=False)
@@ -154,13 +155,6 @@ def _draw_panel(ax: plt.Axes, long_table: pd.DataFrame, intervention: str, metri
     ax.set_xticks(xs, [f"{x:.3g}" for x in xs], fontsize=6, rotation=45 if len(xs) > 4 else 0)
     ax.set_xlabel(INTERVENTION_LABELS.get(intervention, intervention), fontsize=8)
     ax.set_ylim(-0.1, 1.1)
-
-
-def _save(fig: plt.Figure, pdf_path: str | Path, png_path: str | Path) -> None:
-    for path in (pdf_path, png_path):
-        with atomic_path(path) as tmp:
-            fig.savefig(tmp, format=Path(path).suffix.lstrip("."), dpi=200)
-    plt.close(fig)
 
 
 def is_log_scale(values: Sequence[float]) -> bool:

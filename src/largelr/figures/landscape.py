@@ -23,7 +23,8 @@ import numpy as np  # noqa: E402
 import seaborn as sns  # noqa: E402
 from matplotlib.colors import LogNorm, Normalize  # noqa: E402
 
-from largelr.io import atomic_path, read_json  # noqa: E402
+from largelr.io import read_json  # noqa: E402
+from largelr.figures.save import save_figure  # noqa: E402
 
 # (npz key, column title, colour map)
 PANELS = (
@@ -115,10 +116,7 @@ def plot_landscapes(run_jsons: Sequence[str | Path], landscape_npzs: Sequence[st
     if note:
         fig.text(0.01, 0.005, note, fontsize=6, va="bottom", ha="left", color="0.3")
     fig.tight_layout(rect=(0, 0.03 if note else 0, 1, 1))
-    for path in (pdf_path, png_path):
-        with atomic_path(path) as tmp:
-            fig.savefig(tmp, format=Path(path).suffix.lstrip("."), dpi=200)
-    plt.close(fig)
+    save_figure(fig, pdf_path, png_path)
 
 
 __all__ = ["PANELS", "plot_landscapes", "read_landscape", "run_label"]

@@ -28,6 +28,7 @@ from matplotlib.lines import Line2D  # noqa: E402
 
 from largelr.columns import CAPPED_STATUSES  # noqa: E402
 from largelr.io import atomic_path  # noqa: E402
+from largelr.figures.save import save_figure  # noqa: E402
 
 # Table 1's columns, in the paper's order, with the paper's labels (the default variables).
 TABLE1_LABELS = {
@@ -87,10 +88,7 @@ def plot_lr_sweep(runs: pd.DataFrame, pdf_path: str | Path, png_path: str | Path
                   panel_titles: dict[str, str] | None = None) -> None:
     """Metrics vs LR (Figs 3-5, 10, 15-17, 22-26, 28) as PDF and PNG, ranges as CSV; see :func:`lr_sweep_figure`."""
     fig, ranges = lr_sweep_figure(runs, title, note, metrics, panel_titles)
-    for path in (pdf_path, png_path):
-        with atomic_path(path) as tmp:
-            fig.savefig(tmp, format=Path(path).suffix.lstrip("."), dpi=200)
-    plt.close(fig)
+    save_figure(fig, pdf_path, png_path)
     with atomic_path(ranges_csv) as tmp:
         ranges.to_csv(tmp, index=False)
 

@@ -16,7 +16,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
-from largelr.io import atomic_path, read_json  # noqa: E402
+from largelr.io import read_json  # noqa: E402
+from largelr.figures.save import save_figure  # noqa: E402
 
 METHOD_LABELS = {"structured": "structured (node / kernel) pruning", "column": "column pruning",
                  "global": "global magnitude pruning"}
@@ -53,7 +54,4 @@ def plot_pruning_curves(table: pd.DataFrame, method: str, pdf_path: str | Path, 
     if note:
         fig.text(0.01, 0.005, note, fontsize=6, va="bottom", ha="left", color="0.3")
     fig.tight_layout(rect=(0, 0.05 if note else 0, 1, 1))
-    for path in (pdf_path, png_path):
-        with atomic_path(path) as tmp:
-            fig.savefig(tmp, format=Path(path).suffix.lstrip("."), dpi=200)
-    plt.close(fig)
+    save_figure(fig, pdf_path, png_path)
