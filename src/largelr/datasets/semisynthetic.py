@@ -253,6 +253,35 @@ def _finish(dataset: SpuriousDataset, provenance: dict, return_provenance: bool)
     return (dataset, provenance) if return_provenance else dataset
 
 
+SplitMaker = Callable[[str, int | None, dict[str, np.random.Generator]], tuple[Split, dict[str, np.ndarray]]]
+
+
+def _generate(name: str, make_split: SplitMaker, rho_train: float, seed: int, subset_train: int | None,
+              subset_test: int | None, return_provenance: bool, **meta: Any):
+    """The frame of every generator here: ``make_split(split, subset, streams)`` builds the train
+    then the test split (and its provenance) from the seed's streams; the meta is
+    :func:`_common_meta` with the common parameters and ``meta``."""
+    streams = _streams(seed)
+    subsets = {"train": subset_train, "test": subset_test}
+    splits, provenance = {}, {}
+    for split in ("train", "test"):
+        splits[split], provenance[split] = make_split(split, subsets[split], streams)
+    dataset = SpuriousDataset(name=name, num_classes=NUM_CLASSES, **splits)
+    dataset.meta = _common_meta(name, dataset, rho_train=rho_train, seed=seed, subset_train=subset_train,
+                                subset_test=subset_test, **meta)
+    return _finish(dataset, provenance, return_provenance)
+
+
+def _two_halves(n: int, shape: tuple[int, int], axis: int, first: int, second: int) -> np.ndarray:
+    """``n`` uint8 region masks of ``shape`` whose first half along ``axis`` (1 = rows, 2 = columns)
+    is ``first`` and second half ``second``."""
+    region = np.empty((n, *shape), dtype=np.uint8)
+    half = region.shape[axis] // 2
+    region[(slice(None),) * axis + (slice(None, half),)] = first
+    region[(slice(None),) * axis + (slice(half, None),)] = second
+    return region
+
+
 def _check_common(rho_train: float, subset_train: int | None, subset_test: int | None) -> None:
     if not 0.0 <= rho_train <= 1.0:
         raise ValueError(f"rho_train must lie in [0, 1], got {rho_train}")
@@ -305,34 +334,25 @@ def generate_colored_mnist(
     if severity not in COLOR_STD_BY_SEVERITY:
         raise ValueError(f"severity must be one of {sorted(COLOR_STD_BY_SEVERITY)}, got {severity}")
     std = COLOR_STD_BY_SEVERITY[severity]
-    streams = _streams(seed)
-    subsets = {"train": subset_train, "test": subset_test}
-    splits, provenance = {}, {}
-    for split in ("train", "test"):
+
+    def make_split(split, subset, streams):
         digits, labels = load_mnist(data_root, split, download)
-        index, y, b = _biased_split_labels(labels, subsets[split], rho_train, streams, split)
+        index, y, b = _biased_split_labels(labels, subset, rho_train, streams, split)
         core = digits[index]
         x = colorize_digits(core, b, std, streams[f"content_{split}"])
         region = np.where(core > 0, CORE, NOISE).astype(np.uint8)
-        splits[split] = Split(x=x, y=y, b=b, region=region)
-        provenance[split] = {"core_index": index}
-    dataset = SpuriousDataset(name="colored_mnist", num_classes=NUM_CLASSES, **splits)
-    dataset.meta = _common_meta(
-        "colored_mnist",
-        dataset,
-        rho_train=rho_train,
+        return Split(x=x, y=y, b=b, region=region), {"core_index": index}
+
+    return _generate(
+        "colored_mnist", make_split, rho_train, seed, subset_train, subset_test, return_provenance,
         severity=severity,
         color_std=std,
-        seed=seed,
-        subset_train=subset_train,
-        subset_test=subset_test,
         source="MNIST",
         core="digit shape (y = MNIST label)",
         spurious="digit colour (b = colour index, LfF colours)",
         colors=COLORED_MNIST_COLORS.tolist(),
         regions="core = digit foreground, noise = black background; no spurious pixels (colour lies on the digit)",
     )
-    return _finish(dataset, provenance, return_provenance)
 
 
 # --------------------------------------------------------------------------- Double MNIST
@@ -361,35 +381,24 @@ def generate_double_mnist(
     _check_common(rho_train, subset_train, subset_test)
     if not 0.0 < core_brightness <= 1.0:
         raise ValueError(f"core_brightness must lie in (0, 1], got {core_brightness}")
-    streams = _streams(seed)
-    subsets = {"train": subset_train, "test": subset_test}
-    splits, provenance = {}, {}
-    for split in ("train", "test"):
+
+    def make_split(split, subset, streams):
         digits, labels = load_mnist(data_root, split, download)
-        index, y, b = _biased_split_labels(labels, subsets[split], rho_train, streams, split)
+        index, y, b = _biased_split_labels(labels, subset, rho_train, streams, split)
         right_index = _draw_from_class(labels, b, streams[f"content_{split}"], exclude=index)
         left = np.rint(core_brightness * digits[index].astype(np.float64)).astype(np.uint8)
         x = np.concatenate([left, digits[right_index]], axis=2)[:, None]
-        region = np.empty((len(x), 28, 56), dtype=np.uint8)
-        region[:, :, :28] = CORE
-        region[:, :, 28:] = SPURIOUS
-        splits[split] = Split(x=x, y=y, b=b, region=region)
-        provenance[split] = {"core_index": index, "spurious_index": right_index}
-    dataset = SpuriousDataset(name="double_mnist", num_classes=NUM_CLASSES, **splits)
-    dataset.meta = _common_meta(
-        "double_mnist",
-        dataset,
-        rho_train=rho_train,
+        region = _two_halves(len(x), (28, 56), 2, CORE, SPURIOUS)
+        return Split(x=x, y=y, b=b, region=region), {"core_index": index, "spurious_index": right_index}
+
+    return _generate(
+        "double_mnist", make_split, rho_train, seed, subset_train, subset_test, return_provenance,
         core_brightness=core_brightness,
-        seed=seed,
-        subset_train=subset_train,
-        subset_test=subset_test,
         source="MNIST",
         core="left digit, scaled by core_brightness (y)",
         spurious="right digit, full brightness (b)",
         regions="core = left half (28×28), spurious = right half; no noise pixels",
     )
-    return _finish(dataset, provenance, return_provenance)
 
 
 # --------------------------------------------------------------------------- MNIST-CIFAR
@@ -428,36 +437,25 @@ def generate_mnist_cifar(
     Region mask: top half SPURIOUS, bottom half CORE; no NOISE.
     """
     _check_common(rho_train, subset_train, subset_test)
-    streams = _streams(seed)
-    subsets = {"train": subset_train, "test": subset_test}
-    splits, provenance = {}, {}
-    for split in ("train", "test"):
+
+    def make_split(split, subset, streams):
         images, labels = load_cifar10(data_root, split, download)
         digits, digit_labels = load_mnist(data_root, split, download)
-        index, y, b = _biased_split_labels(labels, subsets[split], rho_train, streams, split)
+        index, y, b = _biased_split_labels(labels, subset, rho_train, streams, split)
         digit_index = _draw_from_class(digit_labels, b, streams[f"content_{split}"])
         top = np.repeat(resize_digits(digits[digit_index])[:, None], 3, axis=1)
         x = np.concatenate([top, images[index]], axis=2)
-        region = np.empty((len(x), 64, 32), dtype=np.uint8)
-        region[:, :32] = SPURIOUS
-        region[:, 32:] = CORE
-        splits[split] = Split(x=x, y=y, b=b, region=region)
-        provenance[split] = {"core_index": index, "spurious_index": digit_index}
-    dataset = SpuriousDataset(name="mnist_cifar", num_classes=NUM_CLASSES, **splits)
-    dataset.meta = _common_meta(
-        "mnist_cifar",
-        dataset,
-        rho_train=rho_train,
-        seed=seed,
-        subset_train=subset_train,
-        subset_test=subset_test,
+        region = _two_halves(len(x), (64, 32), 1, SPURIOUS, CORE)
+        return Split(x=x, y=y, b=b, region=region), {"core_index": index, "spurious_index": digit_index}
+
+    return _generate(
+        "mnist_cifar", make_split, rho_train, seed, subset_train, subset_test, return_provenance,
         source="CIFAR-10 (bottom) + MNIST (top)",
         core="CIFAR-10 object, bottom 32×32 (y = CIFAR class)",
         spurious="MNIST digit resized to 32×32, top (b = digit)",
         class_names=list(CIFAR10_CLASSES),
         regions="spurious = top half (rows 0–31), core = bottom half (rows 32–63); no noise pixels",
     )
-    return _finish(dataset, provenance, return_provenance)
 
 
 # --------------------------------------------------------------------------- Corrupted CIFAR-10
@@ -639,28 +637,20 @@ def generate_corrupted_cifar10(
     if severity not in (1, 2, 3, 4, 5):
         raise ValueError(f"severity must be an integer in 1–5, got {severity}")
     _imagecorruptions_corrupt()  # fail early if the package is missing
-    streams = _streams(seed)
-    subsets = {"train": subset_train, "test": subset_test}
-    splits, provenance = {}, {}
-    for split in ("train", "test"):
+
+    def make_split(split, subset, streams):
         images, labels = load_cifar10(data_root, split, download)
-        index, y, b = _biased_split_labels(labels, subsets[split], rho_train, streams, split)
+        index, y, b = _biased_split_labels(labels, subset, rho_train, streams, split)
         seeds = streams[f"content_{split}"].integers(0, 2**32, size=len(index), dtype=np.uint64)
         x = corrupt_images(images[index], b, seeds, severity, num_workers)
         region = np.full((len(x), 32, 32), CORE, dtype=np.uint8)
-        splits[split] = Split(x=x, y=y, b=b, region=region)
-        provenance[split] = {"core_index": index, "corruption_seed": seeds}
-    dataset = SpuriousDataset(name="corrupted_cifar10", num_classes=NUM_CLASSES, **splits)
+        return Split(x=x, y=y, b=b, region=region), {"core_index": index, "corruption_seed": seeds}
+
     from importlib.metadata import version
 
-    dataset.meta = _common_meta(
-        "corrupted_cifar10",
-        dataset,
-        rho_train=rho_train,
+    return _generate(
+        "corrupted_cifar10", make_split, rho_train, seed, subset_train, subset_test, return_provenance,
         severity=severity,
-        seed=seed,
-        subset_train=subset_train,
-        subset_test=subset_test,
         source="CIFAR-10",
         core="object (y = CIFAR class)",
         spurious="corruption type (b), LfF type 0",
@@ -670,7 +660,6 @@ def generate_corrupted_cifar10(
         class_names=list(CIFAR10_CLASSES),
         regions="all pixels core: the corruption covers the whole image, no spurious pixels",
     )
-    return _finish(dataset, provenance, return_provenance)
 
 
 SEMISYNTHETIC_GENERATORS: dict[str, Callable[..., SpuriousDataset]] = {
