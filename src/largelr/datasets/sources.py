@@ -206,6 +206,25 @@ def read_cifar10_batch(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
     return read_cifar_pickle(path, b"labels", 10, "CIFAR-10 batch")
 
 
+def _cifar_paths(data_root: str | Path, split: str, download: bool, folder: Path, files: dict[str, tuple[str, ...]],
+                 torchvision_class: str, hint: str) -> list[Path]:
+    """The pickle files of a CIFAR ``split`` in ``folder``; missing ones are fetched by
+    ``torchvision.datasets.<torchvision_class>`` when ``download``, else ``FileNotFoundError``
+    lists them."""
+    _check_split(split)
+    paths = [folder / name for name in files[split]]
+    missing = [p for p in paths if not p.is_file()]
+    if missing and download:
+        import torchvision  # only needed to download
+
+        getattr(torchvision.datasets, torchvision_class)(root=str(data_root), train=(split == "train"), download=True)
+        missing = [p for p in paths if not p.is_file()]
+    if missing:
+        name = torchvision_class.replace("CIFAR", "CIFAR-")
+        raise FileNotFoundError(_missing_message(name, missing, folder, hint))
+    return paths
+
+
 def load_cifar10(data_root: str | Path, split: str, download: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """CIFAR-10 ``split`` as (uint8 N×3×32×32, int64 N), batches concatenated in order.
 
@@ -215,19 +234,8 @@ def load_cifar10(data_root: str | Path, split: str, download: bool = False) -> t
     ``download=True`` lets ``torchvision.datasets.CIFAR10`` fetch the archive; otherwise
     ``FileNotFoundError`` lists the missing paths.
     """
-    _check_split(split)
-    folder = cifar10_dir(data_root)
-    paths = [folder / name for name in CIFAR10_FILES[split]]
-    missing = [p for p in paths if not p.is_file()]
-    if missing and download:
-        import torchvision  # only needed to download
-
-        torchvision.datasets.CIFAR10(root=str(data_root), train=(split == "train"), download=True)
-        missing = [p for p in paths if not p.is_file()]
-    if missing:
-        raise FileNotFoundError(
-            _missing_message("CIFAR-10", missing, folder, "the python-version pickle batches")
-        )
+    paths = _cifar_paths(data_root, split, download, cifar10_dir(data_root), CIFAR10_FILES, "CIFAR10",
+                         "the python-version pickle batches")
     batches = [read_cifar10_batch(p) for p in paths]
     images = np.concatenate([b[0] for b in batches])
     labels = np.concatenate([b[1] for b in batches])
@@ -254,20 +262,8 @@ def load_cifar100(data_root: str | Path, split: str, download: bool = False) -> 
     missing, ``download=True`` lets ``torchvision.datasets.CIFAR100`` fetch the archive;
     otherwise ``FileNotFoundError`` names the missing path.
     """
-    _check_split(split)
-    folder = cifar100_dir(data_root)
-    paths = [folder / name for name in CIFAR100_FILES[split]]
-    missing = [p for p in paths if not p.is_file()]
-    if missing and download:
-        import torchvision  # only needed to download
-
-        torchvision.datasets.CIFAR100(root=str(data_root), train=(split == "train"), download=True)
-        missing = [p for p in paths if not p.is_file()]
-    if missing:
-        raise FileNotFoundError(
-            _missing_message(
-                "CIFAR-100", missing, folder,
-                "the python-version pickles `train` and `test`; torchvision.datasets.CIFAR100 fetches them",
-            )
-        )
+    paths = _cifar_paths(
+        data_root, split, download, cifar100_dir(data_root), CIFAR100_FILES, "CIFAR100",
+        "the python-version pickles `train` and `test`; torchvision.datasets.CIFAR100 fetches them",
+    )
     return read_cifar100_file(paths[0])

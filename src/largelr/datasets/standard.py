@@ -97,42 +97,34 @@ def _generate_standard(
     return dataset
 
 
-def generate_cifar10(
-    *,
-    seed: int = 0,
-    subset_train: int | None = None,
-    subset_test: int | None = None,
-    data_root: str | Path = "data",
-    download: bool = False,
-) -> SpuriousDataset:
-    """CIFAR-10 for standard classification (paper §5, Figs 8, 10, 13, 14, 33), 3×32×32.
+def _standard_generator(name: str, source: str, loader: Loader, class_names: tuple[str, ...],
+                        figures: str, classes: str) -> Callable[..., SpuriousDataset]:
+    """The generator of one standard dataset (its keyword arguments are the ``params`` it accepts)."""
 
-    Real images of the official 50000/10000 splits (or class-stratified subsets), 10
+    def generate(
+        *,
+        seed: int = 0,
+        subset_train: int | None = None,
+        subset_test: int | None = None,
+        data_root: str | Path = "data",
+        download: bool = False,
+    ) -> SpuriousDataset:
+        return _generate_standard(name, source, loader, class_names, seed, subset_train, subset_test, data_root,
+                                  download)
+
+    generate.__name__ = generate.__qualname__ = f"generate_{name}"
+    generate.__doc__ = f"""{source} for standard classification (paper §5, {figures}), 3×32×32.
+
+    Real images of the official 50000/10000 splits (or class-stratified subsets), {classes}
     classes, ``b = y``, region all CORE (see the module docstring).
     """
-    return _generate_standard(
-        "cifar10", "CIFAR-10", load_cifar10, CIFAR10_CLASSES,
-        seed, subset_train, subset_test, data_root, download,
-    )
+    return generate
 
 
-def generate_cifar100(
-    *,
-    seed: int = 0,
-    subset_train: int | None = None,
-    subset_test: int | None = None,
-    data_root: str | Path = "data",
-    download: bool = False,
-) -> SpuriousDataset:
-    """CIFAR-100 for standard classification (paper §5, Figs 13, 14, 28, 34), 3×32×32.
-
-    Real images of the official 50000/10000 splits (or class-stratified subsets), 100
-    fine classes, ``b = y``, region all CORE (see the module docstring).
-    """
-    return _generate_standard(
-        "cifar100", "CIFAR-100", load_cifar100, CIFAR100_CLASSES,
-        seed, subset_train, subset_test, data_root, download,
-    )
+generate_cifar10 = _standard_generator("cifar10", "CIFAR-10", load_cifar10, CIFAR10_CLASSES,
+                                       "Figs 8, 10, 13, 14, 33", "10")
+generate_cifar100 = _standard_generator("cifar100", "CIFAR-100", load_cifar100, CIFAR100_CLASSES,
+                                        "Figs 13, 14, 28, 34", "100 fine")
 
 
 STANDARD_GENERATORS: dict[str, Callable[..., SpuriousDataset]] = {
