@@ -228,36 +228,28 @@ def test_tiny_cifar_batches_in_real_format(tmp_path):
         np.testing.assert_array_equal(x[:, c], data[:, c * 1024 : (c + 1) * 1024].reshape(-1, 32, 32))
 
 
-def test_cifar_batch_with_wrong_width_names_the_file(tmp_path):
-    path = tmp_path / "cifar-10-batches-py" / "test_batch"
-    write_cifar_batch(path, np.zeros((2, 3000), dtype=np.uint8), [0, 1])
-    with pytest.raises(ValueError, match="N×3072") as error:
-        load_cifar10(tmp_path, "test")
-    assert str(path) in str(error.value)
-
-
-def test_cifar_label_count_mismatch_names_the_file(tmp_path):
-    path = tmp_path / "cifar-10-batches-py" / "test_batch"
-    write_cifar_batch(path, np.zeros((3, 3072), dtype=np.uint8), [0, 1])
-    with pytest.raises(ValueError, match="3 images but 2 labels") as error:
-        load_cifar10(tmp_path, "test")
-    assert str(path) in str(error.value)
-
-
-def test_cifar_garbage_file_names_the_file(tmp_path):
-    path = tmp_path / "cifar-10-batches-py" / "test_batch"
+def _garbage_batch(path: Path) -> None:
     path.parent.mkdir(parents=True)
     path.write_bytes(b"this is not a pickle")
-    with pytest.raises(ValueError, match="not a valid pickle") as error:
-        load_cifar10(tmp_path, "test")
-    assert str(path) in str(error.value)
 
 
-def test_truncated_cifar_pickle_names_the_file(tmp_path):
-    path = tmp_path / "cifar-10-batches-py" / "test_batch"
+def _truncated_batch(path: Path) -> None:
     write_cifar_batch(path, np.zeros((4, 3072), dtype=np.uint8), [0, 1, 2, 3])
     path.write_bytes(path.read_bytes()[:5000])
-    with pytest.raises(ValueError) as error:
+
+
+@pytest.mark.parametrize("write_broken_batch, message", [
+    pytest.param(lambda path: write_cifar_batch(path, np.zeros((2, 3000), dtype=np.uint8), [0, 1]), "N×3072",
+                 id="wrong_width"),
+    pytest.param(lambda path: write_cifar_batch(path, np.zeros((3, 3072), dtype=np.uint8), [0, 1]),
+                 "3 images but 2 labels", id="label_count_mismatch"),
+    pytest.param(_garbage_batch, "not a valid pickle", id="garbage"),
+    pytest.param(_truncated_batch, None, id="truncated_pickle"),
+])
+def test_broken_cifar_batch_names_the_file(tmp_path, write_broken_batch, message):
+    path = tmp_path / "cifar-10-batches-py" / "test_batch"
+    write_broken_batch(path)
+    with pytest.raises(ValueError, match=message) as error:
         load_cifar10(tmp_path, "test")
     assert str(path) in str(error.value)
 
