@@ -133,7 +133,8 @@ def run_workload(name: str, args, device: torch.device) -> dict[str, float]:
           f"matmul_precision={torch.get_float32_matmul_precision()}")
     single_path(dataset, spec, min(20, args.steps), device)  # warm-up (kernels, allocator)
     baseline = plain_pytorch(dataset, spec, args.steps, device)
-    rows = {"(a) plain DataLoader loop": baseline, "(b) largelr single-model": single_path(dataset, spec, args.steps, device)}
+    rows = {"(a) plain DataLoader loop": baseline,
+            "(b) largelr single-model": single_path(dataset, spec, args.steps, device)}
     for m in args.stack_sizes:
         rows[f"(c) largelr stacked, M={m}"] = stacked_path(dataset, spec, args.steps, device, m)
     for label, rate in rows.items():

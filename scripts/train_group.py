@@ -12,7 +12,8 @@ records = train_group(
     run_dirs=params.cell_dirs,
     cells=params.cells,
     model_spec=params.model,
-    settings=[train_settings(cell, params.optimizer, training) for cell, training in zip(params.cells, params.trainings)],
+    settings=[train_settings(cell, params.optimizer, training)
+              for cell, training in zip(params.cells, params.trainings)],
     device=params.device,
     engine=params.trainings[0]["engine"],  # preset.schema.yaml fills training.engine
     checkpoint_dir=params.checkpoint_dir,

@@ -86,7 +86,8 @@ def figure_kinds(presets: dict[str, dict[str, Any]]) -> dict[str, str]:
         for figure, spec in preset.get("figures", {}).items():
             kind = spec.get("kind", "lr_sweep")
             if kinds.setdefault(figure, kind) != kind:
-                raise ValueError(f"presets.{name}.figures.{figure}: kind {kind!r} differs from {kinds[figure]!r} elsewhere")
+                raise ValueError(f"presets.{name}.figures.{figure}: kind {kind!r} differs from {kinds[figure]!r} "
+                                 "elsewhere")
     return kinds
 
 

@@ -35,7 +35,8 @@ def attribute_run(dataset_path: str | Path, run_dir: str | Path, json_path: str 
     labels = predictions = np.zeros(0, dtype=np.int64)
     if not run.diverged:
         model, test, dataset, torch_device = run.model, run.test, run.dataset, run.device
-        indices = representation_sample_indices(len(test), analysis["attribution_samples"], analysis["repr_seed"]).numpy()
+        indices = representation_sample_indices(len(test), analysis["attribution_samples"],
+                                                analysis["repr_seed"]).numpy()
         x, y = test.x[torch.from_numpy(indices).to(torch_device)], test.y[torch.from_numpy(indices).to(torch_device)]
         attr = attributions(model, x, y, method=method, n_steps=analysis["ig_steps"], internal_batch_size=1000)
         attr_maps = attribution_map(attr).detach().cpu()

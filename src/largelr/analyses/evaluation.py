@@ -116,7 +116,8 @@ def training_inputs(dataset: SpuriousDataset, n: int, seed: int, device: torch.d
 
 
 def evaluate_run(
-    dataset_path: str | Path, run_dir: str | Path, output_path: str | Path, analysis: dict[str, Any], device: str = "auto"
+    dataset_path: str | Path, run_dir: str | Path, output_path: str | Path, analysis: dict[str, Any],
+    device: str = "auto",
 ) -> dict[str, Any]:
     """Write the metrics of a finished run folder to ``output_path`` (JSON).
 

@@ -13,6 +13,9 @@ import numpy as np
 import torch
 from torch import Tensor
 
+# per-sample labels (predictions, y, b) in any of the forms the metrics accept
+Labels = Tensor | np.ndarray | Sequence[int]
+
 
 def _rows(z: Tensor) -> Tensor:
     """View ``z`` as an N×d float64 matrix (a 1-D input is a single row)."""
@@ -151,7 +154,7 @@ def prunability(retentions: Sequence[float]) -> float:
     return float(np.mean(np.asarray(retentions, dtype=np.float64)))
 
 
-def group_accuracies(predictions: Tensor | np.ndarray | Sequence[int], y: Tensor | np.ndarray | Sequence[int], b: Tensor | np.ndarray | Sequence[int]) -> dict[tuple[int, int], float]:
+def group_accuracies(predictions: Labels, y: Labels, b: Labels) -> dict[tuple[int, int], float]:
     """Accuracy of ``predictions`` (class indices) within each (y, b) group present."""
     predictions, y, b = (np.asarray(v).reshape(-1) for v in (predictions, y, b))
     if not len(predictions) == len(y) == len(b):
@@ -161,7 +164,7 @@ def group_accuracies(predictions: Tensor | np.ndarray | Sequence[int], y: Tensor
     return {g: float(correct[(y == g[0]) & (b == g[1])].mean()) for g in groups}
 
 
-def worst_group_accuracy(predictions: Tensor | np.ndarray | Sequence[int], y: Tensor | np.ndarray | Sequence[int], b: Tensor | np.ndarray | Sequence[int]) -> float:
+def worst_group_accuracy(predictions: Labels, y: Labels, b: Labels) -> float:
     """Worst-group accuracy (paper §4.1, SPEC §5): min over the non-empty (y, b) groups; NaN if empty."""
     accuracies = group_accuracies(predictions, y, b)
     return min(accuracies.values()) if accuracies else float("nan")

@@ -211,7 +211,8 @@ def celeba_labels(data_root: str | Path, target_attribute: str, spurious_attribu
     partition = read_celeba_partition(part_path)
     unlisted = [f for f in files if f not in partition]
     if unlisted:
-        raise ValueError(f"CelebA: {len(unlisted)} images of {attr_path} lack a split in {part_path}, e.g. {unlisted[0]}")
+        raise ValueError(f"CelebA: {len(unlisted)} images of {attr_path} lack a split in {part_path}, "
+                         f"e.g. {unlisted[0]}")
     y = (values[:, _attribute_column(names, target_attribute, attr_path)] > 0).astype(np.int64)
     b = (values[:, _attribute_column(names, spurious_attribute, attr_path)] > 0).astype(np.int64)
     paths = [folder / CELEBA_IMAGES / f for f in files]

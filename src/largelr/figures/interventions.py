@@ -93,7 +93,8 @@ def plot_interventions(runs: pd.DataFrame, pdf_path: str | Path, png_path: str |
                        metrics: Sequence[str] = ("test_acc", "prunability", "csi")) -> None:
     """Fig 6 / Fig 19 from rows of ``summary/runs.csv`` (plain LR cells and intervention cells).
 
-    Diverged runs are left out (metrics absent from ``runs`` too); runs stopped at the iteration cap are counted in the footer.
+    Diverged runs are left out (metrics absent from ``runs`` too); runs stopped at the iteration cap are
+    counted in the footer.
     Only (dataset, model, optimizer) groups with intervention cells get a row.
     """
     chosen = {m: LR_SWEEP_METRICS.get(m, m) for m in metrics if m in runs.columns}

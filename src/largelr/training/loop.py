@@ -211,7 +211,10 @@ class _IntervalStats:
         nan = float("nan")
         if self.sums is None:
             return dict.fromkeys(("train_loss", "ba_loss", "bc_loss", "bc_loss_ratio_max", "logit_norm"), nan)
-        sums, max_ratio = (self.sums, self.max_bc_ratio) if model is None else (self.sums[model], self.max_bc_ratio[model])
+        if model is None:
+            sums, max_ratio = self.sums, self.max_bc_ratio
+        else:
+            sums, max_ratio = self.sums[model], self.max_bc_ratio[model]
         loss, ba_loss, bc_loss, ba_count, bc_count, logit_norm = sums.tolist()
         return {
             "train_loss": loss / self.steps,

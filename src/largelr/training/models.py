@@ -330,7 +330,8 @@ class TorchvisionClassifier(SpuriousModel):
         self.small_input = bool(small_input) and isinstance(net, torchvision.models.ResNet)
         if self.small_input:
             if pretrained:
-                warnings.warn(f"{name}: small_input replaces the pretrained 7x7 stem conv by a fresh 3x3 conv", stacklevel=2)
+                warnings.warn(f"{name}: small_input replaces the pretrained 7x7 stem conv by a fresh 3x3 conv",
+                              stacklevel=2)
             net.conv1 = nn.Conv2d(in_channels, net.conv1.out_channels, kernel_size=3, stride=1, padding=1, bias=False)
             net.maxpool = nn.Identity()
 

@@ -61,7 +61,8 @@ INTERVENTIONS = {
     "lr_drop_at": _set_lr_drop_at,
 }
 assert tuple(INTERVENTIONS) == INTERVENTION_NAMES, "columns.INTERVENTION_NAMES lists the interventions"
-__doc__ += "".join(f"\n* ``{name}`` — {fn.__doc__ or fn.__name__[5:].replace('_', ' ')}" for name, fn in INTERVENTIONS.items())
+__doc__ += "".join(f"\n* ``{name}`` — {fn.__doc__ or fn.__name__[5:].replace('_', ' ')}"
+                   for name, fn in INTERVENTIONS.items())
 
 
 def train_settings(cell: dict[str, Any], optimizer_block: dict[str, Any], training: dict[str, Any]) -> TrainSettings:

@@ -298,7 +298,8 @@ def _evaluate_shared(group: _Group, split: TensorSplit, batch_size: int = 2000) 
         x, y = split.x[start : start + chunk], split.y[start : start + chunk]
         logits = group.forward_shared(group.params, x)  # [M, n, C]
         correct += (logits.argmax(dim=-1) == y).sum(dim=-1)
-        loss_sum += F.cross_entropy(logits.flatten(0, 1), y.repeat(n_models), reduction="none").view(n_models, -1).sum(-1)
+        losses = F.cross_entropy(logits.flatten(0, 1), y.repeat(n_models), reduction="none")
+        loss_sum += losses.view(n_models, -1).sum(-1)
     n = max(len(split), 1)
     return loss_sum / n, correct / n
 
