@@ -3,11 +3,11 @@
 from largelr.analyses.background import background_run
 from largelr.jobs import start_job
 
-log = start_job(snakemake)  # noqa: F821 (snakemake is injected by the script directive)
+log = start_job(snakemake)
 result = background_run(
-    dataset_path=snakemake.input.dataset,  # noqa: F821
-    maps_path=snakemake.input.maps,  # noqa: F821
-    json_path=snakemake.output[0],  # noqa: F821
-    segmenter=snakemake.params.segmenter,  # noqa: F821
+    dataset_path=snakemake.input.dataset,
+    maps_path=snakemake.input.maps,
+    json_path=snakemake.output[0],
+    segmenter=snakemake.params.segmenter,
 )
 log.info("background attribution: %s", result)

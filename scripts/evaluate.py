@@ -5,12 +5,12 @@ from pathlib import Path
 from largelr.analyses.evaluation import evaluate_run
 from largelr.jobs import start_job
 
-log = start_job(snakemake)  # noqa: F821 (snakemake is injected by the script directive)
+log = start_job(snakemake)
 metrics = evaluate_run(
-    dataset_path=snakemake.input.dataset,  # noqa: F821
-    run_dir=Path(snakemake.input.run).parent,  # noqa: F821
-    output_path=snakemake.output.metrics,  # noqa: F821
-    analysis=snakemake.params.analysis,  # noqa: F821
-    device=snakemake.params.device,  # noqa: F821
+    dataset_path=snakemake.input.dataset,
+    run_dir=Path(snakemake.input.run).parent,
+    output_path=snakemake.output.metrics,
+    analysis=snakemake.params.analysis,
+    device=snakemake.params.device,
 )
 log.info("metrics: %s", {k: v for k, v in metrics.items() if not isinstance(v, list)})

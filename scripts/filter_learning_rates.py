@@ -4,9 +4,9 @@ from largelr.jobs import start_job
 from largelr.reporting.lr_filter import filter_learning_rates
 from largelr.reporting.summary import summarize_runs, write_csv
 
-log = start_job(snakemake)  # noqa: F821 (snakemake is injected by the script directive)
-runs = summarize_runs(snakemake.input.runs, snakemake.input.metrics)  # noqa: F821
-decisions = filter_learning_rates(runs, max_drop=snakemake.params.max_drop)  # noqa: F821
-write_csv(decisions, snakemake.output[0])  # noqa: F821
+log = start_job(snakemake)
+runs = summarize_runs(snakemake.input.runs, snakemake.input.metrics)
+decisions = filter_learning_rates(runs, max_drop=snakemake.params.max_drop)
+write_csv(decisions, snakemake.output[0])
 for row in decisions[~decisions["kept"]].itertuples():
     log.info("dropped %s/%s/%s/%s lr=%g: %s", row.dataset, row.model, row.optimizer, row.hp, row.lr, row.reason)

@@ -4,10 +4,10 @@ from largelr.datasets import save_dataset
 from largelr.datasets.registry import build_dataset
 from largelr.jobs import start_job
 
-log = start_job(snakemake)  # noqa: F821 (snakemake is injected by the script directive)
-dataset = build_dataset(snakemake.params.spec, data_root=snakemake.params.data_root,  # noqa: F821
-                        download=snakemake.params.download)  # noqa: F821
+log = start_job(snakemake)
+dataset = build_dataset(snakemake.params.spec, data_root=snakemake.params.data_root,
+                        download=snakemake.params.download)
 log.info("%s: %d train / %d test samples, input shape %s, train BC ratio %.4f",
          dataset.name, len(dataset.train), len(dataset.test), dataset.input_shape,
          dataset.train.bias_conflicting_ratio())
-save_dataset(dataset, snakemake.output[0])  # noqa: F821
+save_dataset(dataset, snakemake.output[0])

@@ -8,10 +8,10 @@ from largelr.jobs import start_job
 from largelr.reporting.lr_filter import kept_runs
 from largelr.reporting.tables import claims_scorecard, write_table
 
-log = start_job(snakemake)  # noqa: F821 (snakemake is injected by the script directive)
-decisions = pd.concat([pd.read_csv(path) for path in snakemake.input.lr_filters])  # noqa: F821
-card = claims_scorecard(kept_runs(pd.read_csv(snakemake.input.runs), decisions))  # noqa: F821
-write_table(card, Path(snakemake.output.csv).with_suffix(""),  # noqa: F821
+log = start_job(snakemake)
+decisions = pd.concat([pd.read_csv(path) for path in snakemake.input.lr_filters])
+card = claims_scorecard(kept_runs(pd.read_csv(snakemake.input.runs), decisions))
+write_table(card, Path(snakemake.output.csv).with_suffix(""),
             caption="Claims scorecard: does each metric rise with the learning rate? (per recipe; ρ and verdict"
                     " over converged runs only; 'inconclusive (under-trained)' = fewer than 3 LRs with a"
                     " converged run; prunability_<ranking> = κ-prunability with the units ranked by <ranking>,"

@@ -8,10 +8,10 @@ from largelr.jobs import start_job
 from largelr.reporting.lr_filter import kept_runs
 from largelr.reporting.tables import table2, write_table
 
-start_job(snakemake)  # noqa: F821 (snakemake is injected by the script directive)
-decisions = pd.concat([pd.read_csv(path) for path in snakemake.input.lr_filters])  # noqa: F821
-runs = kept_runs(pd.read_csv(snakemake.input.runs), decisions)  # noqa: F821 (§4.2 LR filter, as table1)
-table = table2(runs, snakemake.params.archs)  # noqa: F821
-write_table(table, Path(snakemake.output.csv).with_suffix(""),  # noqa: F821
+start_job(snakemake)
+decisions = pd.concat([pd.read_csv(path) for path in snakemake.input.lr_filters])
+runs = kept_runs(pd.read_csv(snakemake.input.runs), decisions)  # §4.2 LR filter, as table1
+table = table2(runs, snakemake.params.archs)
+write_table(table, Path(snakemake.output.csv).with_suffix(""),
             caption="Table 2: min/max per dataset-model-intervention (ours, the paper's, difference); "
                     "batch size as 1/batch size")

@@ -4,13 +4,13 @@ from largelr.figures.names import scale_note
 from largelr.figures.attribution_gallery import plot_attribution_gallery, read_gallery
 from largelr.jobs import start_job
 
-start_job(snakemake)  # noqa: F821 (snakemake is injected by the script directive)
-spec, preset = snakemake.params.spec, snakemake.params.preset  # noqa: F821
-labels = list(snakemake.params.labels)  # noqa: F821
-paths = list(snakemake.input.galleries)  # noqa: F821
+start_job(snakemake)
+spec, preset = snakemake.params.spec, snakemake.params.preset
+labels = list(snakemake.params.labels)
+paths = list(snakemake.input.galleries)
 if len(labels) != len(paths) or len(set(labels)) != len(labels):
     raise ValueError(f"need one distinct panel label per gallery, got {labels} for {len(paths)} galleries")
 galleries = {label: read_gallery(path) for label, path in zip(labels, paths)}
 note = scale_note(preset)
-plot_attribution_gallery(galleries, snakemake.output.pdf, snakemake.output.png,  # noqa: F821
-                         title=spec.get("title", snakemake.wildcards.figure), note=note)  # noqa: F821
+plot_attribution_gallery(galleries, snakemake.output.pdf, snakemake.output.png,
+                         title=spec.get("title", snakemake.wildcards.figure), note=note)

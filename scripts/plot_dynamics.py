@@ -10,12 +10,12 @@ from largelr.figures.dynamics import (
 )
 from largelr.jobs import start_job
 
-start_job(snakemake)  # noqa: F821 (snakemake is injected by the script directive)
-spec, preset = snakemake.params.spec, snakemake.params.preset  # noqa: F821
-inputs, output = snakemake.input, snakemake.output  # noqa: F821
+start_job(snakemake)
+spec, preset = snakemake.params.spec, snakemake.params.preset
+inputs, output = snakemake.input, snakemake.output
 table = dynamics_table(inputs.runs, inputs.dynamics)
 note = scale_note(preset)
-title = spec.get("title", snakemake.wildcards.figure)  # noqa: F821
+title = spec.get("title", snakemake.wildcards.figure)
 panel = spec["panel"]  # preset.schema.yaml's default: attribution
 if panel == "attribution":
     plot_attribution_dynamics(table, output.pdf, output.png, title=title, note=note)

@@ -4,8 +4,8 @@ from largelr.figures.names import scale_note
 from largelr.figures.landscape import plot_landscapes
 from largelr.jobs import start_job
 
-start_job(snakemake)  # noqa: F821 (snakemake is injected by the script directive)
-spec, preset = snakemake.params.spec, snakemake.params.preset  # noqa: F821
+start_job(snakemake)
+spec, preset = snakemake.params.spec, snakemake.params.preset
 note = scale_note(preset)
-plot_landscapes(snakemake.input.runs, snakemake.input.landscapes, snakemake.output.pdf,  # noqa: F821
-                snakemake.output.png, title=spec.get("title", snakemake.wildcards.figure), note=note)  # noqa: F821
+plot_landscapes(snakemake.input.runs, snakemake.input.landscapes, snakemake.output.pdf,
+                snakemake.output.png, title=spec.get("title", snakemake.wildcards.figure), note=note)

@@ -8,9 +8,9 @@ from largelr.jobs import start_job
 from largelr.reporting.lr_filter import kept_runs
 from largelr.reporting.summary import add_run_file_columns, summarize_runs
 
-start_job(snakemake)  # noqa: F821 (snakemake is injected by the script directive)
-spec, preset = snakemake.params.spec, snakemake.params.preset  # noqa: F821
-inputs = snakemake.input  # noqa: F821
+start_job(snakemake)
+spec, preset = snakemake.params.spec, snakemake.params.preset
+inputs = snakemake.input
 all_runs = summarize_runs(inputs.runs, inputs.metrics)
 for kind in ("attributions", "pruning", "background"):  # optional per-run analysis files
     if kind in inputs.keys():
@@ -23,7 +23,7 @@ notes = [scale_note(preset)] if scale_note(preset) else []
 if len(dropped):
     lrs = ", ".join(f"{row.dataset} {row.lr:g}" for row in dropped.itertuples())
     notes.append(f"LRs left out by the §4.2 filter (divergence / >25 % acc. drop): {lrs}")
-plot_lr_sweep(runs, snakemake.output.pdf, snakemake.output.png, snakemake.output.ranges,  # noqa: F821
-              title=spec.get("title", snakemake.wildcards.figure), note="\n".join(notes),  # noqa: F821
+plot_lr_sweep(runs, snakemake.output.pdf, snakemake.output.png, snakemake.output.ranges,
+              title=spec.get("title", snakemake.wildcards.figure), note="\n".join(notes),
               metrics=spec.get("metrics"),
               panel_titles=DISPLAY_NAMES)

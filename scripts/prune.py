@@ -5,12 +5,12 @@ from pathlib import Path
 from largelr.jobs import start_job
 from largelr.analyses.pruning_run import prune_run
 
-log = start_job(snakemake)  # noqa: F821 (snakemake is injected by the script directive)
+log = start_job(snakemake)
 result = prune_run(
-    dataset_path=snakemake.input.dataset,  # noqa: F821
-    run_dir=Path(snakemake.input.run).parent,  # noqa: F821
-    output_path=snakemake.output[0],  # noqa: F821
-    analysis=snakemake.params.analysis,  # noqa: F821
-    device=snakemake.params.device,  # noqa: F821
+    dataset_path=snakemake.input.dataset,
+    run_dir=Path(snakemake.input.run).parent,
+    output_path=snakemake.output[0],
+    analysis=snakemake.params.analysis,
+    device=snakemake.params.device,
 )
 log.info("pruning: base accuracy %s, parameters %s", result.get("base_accuracy"), result.get("parameters"))

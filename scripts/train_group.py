@@ -5,10 +5,10 @@ from largelr.jobs import start_job
 from largelr.training.recipes import train_settings
 from largelr.training.runs import train_group
 
-start_job(snakemake)  # noqa: F821 (snakemake is injected by the script directive)
-params = snakemake.params  # noqa: F821
+start_job(snakemake)
+params = snakemake.params
 records = train_group(
-    dataset_path=snakemake.input.dataset,  # noqa: F821
+    dataset_path=snakemake.input.dataset,
     run_dirs=params.cell_dirs,
     cells=params.cells,
     model_spec=params.model,
@@ -18,7 +18,7 @@ records = train_group(
     engine=params.trainings[0]["engine"],  # preset.schema.yaml fills training.engine
     checkpoint_dir=params.checkpoint_dir,
 )
-atomic_write_json(snakemake.output.manifest, {  # noqa: F821
+atomic_write_json(snakemake.output.manifest, {
     "cells": [{"cell": r["cell"], "status": r["status"], "iterations": r["iterations"], "engine": r["engine"]}
               for r in records],
 })

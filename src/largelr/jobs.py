@@ -11,7 +11,8 @@ def start_job(snakemake: Any) -> logging.Logger:
     """Send log records (and uncaught tracebacks) to ``snakemake.log[0]``; use ``threads`` threads."""
     handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
     if snakemake.log:
-        log_file = open(snakemake.log[0], "w", buffering=1, encoding="utf-8")  # noqa: SIM115
+        # open for the job's whole life: stderr and the log handler write to it
+        log_file = open(snakemake.log[0], "w", buffering=1, encoding="utf-8")
         sys.stderr = log_file
         handlers = [logging.StreamHandler(log_file)]
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s",

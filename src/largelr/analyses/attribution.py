@@ -63,7 +63,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
-from largelr.analyses.attribution_stats import (  # noqa: F401 (re-exported: the statistics of this module's docstring)
+from largelr.analyses.attribution_stats import (  # re-exported: the statistics of this module's docstring
     aggregate_over_seeds,
     attribution_entropy,
     background_share,
@@ -114,7 +114,7 @@ def attributions(
     statistics) and its previous mode is restored afterwards; parameters are not modified.
     Returns a detached tensor on ``x``'s device.
     """
-    from captum.attr import DeepLift, IntegratedGradients  # noqa: PLC0415 — heavy import
+    from captum.attr import DeepLift, IntegratedGradients  # heavy import
 
     if method not in METHODS:
         raise ValueError(f"unknown attribution method {method!r}; known: {list(METHODS)}")
@@ -182,7 +182,7 @@ def _check_deeplift_completeness(delta: Tensor, change: Tensor) -> None:
 
 
 def _supported_nonlinear() -> tuple[type[nn.Module], ...]:
-    from captum.attr._core.deep_lift import SUPPORTED_NON_LINEAR  # noqa: PLC0415
+    from captum.attr._core.deep_lift import SUPPORTED_NON_LINEAR
 
     return tuple(SUPPORTED_NON_LINEAR)
 

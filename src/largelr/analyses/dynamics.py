@@ -97,7 +97,7 @@ def neuron_attributions(model: SpuriousModel, x: Tensor, unit: int, n_steps: int
     completeness the attributions of a sample sum to ``features(x)[unit] − features(0)[unit]``.
     The model is evaluated in eval mode; its previous mode is restored.
     """
-    from captum.attr import NeuronIntegratedGradients  # noqa: PLC0415 — heavy import
+    from captum.attr import NeuronIntegratedGradients  # heavy import
 
     x = x.detach().float()
     was_training = model.training

@@ -38,7 +38,7 @@ CONFIG_KEY = "analysis.segmenter.weights_path"
 
 def torchvision_weights_url() -> str:
     """Where torchvision's VOC-label DeepLabV3-ResNet50 weights come from (not downloaded here)."""
-    from torchvision.models.segmentation import DeepLabV3_ResNet50_Weights  # noqa: PLC0415
+    from torchvision.models.segmentation import DeepLabV3_ResNet50_Weights
 
     return DeepLabV3_ResNet50_Weights.COCO_WITH_VOC_LABELS_V1.url
 
@@ -75,10 +75,10 @@ def _read_state_dict(path: Path) -> dict[str, Tensor]:
 
 def _build(backend: str, aux_loss: bool) -> nn.Module:
     if backend == "torchvision":
-        from torchvision.models.segmentation import deeplabv3_resnet50  # noqa: PLC0415
+        from torchvision.models.segmentation import deeplabv3_resnet50
 
         return deeplabv3_resnet50(weights=None, weights_backbone=None, num_classes=NUM_CLASSES, aux_loss=aux_loss)
-    import segmentation_models_pytorch as smp  # noqa: PLC0415
+    import segmentation_models_pytorch as smp
 
     return smp.DeepLabV3(encoder_name="resnet50", encoder_weights=None, classes=NUM_CLASSES)
 

@@ -56,7 +56,7 @@ def read_image_folder(root: str | Path) -> tuple[list[str], list[Path], np.ndarr
 
     ``FileNotFoundError`` naming ``root`` when it holds no class folder with images.
     """
-    from torchvision.datasets import ImageFolder  # noqa: PLC0415 — keep the registry import light
+    from torchvision.datasets import ImageFolder  # keep the registry import light
 
     try:
         folder = ImageFolder(str(root))

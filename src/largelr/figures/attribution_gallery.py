@@ -21,14 +21,14 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import seaborn as sns  # noqa: E402
-from matplotlib.gridspec import GridSpec  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import seaborn as sns
+from matplotlib.gridspec import GridSpec
 
-from largelr.datasets.format import SPURIOUS  # noqa: E402
-from largelr.figures.dataset_examples import _as_image  # noqa: E402
-from largelr.figures.save import save_figure  # noqa: E402
+from largelr.datasets.format import SPURIOUS
+from largelr.figures.dataset_examples import _as_image
+from largelr.figures.save import save_figure
 
 HEAT_CMAP = "hot"
 CELL = 0.95  # inches per sample column

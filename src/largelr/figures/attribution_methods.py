@@ -30,23 +30,23 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import seaborn as sns  # noqa: E402
-from matplotlib.gridspec import GridSpec  # noqa: E402
-from scipy.stats import rankdata  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+from matplotlib.gridspec import GridSpec
+from scipy.stats import rankdata
 
-from largelr.datasets import SpuriousDataset, load_dataset  # noqa: E402
-from largelr.analyses.attribution_stats import aggregate_over_seeds, region_shares  # noqa: E402
-from largelr.figures.attribution_gallery import (  # noqa: E402
+from largelr.datasets import SpuriousDataset, load_dataset
+from largelr.analyses.attribution_stats import aggregate_over_seeds, region_shares
+from largelr.figures.attribution_gallery import (
     bare_axes,
     has_spurious_region,
     map_image,
     sample_image,
 )
-from largelr.io import atomic_path, read_json  # noqa: E402
-from largelr.figures.save import save_figure  # noqa: E402
+from largelr.io import atomic_path, read_json
+from largelr.figures.save import save_figure
 
 METHOD_LABELS = {"ig": "Integrated Gradients", "deeplift": "DeepLift"}
 AGREEMENT_COLUMNS = [

@@ -17,16 +17,16 @@ import matplotlib.colors
 import matplotlib.ticker
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import seaborn as sns  # noqa: E402
-from scipy.stats import pearsonr, spearmanr  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+from scipy.stats import pearsonr, spearmanr
 
-from largelr.figures.names import DISPLAY_NAMES  # noqa: E402
-from largelr.io import atomic_path  # noqa: E402
-from largelr.figures.save import save_figure  # noqa: E402
-from largelr.columns import CAPPED_STATUSES, NO_INTERVENTION  # noqa: E402
+from largelr.figures.names import DISPLAY_NAMES
+from largelr.io import atomic_path
+from largelr.figures.save import save_figure
+from largelr.columns import CAPPED_STATUSES, NO_INTERVENTION
 
 STATS_COLUMNS = ["dataset", "model", "n", "learning_rates", "pearson_r", "spearman_rho"]
 # Fewer runs than this give no correlation (with two points r is ±1 whatever the data).

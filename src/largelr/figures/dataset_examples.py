@@ -14,13 +14,13 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from matplotlib.gridspec import GridSpec  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.gridspec import GridSpec
 
-from largelr.datasets.format import Split, SpuriousDataset  # noqa: E402
-from largelr.figures.names import DISPLAY_NAMES  # noqa: E402,F401 (re-exported)
-from largelr.figures.save import save_figure  # noqa: E402
+from largelr.datasets.format import Split, SpuriousDataset
+from largelr.figures.names import DISPLAY_NAMES
+from largelr.figures.save import save_figure
 
 _SHORT_CORRUPTION = {"elastic_transform": "elastic", "jpeg_compression": "jpeg"}
 

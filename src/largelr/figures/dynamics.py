@@ -31,15 +31,15 @@ import matplotlib
 import matplotlib.patches
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import seaborn as sns  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
 
-from largelr.datasets.format import SPURIOUS  # noqa: E402
-from largelr.figures.names import DISPLAY_NAMES  # noqa: E402
-from largelr.io import read_json  # noqa: E402
-from largelr.figures.save import save_figure  # noqa: E402
+from largelr.datasets.format import SPURIOUS
+from largelr.figures.names import DISPLAY_NAMES
+from largelr.io import read_json
+from largelr.figures.save import save_figure
 
 CELL_COLUMNS = ["dataset", "model", "optimizer", "hp", "lr", "seed", "status"]
 REGION_LABELS = {"core_attribution": "core", "spurious_attribution": "spurious", "noise_attribution": "noise"}

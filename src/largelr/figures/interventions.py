@@ -20,17 +20,17 @@ import matplotlib
 import matplotlib.ticker
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import seaborn as sns  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
 
-from largelr.columns import CAPPED_STATUSES  # noqa: E402
-from largelr.figures.names import DISPLAY_NAMES  # noqa: E402
-from largelr.figures.lr_sweep import LR_SWEEP_METRICS  # noqa: E402
-from largelr.io import atomic_path  # noqa: E402
-from largelr.figures.save import save_figure  # noqa: E402
-from largelr.reporting.tables import intervention_rank, intervention_runs  # noqa: E402
+from largelr.columns import CAPPED_STATUSES
+from largelr.figures.names import DISPLAY_NAMES
+from largelr.figures.lr_sweep import LR_SWEEP_METRICS
+from largelr.io import atomic_path
+from largelr.figures.save import save_figure
+from largelr.reporting.tables import intervention_rank, intervention_runs
 
 # x-axis labels of the panels, after the paper's Table 2.
 INTERVENTION_LABELS = {

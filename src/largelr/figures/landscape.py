@@ -18,13 +18,13 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import seaborn as sns  # noqa: E402
-from matplotlib.colors import LogNorm, Normalize  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import seaborn as sns
+from matplotlib.colors import LogNorm, Normalize
 
-from largelr.io import read_json  # noqa: E402
-from largelr.figures.save import save_figure  # noqa: E402
+from largelr.io import read_json
+from largelr.figures.save import save_figure
 
 # (npz key, column title, colour map)
 PANELS = (

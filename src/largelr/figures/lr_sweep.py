@@ -20,15 +20,15 @@ import matplotlib
 import matplotlib.ticker
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import pandas as pd  # noqa: E402
-import seaborn as sns  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-from matplotlib.lines import Line2D  # noqa: E402
+import matplotlib.pyplot as plt
+import pandas as pd
+import seaborn as sns
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 
-from largelr.columns import CAPPED_STATUSES  # noqa: E402
-from largelr.io import atomic_path  # noqa: E402
-from largelr.figures.save import save_figure  # noqa: E402
+from largelr.columns import CAPPED_STATUSES
+from largelr.io import atomic_path
+from largelr.figures.save import save_figure
 
 # Table 1's columns, in the paper's order, with the paper's labels (the default variables).
 TABLE1_LABELS = {

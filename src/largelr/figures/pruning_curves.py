@@ -12,12 +12,12 @@ from typing import Sequence
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import pandas as pd  # noqa: E402
-import seaborn as sns  # noqa: E402
+import matplotlib.pyplot as plt
+import pandas as pd
+import seaborn as sns
 
-from largelr.io import read_json  # noqa: E402
-from largelr.figures.save import save_figure  # noqa: E402
+from largelr.io import read_json
+from largelr.figures.save import save_figure
 
 METHOD_LABELS = {"structured": "structured (node / kernel) pruning", "column": "column pruning",
                  "global": "global magnitude pruning"}

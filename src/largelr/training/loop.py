@@ -496,7 +496,7 @@ def read_checkpoint(path: Path) -> dict[str, Any] | None:
         state = torch.load(path, map_location="cpu", weights_only=False)
         if not isinstance(state, dict) or "iteration" not in state:
             raise ValueError("not a training checkpoint")
-    except Exception as error:  # noqa: BLE001 (any unreadable file means: start again)
+    except Exception as error:  # any unreadable file means: start again
         log.warning("checkpoint %s is unreadable (%s: %s); restarting from iteration 0",
                     path, type(error).__name__, error)
         Path(path).unlink(missing_ok=True)

@@ -220,7 +220,7 @@ def missing_weights_message(name: str, path: str | Path | None, config_key: str 
 
 def _weights_url(name: str) -> str | None:
     """Where torchvision publishes the default weights of model ``name`` (§4.2 pretraining; metadata only)."""
-    import torchvision  # noqa: PLC0415
+    import torchvision
 
     try:
         return torchvision.models.get_model_weights(name.lower()).DEFAULT.url
@@ -230,7 +230,7 @@ def _weights_url(name: str) -> str | None:
 
 def _is_resnet(name: str) -> bool:
     """Whether torchvision model ``name`` is of the ResNet family (suppl. C; resnet*, wide_resnet*, resnext*)."""
-    import torchvision  # noqa: PLC0415
+    import torchvision
 
     return torchvision.models.get_model_builder(name).__module__ == torchvision.models.resnet.__name__
 
@@ -313,7 +313,7 @@ class TorchvisionClassifier(SpuriousModel):
         model_kwargs = dict(model_kwargs or {})
         if "weights" in model_kwargs or "pretrained" in model_kwargs:
             raise ValueError("pass pretrained weights as a local file via models.*.pretrained_path, not weights=")
-        import torchvision  # noqa: PLC0415 — keep `import largelr.training.models` light for FCN-only runs
+        import torchvision  # keep `import largelr.training.models` light for FCN-only runs
 
         in_channels = input_shape[0]
         self.name = name
@@ -393,7 +393,7 @@ class TorchvisionClassifier(SpuriousModel):
         return self.backbone(x)
 
     def prunable_layers(self) -> list[nn.Module]:
-        from torchvision.ops import MLP  # noqa: PLC0415
+        from torchvision.ops import MLP
 
         mlps = [m for m in self.backbone.modules() if isinstance(m, MLP)]
         if mlps:
