@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
-import subprocess
-import sys
 
 import pytest
 import yaml
 from snakemake.cli import parse_config
 
+from helpers import run_snakemake
 from largelr.config import ConfigError, deep_merge, resolve_config, resolve_preset, training_grid
 
 
@@ -117,12 +116,8 @@ def test_nested_override_that_does_not_parse_is_still_rejected(config, schemas):
         ("datasets={parity: {generator: parity, params: {core_bitz: 3}}}", "core_bitz"),
     ],
 )
-def test_snakemake_fails_before_any_job_naming_the_bad_key(repo, tmp_path, override, expected):
-    result = subprocess.run(
-        [sys.executable, "-m", "snakemake", "-s", str(repo / "Snakefile"), "--directory", str(tmp_path),
-         "-n", "--config", override],
-        capture_output=True, text=True, timeout=120,
-    )
+def test_snakemake_fails_before_any_job_naming_the_bad_key(tmp_path, override, expected):
+    result = run_snakemake(tmp_path, "-n", "--config", override, timeout=120)
     assert result.returncode != 0
     assert expected in result.stdout + result.stderr
     assert not (tmp_path / "results").exists()
