@@ -17,6 +17,7 @@ records = train_group(
     device=params.device,
     engine=params.trainings[0]["engine"],  # preset.schema.yaml fills training.engine
     checkpoint_dir=params.checkpoint_dir,
+    matmul_precision=params.trainings[0]["matmul_precision"],  # filled by preset.schema.yaml
 )
 atomic_write_json(snakemake.output.manifest, {
     "cells": [{"cell": r["cell"], "status": r["status"], "iterations": r["iterations"], "engine": r["engine"]}

@@ -291,3 +291,18 @@ def test_train_group_resumed_from_a_checkpoint_writes_cells_that_had_already_sto
     for run_dir, outcome in zip(run_dirs, fresh):
         saved = torch.load(run_dir / "model.pt", weights_only=True)
         assert all(torch.equal(saved[name], outcome.state[name]) for name in saved)
+
+
+def test_train_group_sets_and_records_the_matmul_precision(parity, tmp_path, one_torch_thread):
+    dataset_path = tmp_path / "parity.npz"
+    save_dataset(parity, dataset_path)
+    settings = _settings(max_iters=20, eval_interval=10)[:2]
+    before = torch.get_float32_matmul_precision()
+    try:
+        records = train_group(dataset_path, [tmp_path / "a", tmp_path / "b"], [{"lr": s.lr} for s in settings],
+                              FCN, settings, device="cpu", matmul_precision="high")
+        assert torch.get_float32_matmul_precision() == "high"
+    finally:
+        torch.set_float32_matmul_precision(before)
+    assert [r["matmul_precision"] for r in records] == ["high", "high"]
+    assert json.loads((tmp_path / "a" / "run.json").read_text())["matmul_precision"] == "high"

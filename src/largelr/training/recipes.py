@@ -74,7 +74,8 @@ def train_settings(cell: dict[str, Any], optimizer_block: dict[str, Any], traini
     from largelr.training.loop import TrainSettings
 
     recipe, training = copy.deepcopy(optimizer_block), dict(training)
-    training.pop("engine", None)  # how a group of cells is trained, not a setting of one run
+    for key in ("engine", "matmul_precision"):  # how a group of cells is trained, not a setting of one run
+        training.pop(key, None)
     intervention = parse_hp(cell.get("hp", NO_INTERVENTION))
     if intervention is not None:
         name, value = intervention

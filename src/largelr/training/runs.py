@@ -88,6 +88,7 @@ def train_group(
     device: str = "auto",
     engine: str = "stacked",
     checkpoint_dir: str | Path | None = None,
+    matmul_precision: str = "highest",
 ) -> list[dict[str, Any]]:
     """Train the cells of one training group (every LR × seed of an experiment) in one process.
 
@@ -96,8 +97,10 @@ def train_group(
     (:func:`largelr.training.stacked.why_not_stackable`), resuming from a checkpoint in
     ``checkpoint_dir``; other cells train one after another, each resuming from the
     ``checkpoint.pt`` of its run folder. Every cell gets the run folder :func:`train_cell` writes.
+    ``matmul_precision`` is ``torch.set_float32_matmul_precision`` for the job (config key
+    ``training.matmul_precision``; ``high`` = TF32 on CUDA).
     """
-    torch_device = _start(device)
+    torch_device = _start(device, matmul_precision)
     dataset = load_dataset(dataset_path)
     records: dict[int, dict[str, Any]] = {}
     for number, members in enumerate(_stacks(settings)):
@@ -138,10 +141,12 @@ def _stacks(settings: Sequence[TrainSettings]) -> list[list[int]]:
     return list(stacks.values())
 
 
-def _start(device: str) -> torch.device:
-    """Deterministic kernels (cuBLAS needs its workspace setting before CUDA starts)."""
+def _start(device: str, matmul_precision: str = "highest") -> torch.device:
+    """Deterministic kernels (cuBLAS needs its workspace setting before CUDA starts) and the
+    float32 matmul precision (``highest`` = full fp32; ``high`` allows TF32 on CUDA)."""
     os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
     torch.use_deterministic_algorithms(True, warn_only=True)
+    torch.set_float32_matmul_precision(matmul_precision)
     return resolve_device(device)
 
 
@@ -183,6 +188,7 @@ def _write_run(run_dir: Path, cell: dict[str, Any], model_spec: dict[str, Any], 
         "selected_iteration": result.selected_iteration,
         "wall_time_s": result.wall_time_s,
         "device": str(torch_device),
+        "matmul_precision": torch.get_float32_matmul_precision(),
         "engine": engine,
         "final_train_acc": result.history[-1]["train_acc"] if result.history else float("nan"),
         "max_bc_loss_ratio": max((r["bc_loss_ratio_max"] for r in result.history), default=float("nan")),
