@@ -8,9 +8,9 @@ import sys
 import pytest
 
 from largelr.config import cell_training, figure_datasets, resolve_config, resolve_preset, training_grid
-from largelr.models import input_stem
-from largelr.optim import schedule_length
-from largelr.tables import PAPER_DATASETS, paper_table
+from largelr.training.models import input_stem
+from largelr.training.optim import schedule_length
+from largelr.reporting.tables import PAPER_DATASETS, paper_table
 
 
 @pytest.fixture
