@@ -16,8 +16,10 @@ higher one (datasets < training < analyses < reporting, figures):
 - ``reporting`` (``tables.smk``): ``summary``, ``lr_filter``, ``tables``, ``inventory`` and
   ``paper_values/`` (the paper's Tables 1–2);
 - ``figures`` (``figures.smk``): one module per figure kind, ``names`` for labels;
-- plumbing used by every layer: ``config`` (presets and the grid), ``columns`` (column
-  names and statuses), ``io`` (atomic writes), ``jobs`` (a Snakemake job's logging and threads).
+- plumbing used by every layer: ``columns`` (column names and statuses), ``io`` (atomic
+  writes), ``jobs`` (a Snakemake job's logging and threads);
+- ``config``: the workflow's config resolution (schemas, presets, the grid), used by
+  ``workflow/rules/common.smk`` and the tests; no module of the package imports it.
 """
 
 __version__ = "0.1.0"
