@@ -62,9 +62,24 @@ def slurm(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def overlay(repo, tmp_path_factory) -> Path:
+def checkout(repo, slurm, tmp_path_factory) -> Path:
+    """A snapshot of the workflow (Snakefile, rules, scripts, src, profiles) that the jobs run from.
+
+    The run takes minutes; the working tree it was started from may change meanwhile. The jobs
+    import largelr from the snapshot's src/ (PYTHONPATH comes before the editable install)."""
+    folder = tmp_path_factory.mktemp("checkout")
+    for name in ("Snakefile", "config.yaml", "pyproject.toml"):
+        shutil.copy2(repo / name, folder / name)
+    for name in ("workflow", "scripts", "src", "envs", "profiles"):
+        shutil.copytree(repo / name, folder / name, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+    slurm["env"]["PYTHONPATH"] = os.pathsep.join(filter(None, [str(folder / "src"), os.environ.get("PYTHONPATH")]))
+    return folder
+
+
+@pytest.fixture(scope="module")
+def overlay(checkout, tmp_path_factory) -> Path:
     """A workflow profile over profiles/slurm: the local partition, no GPU requests, small memory."""
-    profile = yaml.safe_load((repo / "profiles/slurm/config.yaml").read_text())
+    profile = yaml.safe_load((checkout / "profiles/slurm/config.yaml").read_text())
 
     def local(resources: dict) -> dict:
         kept = {key: value for key, value in resources.items() if key not in GPU_KEYS}
@@ -110,13 +125,13 @@ def planned(dry_run: str) -> tuple[set[str], int]:
 
 
 @pytest.fixture(scope="module")
-def ci_on_slurm(repo, shared_data, slurm, overlay, tmp_path_factory):
+def ci_on_slurm(checkout, shared_data, slurm, overlay, tmp_path_factory):
     workdir = tmp_path_factory.mktemp("ci_slurm")
-    dry = snakemake(repo, workdir, overlay, shared_data, "-n", env=slurm["env"])
+    dry = snakemake(checkout, workdir, overlay, shared_data, "-n", env=slurm["env"])
     assert dry.returncode == 0, dry.stderr[-3000:]
     outputs, submissions = planned(dry.stdout + dry.stderr)
     started = time.monotonic()
-    result = snakemake(repo, workdir, overlay, shared_data, env=slurm["env"])
+    result = snakemake(checkout, workdir, overlay, shared_data, env=slurm["env"])
     seconds = time.monotonic() - started
     log = result.stdout + result.stderr
     (workdir / "snakemake_slurm.log").write_text(log)
@@ -146,6 +161,8 @@ def test_ci_preset_runs_every_job_through_sbatch(ci_on_slurm, slurm):
 
     submitted = SUBMITTED.findall(log)
     slurm_ids = [int(slurm_id) for _, slurm_id, _ in submitted]
+    retried = log.count("Trying to restart job")  # the profile's retries: 1
+    assert retried == 0, log[-6000:]
     assert len(slurm_ids) == len(set(slurm_ids)) == ci_on_slurm["submissions"]
     # the grouped per-run analyses went out as group jobs
     assert any("/group_cell_analyses" in path for _, _, path in submitted)
@@ -163,21 +180,21 @@ def test_ci_preset_runs_every_job_through_sbatch(ci_on_slurm, slurm):
     print(f"\nci preset on SLURM: {len(slurm_ids)} sbatch submissions, {ci_on_slurm['seconds']:.0f} s")
 
 
-def test_finished_run_has_nothing_left_to_do(repo, shared_data, ci_on_slurm, slurm, overlay):
+def test_finished_run_has_nothing_left_to_do(checkout, shared_data, ci_on_slurm, slurm, overlay):
     # by modification times: a code or parameter edit in the checkout during the long run must not count
-    result = snakemake(repo, ci_on_slurm["workdir"], overlay, shared_data, "-n", "--rerun-triggers", "mtime",
+    result = snakemake(checkout, ci_on_slurm["workdir"], overlay, shared_data, "-n", "--rerun-triggers", "mtime",
                        env=slurm["env"])
     assert result.returncode == 0 and "Nothing to be done" in result.stdout + result.stderr
 
 
-def test_scancelled_training_job_resumes_to_the_weights_of_an_uninterrupted_run(repo, shared_data, slurm, overlay,
+def test_scancelled_training_job_resumes_to_the_weights_of_an_uninterrupted_run(checkout, shared_data, slurm, overlay,
                                                                              ci_on_slurm, tmp_path):
     """The reference is the same group, trained uninterrupted by the ci run above (same cluster)."""
     env = slurm["env"]
     group = tmp_path / KILLED_GROUP
     target = KILLED_GROUP + "/group.json"
     output = (tmp_path / "first.log").open("w")
-    first = snakemake(repo, tmp_path, overlay, shared_data, "--retries", "0", target, env=env,
+    first = snakemake(checkout, tmp_path, overlay, shared_data, "--retries", "0", target, env=env,
                       stdout=output, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 600
     while not list(group.glob("checkpoint*.pt")) and first.poll() is None and time.monotonic() < deadline:
@@ -198,7 +215,7 @@ def test_scancelled_training_job_resumes_to_the_weights_of_an_uninterrupted_run(
     killed_at = torch.load(checkpoint, weights_only=False)["iteration"]
     assert 0 < killed_at < 1500
 
-    rerun = snakemake(repo, tmp_path, overlay, shared_data, "--retries", "0", target, env=env)
+    rerun = snakemake(checkout, tmp_path, overlay, shared_data, "--retries", "0", target, env=env)
     assert rerun.returncode == 0, (rerun.stdout + rerun.stderr)[-4000:]
     assert SUBMITTED.search(rerun.stdout + rerun.stderr)  # the rerun went through sbatch too
     train_log = (tmp_path / "results/ci/logs/train/dataset~parity/model~fcn_parity/optimizer~sgd/hp~none.log")
