@@ -142,15 +142,18 @@ def ci_on_slurm(checkout, shared_data, slurm, overlay, tmp_path_factory):
 def test_profile_requests_a_gpu_for_every_rule_that_gets_the_gpu_partition(repo):
     profile = yaml.safe_load((repo / "profiles/slurm/config.yaml").read_text())
     gpu_rules = {"train_group", "evaluate", "attribute", "attribute_with_method", "prune", "dynamics",
-                 "landscape", "background_attribution"}
+                 "landscape"}
+    # background_attribution runs DeepLabV3 on the CPU but shares the analyses' group (and partition)
+    gpu_partition = gpu_rules | {"background_attribution"}
     for rule, resources in profile["set-resources"].items():
         asks = resources.get("gpu") or "gpu" in str(resources.get("gres", "")) or "gpu" in str(
             resources.get("slurm_extra", ""))
         assert bool(asks) == (rule in gpu_rules), rule
-        assert (resources.get("slurm_partition") == "gpu") == (rule in gpu_rules), rule
+        assert (resources.get("slurm_partition") == "gpu") == (rule in gpu_partition), rule
+        assert not {"runtime", "mem_mb"} & set(resources), rule  # the rules declare their own
     assert profile["slurm-requeue"] is True and profile["jobs"] <= 500
     grouped = {entry.split("=")[0] for entry in profile["groups"]}
-    assert grouped <= gpu_rules  # one group: the same partition for all its rules
+    assert grouped <= gpu_partition  # one group: the same partition for all its rules
 
 
 def test_ci_preset_runs_every_job_through_sbatch(ci_on_slurm, slurm):
