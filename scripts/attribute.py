@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from largelr.analyses.attribution_run import attribute_run
+from largelr.analyses.attribution import attribute_run
 from largelr.jobs import start_job
 
 log = start_job(snakemake)

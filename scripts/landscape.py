@@ -3,7 +3,7 @@
 from pathlib import Path
 
 from largelr.jobs import start_job
-from largelr.analyses.landscape_run import landscape_run
+from largelr.analyses.landscape import landscape_run
 
 log = start_job(snakemake)
 result = landscape_run(

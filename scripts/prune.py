@@ -3,7 +3,7 @@
 from pathlib import Path
 
 from largelr.jobs import start_job
-from largelr.analyses.pruning_run import prune_run
+from largelr.analyses.pruning import prune_run
 
 log = start_job(snakemake)
 result = prune_run(

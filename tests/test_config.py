@@ -148,7 +148,7 @@ def test_training_defaults_of_the_code_are_the_schemas(schemas):
 
 
 def test_analysis_defaults_of_the_code_are_the_schemas(schemas):
-    from largelr.analyses.landscape_run import LANDSCAPE_DEFAULTS
+    from largelr.analyses.landscape import LANDSCAPE_DEFAULTS
     from largelr.columns import DEFAULT_PRUNE_RANKINGS
 
     assert LANDSCAPE_DEFAULTS == _schema_defaults(schemas, "analysis", "landscape")

@@ -10,8 +10,8 @@ higher one (datasets < training < analyses < reporting, figures):
 - ``training`` (``training.smk``): ``models``, ``optim``, ``objectives``, ``recipes``,
   ``loop`` (the §4.2 protocol), ``stacked`` (many cells as one model), ``runs`` (run folders);
 - ``analyses`` (``analysis.smk``): ``metrics`` (§3 formulas), ``evaluation``,
-  ``attribution`` / ``attribution_run`` / ``attribution_stats``, ``pruning`` /
-  ``pruning_run``, ``landscape`` / ``landscape_run``, ``dynamics``, ``gallery``,
+  ``attribution`` / ``attribution_stats``, ``pruning``, ``landscape``,
+  ``dynamics``, ``gallery``,
   ``segmentation``, ``background``;
 - ``reporting`` (``tables.smk``): ``summary``, ``lr_filter``, ``tables``, ``inventory`` and
   ``paper_values/`` (the paper's Tables 1–2);

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from helpers import tiny_parity, train_tiny_run
-from largelr.analyses.attribution_run import attribute_run
+from largelr.analyses.attribution import attribute_run
 from largelr.io import read_json
 from largelr.training.loop import TrainSettings
 

@@ -9,7 +9,7 @@ import torch
 from helpers import TINY_FCN, tiny_parity, write_diverged_run, write_untrained_run
 from largelr.datasets import load_dataset
 from largelr.analyses.landscape import LANDSCAPE_KEYS
-from largelr.analyses.landscape_run import LANDSCAPE_DEFAULTS, landscape_grid, landscape_run, landscape_settings
+from largelr.analyses.landscape import LANDSCAPE_DEFAULTS, landscape_grid, landscape_run, landscape_settings
 from largelr.training.runs import init_model, to_tensor_split
 from largelr.training.loop import TensorSplit, evaluate_loss_and_accuracy
 

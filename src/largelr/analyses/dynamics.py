@@ -9,7 +9,7 @@ large updates). The snapshots are written by the ``train`` rule when the preset'
 For every snapshot, on the attribution samples of the preset (the
 :func:`~largelr.analyses.evaluation.representation_sample_indices` subset of the unbiased test set,
 ``analysis.attribution_samples`` / ``analysis.repr_seed``, as in
-:mod:`largelr.analyses.attribution_run`):
+:mod:`largelr.analyses.attribution`):
 
 * ``test_acc`` — accuracy on those samples;
 * ``core_attribution`` / ``spurious_attribution`` / ``noise_attribution`` — mean share of

@@ -8,7 +8,7 @@ shows the original images (top row) and the attributions of the low-LR (middle) 
 
 :func:`select_gallery` works on one group of runs — one dataset × model × optimizer, every
 LR and seed of the plain (``hp = "none"``) cells — from the per-run ``attribution_maps.npz``
-files of the ``attribute`` rule (:mod:`largelr.analyses.attribution_run`; every run of a preset
+files of the ``attribute`` rule (:mod:`largelr.analyses.attribution`; every run of a preset
 attributes the same test indices):
 
 * diverged runs are dropped; the **low LR** is the smallest and the **high LR** the largest

@@ -47,7 +47,8 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable, Sequence
-from typing import Literal
+from pathlib import Path
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -55,8 +56,11 @@ from torch import nn
 from torch.nn.utils import prune
 
 from largelr.analyses import metrics
-from largelr.training.models import CNN, FCN, SpuriousModel
+from largelr.analyses.metrics import retention_curve
+from largelr.io import atomic_write_json
 from largelr.training.loop import TensorSplit, evaluate_accuracy
+from largelr.training.models import CNN, FCN, SpuriousModel
+from largelr.training.runs import open_trained_run
 
 PruningMethod = Literal["structured", "column", "global"]
 
@@ -324,16 +328,37 @@ def parameter_compressibility(model: nn.Module, kappa: float = 0.1, q: float = 2
     }
 
 
+# ---- one trained run (the `prune` rule's work) ----------------------------------------------
+# Pruning curves and parameter compressibility of one trained run (the ``prune`` rule's work).
+#
+# For every κ of ``analysis.prune_kappas`` the unbiased test accuracy after structured
+# node/kernel pruning (§3.2), column pruning (Fig 20) and unstructured global magnitude
+# pruning (Fig 21), with retention = Acc(f^(κ)) / Acc(f); plus (q, κ)-compressibility and the
+# PQ-index of the parameters (Fig 25). Written as one JSON file per run.
+
+PRUNING_METHODS = ("structured", "column", "global")
+
+
+def prune_run(dataset_path: str | Path, run_dir: str | Path, output_path: str | Path, analysis: dict[str, Any],
+              device: str = "auto") -> dict[str, Any]:
+    """Write the pruning curves of a finished run; a diverged run gets only its status."""
+    run = open_trained_run(dataset_path, run_dir, device)
+    result: dict[str, Any] = {"status": run.status, "kappas": list(analysis["prune_kappas"])}
+    if not run.diverged:
+        model, test = run.model, run.test
+        base = evaluate_accuracy(model, test)
+        result["base_accuracy"] = base
+        for method in PRUNING_METHODS:
+            accuracies = pruning_curve(model, test, analysis["prune_kappas"], method)
+            result[method] = {"accuracy": accuracies, "retention": retention_curve(accuracies, base)}
+        compressibility = parameter_compressibility(model, analysis["compress_kappa"], analysis["compress_q"])
+        result["parameters"] = {k: v for k, v in compressibility.items() if k != "layers"}
+        result["parameter_layers"] = compressibility["layers"]
+    atomic_write_json(output_path, result)
+    return result
+
+
 __all__ = [
-    "PRUNE_RANKINGS",
-    "PRUNING_METHODS",
-    "parameter_compressibility",
-    "prune_columns",
-    "prune_global_magnitude",
-    "prune_model",
-    "pruned_layers",
-    "pruning_curve",
-    "prune_units",
-    "ranked_pruning_curve",
-    "weight_tensors",
+    "PRUNE_RANKINGS", "PRUNING_METHODS", "parameter_compressibility", "prune_columns", "prune_global_magnitude",
+    "prune_model", "prune_units", "pruned_layers", "pruning_curve", "ranked_pruning_curve", "weight_tensors",
 ]

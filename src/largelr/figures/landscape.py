@@ -3,7 +3,7 @@
 "Training loss, unbiased test acc., and spurious feature utilization landscapes for models with
 different LRs": one row per run (sorted by LR, then intervention and seed), three filled-contour
 panels over the (α, β) plane of two filter-normalised random directions
-(:mod:`largelr.analyses.landscape_run`): training loss (log colour scale), unbiased test accuracy and
+(:mod:`largelr.analyses.landscape`): training loss (log colour scale), unbiased test accuracy and
 spurious feature utilisation (fraction of unbiased-test predictions following the bias label),
 the trained weights (α = β = 0) marked with a cross. Each column shares one colour scale over
 all rows (losses: the common log range; fractions: [0, 1]) so rows are comparable. Diverged
@@ -37,7 +37,7 @@ LEVELS = 15
 
 
 def read_landscape(path: str | Path) -> dict[str, np.ndarray]:
-    """The arrays of a landscape ``.npz`` written by :func:`largelr.analyses.landscape_run.landscape_run`."""
+    """The arrays of a landscape ``.npz`` written by :func:`largelr.analyses.landscape.landscape_run`."""
     with np.load(path, allow_pickle=False) as data:
         return {key: data[key] for key in data.files}
 
