@@ -51,3 +51,9 @@ def test_labels_round_trip_and_unknown_names_are_rejected():
     assert parse_hp("none") is None
     with pytest.raises(ValueError, match="vary"):
         format_hp("dropout", 0.1)
+
+
+def test_the_column_module_names_every_intervention_the_recipes_apply():
+    from largelr.columns import INTERVENTION_NAMES
+
+    assert tuple(INTERVENTIONS) == INTERVENTION_NAMES
