@@ -11,9 +11,11 @@ CAPPED_STATUSES = ("max_iters", "stalled")
 # Facts of a finished run, from run.json.
 RUN_COLUMNS = ["status", "iterations", "wall_time_s", "device", "max_bc_loss_ratio"]
 # Per-run metrics of SPEC §5, from metrics.json.
+# ``pruned_accuracy`` is the ``accuracy`` reading of κ-prunability (PRUNE_NORMALISATIONS);
+# ``csi_live`` / ``bsi_live`` average CSI / BSI over live neurons only (§3.3, dead ones left out).
 METRIC_NAMES = (
-    "test_acc", "worst_group_acc", "prunability", "act_compressibility", "act_sparsity", "act_pq_index",
-    "class_sep", "csi", "bsi",
+    "test_acc", "worst_group_acc", "prunability", "pruned_accuracy", "act_compressibility", "act_sparsity",
+    "act_pq_index", "class_sep", "csi", "csi_live", "bsi", "bsi_live",
 )
 # Readings of "prune κ of the nodes" (§3.2; largelr.analyses.pruning.PRUNE_RANKINGS, analysis.prune_rankings):
 # metrics.json has ``prunability`` (the first listed ranking) and ``prunability_<name>`` per listed one.
@@ -27,6 +29,21 @@ def prunability_column(ranking: str) -> str:
 
 
 PRUNABILITY_COLUMNS = tuple(prunability_column(name) for name in PRUNE_RANKING_NAMES)
+# Normalisations of the same pruning curve (§3.2; analysis.prune_normalisations): ``retention`` =
+# mean of Acc(f^(κ))/Acc(f) (columns ``prunability``, ``prunability_<ranking>``), ``accuracy`` = mean
+# of Acc(f^(κ)) (columns ``pruned_accuracy``, ``pruned_accuracy_<ranking>``).
+PRUNE_NORMALISATIONS = {"retention": "prunability", "accuracy": "pruned_accuracy"}
+DEFAULT_PRUNE_NORMALISATIONS = ("retention", "accuracy")
+
+
+def pruned_accuracy_column(ranking: str) -> str:
+    """The metrics.json / runs.csv column of the ``accuracy`` reading of prunability under one ranking."""
+    return f"pruned_accuracy_{ranking}"
+
+
+PRUNED_ACCURACY_COLUMNS = tuple(pruned_accuracy_column(name) for name in PRUNE_RANKING_NAMES)
+# The note runs.csv gives when a value is undefined (e.g. region shares without a spurious region).
+NOTES_COLUMN = "notes"
 # Per-run attribution statistics (§3.3, suppl. E), from attribution.json.
 ATTRIBUTION_COLUMNS = ("core_attribution", "spurious_attribution", "noise_attribution", "attribution_entropy")
 # Parameter compressibility (Fig 25), from pruning.json's "parameters" block.

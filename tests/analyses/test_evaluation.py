@@ -105,3 +105,23 @@ def test_metrics_json_and_summary_carry_a_column_per_ranking(tmp_path, one_torch
     assert "prunability_global_weight_norm" not in frame.columns  # not listed: no column
     assert frame["prunability_activation"].iloc[0] == written["prunability_activation"]
     assert math.isnan(frame["prunability_activation"].iloc[1])  # the diverged run keeps an empty value
+
+
+def test_evaluate_model_gives_both_normalisations_of_the_same_curve_and_live_selectivities():
+    torch.manual_seed(0)
+    model = FCN(in_features=6, num_classes=2, width=16, depth=2)
+    x = torch.randn(200, 6)
+    split = TensorSplit(x, (x[:, 0] > 0).long(), (x[:, 1] > 0).long())
+    analysis = {**ANALYSIS, "prune_rankings": ["weight_norm", "activation"],
+                "prune_normalisations": ["retention", "accuracy"]}
+    train_x = torch.randn(50, 6)
+    result = evaluate_model(model, split, analysis, train_x=train_x)
+    for name in ("weight_norm", "activation"):  # accuracy reading = Acc(f) × mean retention, no new pass
+        mean_retention = sum(result[f"prune_retention_{name}"]) / 3
+        assert result[f"pruned_accuracy_{name}"] == pytest.approx(result["test_acc"] * mean_retention)
+        assert result[f"prunability_{name}"] == pytest.approx(mean_retention)
+    assert result["pruned_accuracy"] == result["pruned_accuracy_weight_norm"]
+    assert result["csi_live"] >= result["csi"] and result["bsi_live"] >= result["bsi"]
+    only_retention = evaluate_model(model, split, {**analysis, "prune_normalisations": ["retention"]}, train_x=train_x)
+    assert math.isnan(only_retention["pruned_accuracy"]) and "pruned_accuracy_activation" not in only_retention
+    assert only_retention["prunability_activation"] == result["prunability_activation"]

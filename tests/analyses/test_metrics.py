@@ -194,3 +194,34 @@ def test_retention_curve_and_prunability():
     assert M.prunability([1.0, 0.9, 0.5, 1.1]) == pytest.approx(0.875)
     with pytest.raises(ValueError):
         M.prunability([])
+
+
+def test_pruned_accuracy_is_the_mean_of_retention_times_unpruned_accuracy():
+    # a hand-made §3.2 curve: Acc(f) = 0.8, pruned accuracies on the κ grid 0 … 0.9
+    accuracies = [0.8, 0.8, 0.78, 0.75, 0.7, 0.64, 0.6, 0.55, 0.52, 0.5]
+    retentions = M.retention_curve(accuracies, 0.8)
+    assert M.pruned_accuracy(accuracies) == pytest.approx(np.mean([r * 0.8 for r in retentions]))
+    assert M.pruned_accuracy(accuracies) == pytest.approx(0.664)
+    assert M.prunability(retentions) == pytest.approx(0.83)  # the retention reading: 0.664 / 0.8
+    with pytest.raises(ValueError):
+        M.pruned_accuracy([])
+
+
+def test_csi_live_ignores_a_dead_neuron_that_csi_counts_as_zero():
+    labels = torch.tensor([0, 0, 1, 1])
+    # neuron 0 fires only on class 0 (CSI 1), neuron 1 never fires (dead: CSI 0 by the formula)
+    z = torch.tensor([[1.0, 0.0], [2.0, 0.0], [0.0, 0.0], [0.0, 0.0]])
+    assert M.mean_class_selectivity(z, labels) == pytest.approx(0.5)
+    assert M.mean_live_class_selectivity(z, labels) == pytest.approx(1.0)
+    assert M.live_neurons(z).tolist() == [True, False]
+    # a live neuron with CSI 0 (uniform over classes) still counts
+    z_uniform = torch.cat([z, torch.ones(4, 1)], dim=1)
+    assert M.mean_live_class_selectivity(z_uniform, labels) == pytest.approx(0.5)
+    assert math.isnan(M.mean_live_class_selectivity(torch.zeros(4, 3), labels))
+
+
+def test_bsi_live_ignores_a_dead_neuron_with_bias_labels():
+    b = torch.tensor([1, 0, 1, 0])
+    z = torch.tensor([[3.0, 0.0], [0.0, 0.0], [1.0, 0.0], [0.0, 0.0]])  # neuron 0 fires on b = 1 only
+    assert M.mean_class_selectivity(z, b) == pytest.approx(0.5)
+    assert M.mean_live_class_selectivity(z, b) == pytest.approx(1.0)

@@ -3,8 +3,9 @@ import pandas as pd
 import pytest
 
 from helpers import cell_rows
-from largelr.reporting.tables import (UNDER_TRAINED, claims_scorecard, intervention_runs, main_recipe_runs, paper_table, table1,
-                            table2, write_table, write_table1)
+from largelr.reporting.tables import (FLOOR_MARK, UNDER_TRAINED, claims_scorecard, intervention_runs, main_recipe_runs,
+                                      paper_prunability_reading, paper_table, retention_floor, table1, table2,
+                                      write_table, write_table1)
 
 
 def _runs(values_by_lr, metric="test_acc", dataset="parity", model="fcn_parity", optimizer="sgd", status="converged"):
@@ -219,3 +220,51 @@ def test_scorecard_has_a_row_per_prunability_ranking_column_so_verdicts_can_diff
     assert card.loc["prunability_activation", "prune_ranking"] == "activation"
     assert card.loc["test_acc", "prune_ranking"] == ""
     assert "prunability_activation" not in set(claims_scorecard(runs, metrics=["test_acc"], n_boot=50)["metric"])
+
+
+def test_retention_floor_marks_paritys_paper_row_as_the_accuracy_reading(tmp_path):
+    # §3.2 ratio on κ = 0 … 0.9: κ = 0 gives 1, the rest at least chance / Acc(f)
+    assert retention_floor(0.857, 2) == pytest.approx((1 + 9 * 0.5 / 0.857) / 10)
+    assert retention_floor(0.506, 2) == pytest.approx(0.989, abs=1e-3)  # a model at chance keeps ~everything
+    assert paper_prunability_reading(0.56, 85.663, 2) == "accuracy"     # parity: 0.56 < 0.63
+    assert paper_prunability_reading(0.935, 76.11, 10) == "retention"   # Colored MNIST FCN: above its accuracy
+    assert paper_prunability_reading(0.532, 91.48, 10) == "either"      # Colored MNIST CNN
+    runs = _runs({0.01: [0.55, 0.56], 0.1: [0.7, 0.72], 0.75: [0.85, 0.86]})
+    runs["pruned_accuracy"] = runs["test_acc"] * 0.9
+    table = table1(runs, {"fcn_parity": "fcn"})
+    row = table.iloc[0]
+    assert row["paper_prunability_reading"] == "accuracy"
+    assert row["paper_retention_floor"] == pytest.approx((1 + 9 * 0.5 / 0.85663) / 10)
+    assert row["pruned_accuracy_min"] == pytest.approx(0.9 * 0.555)
+    assert row["pruned_accuracy_min_diff"] == pytest.approx(0.9 * 0.555 - 0.56)  # beside the paper's value
+    write_table1(table, tmp_path / "table1", caption="Table 1")
+    md, tex = (tmp_path / "table1.md").read_text(), (tmp_path / "table1.tex").read_text()
+    assert f"Parity {FLOOR_MARK}" in md and "(1 + 9 × chance / Acc(f)) / 10" in md
+    assert f"Parity {FLOOR_MARK}" in tex and "floor of the retention reading" in tex
+    assert FLOOR_MARK not in (tmp_path / "table1.csv").read_text()
+
+
+def test_table1_does_not_mark_a_row_above_the_floor_nor_worst_group_rows():
+    runs = _runs({0.01: [0.9], 0.1: [0.91]}, dataset="colored_mnist", model="cnn")
+    row = table1(runs, {"cnn": "cnn"}).iloc[0]
+    assert row["paper_prunability_reading"] == "either" and row["paper_retention_floor"] < 0.532
+    celeba = table1(_runs({1e-6: [0.4], 1e-5: [0.45]}, dataset="celeba", model="swin_t"), {"swin_t": "swin_t"})
+    assert celeba.iloc[0]["paper_prunability_reading"] == ""  # worst-group accuracy: the ratio divides by another
+
+
+def test_scorecard_has_a_row_per_normalisation_and_ranking_and_live_selectivity_rows():
+    lrs = [0.01, 0.03, 0.1, 0.3, 1.0]
+    runs = _runs({lr: [i + 0.01 * s for s in range(3)] for i, lr in enumerate(lrs)})
+    runs["prunability_weight_norm"] = -runs["prunability"]        # retention reading falls with LR
+    runs["pruned_accuracy"] = runs["pruned_accuracy_weight_norm"] = runs["prunability"]  # accuracy reading rises
+    runs["csi_live"], runs["bsi"], runs["bsi_live"] = runs["csi"], -runs["csi"], -runs["csi"]
+    card = claims_scorecard(runs, n_boot=200).set_index("metric")
+    assert card.loc["prunability_weight_norm", ["prune_ranking", "normalisation", "verdict"]].tolist() == [
+        "weight_norm", "retention", "contradicted"]
+    assert card.loc["pruned_accuracy_weight_norm", ["prune_ranking", "normalisation", "verdict"]].tolist() == [
+        "weight_norm", "accuracy", "supported"]
+    assert card.loc["pruned_accuracy", "normalisation"] == "accuracy" and card.loc["prunability", "normalisation"] == (
+        "retention")
+    assert card.loc["csi_live", "verdict"] == "supported"
+    assert card.loc["bsi_live", "verdict"] == "no claim" and card.loc["bsi_live", "spearman"] < 0  # ρ shown, no claim
+    assert card.loc["test_acc", "normalisation"] == ""

@@ -8,9 +8,15 @@
   pruning of ⌈κ·units⌉ units in every hidden layer): ``prunability`` / ``prune_retention`` are
   the first ranking's, ``prunability_<name>`` / ``prune_retention_<name>`` every listed one's;
   ``activation`` scores units on ``repr_samples`` training samples (``repr_seed``);
+  ``analysis.prune_normalisations`` picks the readings of the same curve: ``retention`` (the
+  mean ratio above, columns ``prunability*``) and ``accuracy`` (the mean of Acc(f^(κ)) itself,
+  columns ``pruned_accuracy`` / ``pruned_accuracy_<name>``; parity's Table 1 row fits only it);
 * on the penultimate post-activations of ``repr_samples`` unbiased-test samples (suppl. C):
   (2, 0.1)-compressibility and sparsity (§3.2), the PQ-index (Diao et al. 2023, Fig 25),
-  class separation R² (§3.3), CSI with class labels and BSI with bias labels (§3.3).
+  class separation R² (§3.3), CSI with class labels and BSI with bias labels (§3.3), each
+  averaged over all neurons (``csi`` / ``bsi``: a dead neuron counts as 0) and over the live
+  neurons only (``csi_live`` / ``bsi_live``: active on at least one sample), the two readings of
+  "we average over neurons' class sensitivities".
 """
 
 from __future__ import annotations
@@ -23,7 +29,9 @@ import numpy as np
 import torch
 
 from largelr.analyses import metrics
-from largelr.columns import DEFAULT_PRUNE_RANKINGS, METRIC_NAMES, prunability_column
+from largelr.columns import (
+    DEFAULT_PRUNE_NORMALISATIONS, DEFAULT_PRUNE_RANKINGS, METRIC_NAMES, prunability_column, pruned_accuracy_column,
+)
 from largelr.datasets import SpuriousDataset
 from largelr.io import atomic_write_json
 from largelr.training.models import SpuriousModel
@@ -65,17 +73,38 @@ def prune_rankings(analysis: dict[str, Any]) -> list[str]:
     return list(analysis.get("prune_rankings", DEFAULT_PRUNE_RANKINGS))
 
 
+def prune_normalisations(analysis: dict[str, Any]) -> list[str]:
+    """``analysis.prune_normalisations`` (§3.2 readings of the curve), default ``[retention, accuracy]``."""
+    return list(analysis.get("prune_normalisations", DEFAULT_PRUNE_NORMALISATIONS))
+
+
+def curve_summaries(accuracies: list[float], base_accuracy: float, name: str, normalisations: list[str]
+                    ) -> dict[str, Any]:
+    """The §3.2 summaries of one ranking's pruning curve, one per listed normalisation (no new pass)."""
+    retentions = metrics.retention_curve(accuracies, base_accuracy)
+    result: dict[str, Any] = {f"prune_retention_{name}": retentions}
+    if "retention" in normalisations:
+        result[prunability_column(name)] = metrics.prunability(retentions)
+    if "accuracy" in normalisations:
+        result[pruned_accuracy_column(name)] = metrics.pruned_accuracy(accuracies)
+    return result
+
+
 def prunability_metrics(model: SpuriousModel, test: TensorSplit, analysis: dict[str, Any], base_accuracy: float,
                         train_x: torch.Tensor | None = None) -> dict[str, Any]:
     """§3.2 prunability and retention curve per ranking; the unsuffixed keys are the first ranking's."""
     result: dict[str, Any] = {}
-    for name in prune_rankings(analysis):
+    normalisations = prune_normalisations(analysis)
+    for i, name in enumerate(prune_rankings(analysis)):
         accuracies = ranked_pruning_curve(model, test, analysis["prune_kappas"], name, train_x)
-        retentions = metrics.retention_curve(accuracies, base_accuracy)
-        result[prunability_column(name)] = metrics.prunability(retentions)
-        result[f"prune_retention_{name}"] = retentions
-        result.setdefault("prunability", result[prunability_column(name)])
-        result.setdefault("prune_retention", retentions)
+        summaries = curve_summaries(accuracies, base_accuracy, name, normalisations)
+        result.update(summaries)
+        if i == 0:
+            result["prune_retention"] = summaries[f"prune_retention_{name}"]
+            for plain, column in (("prunability", prunability_column(name)),
+                                  ("pruned_accuracy", pruned_accuracy_column(name))):
+                if column in summaries:
+                    result[plain] = summaries[column]
     return result
 
 
@@ -94,13 +123,16 @@ def evaluate_model(model: SpuriousModel, test: TensorSplit, analysis: dict[str, 
     return {
         "test_acc": base_accuracy,
         "worst_group_acc": metrics.worst_group_accuracy(predicted, test.y.cpu(), test.b.cpu()),
-        "prunability": pruning.pop("prunability"),
+        "prunability": pruning.pop("prunability", math.nan),
+        "pruned_accuracy": pruning.pop("pruned_accuracy", math.nan),
         "act_compressibility": metrics.mean_qk_compressibility(z, analysis["compress_kappa"], analysis["compress_q"]),
         "act_sparsity": metrics.sparsity(z),
         "act_pq_index": float(np.mean([metrics.pq_index(row) for row in z])),
         "class_sep": metrics.class_separation_r2(z, y),
         "csi": metrics.mean_class_selectivity(z, y),
+        "csi_live": metrics.mean_live_class_selectivity(z, y),
         "bsi": metrics.mean_class_selectivity(z, b),
+        "bsi_live": metrics.mean_live_class_selectivity(z, b),
         "prune_kappas": list(analysis["prune_kappas"]),
         "prune_retention": pruning.pop("prune_retention"),
         **pruning,
@@ -127,7 +159,9 @@ def evaluate_run(
     result: dict[str, Any] = {"status": run.status}
     if run.diverged:
         result.update({name: math.nan for name in METRIC_NAMES})
-        result.update({prunability_column(name): math.nan for name in prune_rankings(analysis)})
+        for name in prune_rankings(analysis):  # the same columns as a finished run, empty
+            columns = curve_summaries([0.0], 1.0, name, prune_normalisations(analysis))
+            result.update({column: math.nan for column in columns if not column.startswith("prune_retention")})
     else:
         model = run.model
         train_x = training_inputs(run.dataset, analysis["repr_samples"], analysis["repr_seed"], run.device)

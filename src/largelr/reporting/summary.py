@@ -3,9 +3,13 @@
 Columns: the grid cell (dataset, model, optimizer, lr, hp, seed), the run's status, iterations,
 wall time, device, maximum BC loss ratio (§6), one column per metric of
 :data:`largelr.columns.METRIC_NAMES`, one ``prunability_<ranking>`` column per unit ranking
-(§3.2, ``analysis.prune_rankings``) that some run's metrics.json has (in the order of
-:data:`largelr.columns.PRUNABILITY_COLUMNS`) and, in ``runs.csv``, the attribution statistics of
-:data:`largelr.columns.ATTRIBUTION_COLUMNS`. Diverged runs keep their row with empty metrics.
+(§3.2, ``analysis.prune_rankings``) and normalisation (``analysis.prune_normalisations``:
+``pruned_accuracy_<ranking>`` for the accuracy reading, then ``prunability_<ranking>`` for the
+retention reading) that some run's metrics.json has (in the order of
+:data:`largelr.columns.PRUNE_RANKING_NAMES`) and, in ``runs.csv``, the attribution statistics of
+:data:`largelr.columns.ATTRIBUTION_COLUMNS` with a ``notes`` column saying why a value is
+undefined (e.g. no core/spurious share where the region masks do not separate the two).
+Diverged runs keep their row with empty metrics.
 """
 
 from __future__ import annotations
@@ -20,11 +24,16 @@ from largelr.columns import (
     BACKGROUND_COLUMNS,
     GRID_COLUMNS,
     METRIC_NAMES,
+    NOTES_COLUMN,
     PARAMETER_COLUMNS,
     PRUNABILITY_COLUMNS,
+    PRUNED_ACCURACY_COLUMNS,
     RUN_COLUMNS,
 )
 from largelr.io import atomic_path, read_json
+
+# Per-ranking prunability columns of runs.csv: the accuracy readings, then the retention readings.
+RANKING_COLUMNS = PRUNED_ACCURACY_COLUMNS + PRUNABILITY_COLUMNS
 
 
 def summary_row(run_json: str | Path, metrics_json: str | Path) -> dict:
@@ -32,14 +41,14 @@ def summary_row(run_json: str | Path, metrics_json: str | Path) -> dict:
     row = {key: record["cell"][key] for key in GRID_COLUMNS}
     row.update({key: record[key] for key in RUN_COLUMNS})
     row.update({name: metrics.get(name) for name in METRIC_NAMES})
-    row.update({name: metrics[name] for name in PRUNABILITY_COLUMNS if name in metrics})
+    row.update({name: metrics[name] for name in RANKING_COLUMNS if name in metrics})
     return row
 
 
 def summarize_runs(run_jsons: Sequence[str | Path], metrics_jsons: Sequence[str | Path]) -> pd.DataFrame:
     """One row per run: grid cell, run facts and metrics (add analysis files with :func:`add_run_file_columns`)."""
     rows = [summary_row(*files) for files in zip(run_jsons, metrics_jsons, strict=True)]
-    rankings = [name for name in PRUNABILITY_COLUMNS if any(name in row for row in rows)]
+    rankings = [name for name in RANKING_COLUMNS if any(name in row for row in rows)]
     frame = pd.DataFrame(rows, columns=GRID_COLUMNS + RUN_COLUMNS + list(METRIC_NAMES) + rankings)
     return frame.sort_values(GRID_COLUMNS, ignore_index=True)
 
@@ -59,12 +68,29 @@ def add_run_file_columns(frame: pd.DataFrame, run_jsons: Sequence[str | Path], f
     columns, block = RUN_FILE_COLUMNS[kind]
     rows = []
     for run_json, path in zip(run_jsons, files, strict=True):
-        cell, values = read_json(run_json)["cell"], block(read_json(path))
-        rows.append({**{key: cell[key] for key in GRID_COLUMNS}, **{c: values.get(c) for c in columns}})
-    extra = pd.DataFrame(rows, columns=GRID_COLUMNS + list(columns))
+        cell, record = read_json(run_json)["cell"], read_json(path)
+        values = block(record)
+        rows.append({**{key: cell[key] for key in GRID_COLUMNS}, **{c: values.get(c) for c in columns},
+                     "_note": record.get(NOTES_COLUMN, "")})
+    extra = pd.DataFrame(rows, columns=GRID_COLUMNS + list(columns) + ["_note"])
     kept = frame.drop(columns=[c for c in columns if c in frame.columns])
     extra = extra.astype({"lr": float, "seed": int, "hp": str})
-    return kept.merge(extra, on=GRID_COLUMNS, how="left")
+    extra[list(columns)] = extra[list(columns)].apply(pd.to_numeric)  # null (an undefined value) → NaN
+    merged = kept.merge(extra, on=GRID_COLUMNS, how="left")
+    note = merged.pop("_note")
+    if NOTES_COLUMN not in merged:
+        merged[NOTES_COLUMN] = ""
+    return _append_notes(merged, note)
+
+
+def _append_notes(frame: pd.DataFrame, notes: pd.Series) -> pd.DataFrame:
+    """``frame`` with each row's note of ``notes`` added to its ``notes`` column ("; "-joined, once)."""
+    def join(old: object, new: object) -> str:
+        parts = [str(p) for p in (old, new) if isinstance(p, str) and p]
+        return "; ".join(dict.fromkeys(parts))
+
+    frame[NOTES_COLUMN] = [join(old, new) for old, new in zip(frame[NOTES_COLUMN], notes)]
+    return frame
 
 
 def write_csv(frame: pd.DataFrame, path: str | Path) -> None:

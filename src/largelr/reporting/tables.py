@@ -18,7 +18,19 @@
   (CI above 0), contradicted (CI below 0) or inconclusive; ``inconclusive (under-trained)``
   when fewer than 3 LRs have a converged run. Each row counts its runs, converged and capped.
   ``prunability_<ranking>`` columns of the runs table (one per ``analysis.prune_rankings``
-  entry) get rows of their own, ``prune_ranking`` naming the §3.2 unit ranking.
+  entry) get rows of their own, ``prune_ranking`` naming the §3.2 unit ranking, and so do the
+  ``accuracy`` readings (``pruned_accuracy``, ``pruned_accuracy_<ranking>``), ``normalisation``
+  naming the reading; CSI / BSI over live neurons (``csi_live``, ``bsi_live``) have rows too.
+
+**Two readings of prunability (§3.2).** The text defines κ-prunability as Acc(f^(κ))/Acc(f)
+summed over κ = 0 … 0.9 (``retention``, today's ``prunability``). Its mean has a floor: κ = 0
+gives 1 and a pruned model on the balanced unbiased test set rarely falls below chance c =
+1/classes, so mean ≥ (1 + 9 c/Acc(f))/10 (:func:`retention_floor`). Parity's Table 1 row (0.56
+at 55.3-85.7 %, floor 0.63 at 85.7 %) lies below it and fits only the mean of Acc(f^(κ)) itself
+(``accuracy``, ``pruned_accuracy``); the FCN rows of Colored / Double MNIST and moon-star
+(0.93-1.03 at 69-81 %) exceed the best accuracy and fit only the ratio. Table 1 shows both
+readings beside the paper's value and says which one each paper row fits
+(:func:`paper_prunability_reading`; ‡ marks rows below the floor).
 Every table is written as CSV, Markdown and LaTeX.
 """
 
@@ -34,7 +46,7 @@ from scipy.stats import spearmanr
 
 from largelr.io import atomic_path, atomic_write_text
 from largelr.columns import CAPPED_STATUSES, CONVERGED_STATUS, NO_INTERVENTION, PRUNE_RANKING_NAMES, parse_hp, \
-    prunability_column
+    prunability_column, pruned_accuracy_column
 
 # Table 1's metric columns; test accuracy is reported in % as in the paper.
 TABLE1_METRICS = ["test_acc", "prunability", "act_compressibility", "csi", "class_sep"]
@@ -56,6 +68,20 @@ PAPER_ARCHS = {"fcn": "FCN", "cnn": "CNN", "resnet18": "ResNet18", "resnet50": "
 CAPPED_MARK = "†"
 CAPPED_LEGEND = (f"{CAPPED_MARK} includes runs stopped before 100 % training accuracy (iteration cap or "
                  "stalled, counted as capped runs): their values are of under-trained models.")
+# Table 1's extra column: the accuracy reading of prunability (§3.2), compared with the paper's prunability.
+TABLE1_READINGS = ["pruned_accuracy"]
+# Classes of the paper's datasets (§4.1; the semi-synthetic ones have 10): chance = 1 / classes.
+PAPER_NUM_CLASSES = {"Parity": 2, "Moon-Star": 2, "Colored MNIST": 10, "Double MNIST": 10, "MNIST-CIFAR": 10,
+                     "Cor. CIFAR-10": 10, "CelebA": 2, "Waterbirds": 2}
+# The paper's κ grid (§3.2: κ from 0 to 0.9 in steps of 0.1).
+PAPER_KAPPAS = tuple(k / 10 for k in range(10))
+# Marker of Table 1 rows whose paper prunability lies below the retention reading's floor, and its legend.
+FLOOR_MARK = "‡"
+FLOOR_LEGEND = (
+    f"{FLOOR_MARK} the paper's prunability lies below the floor of the retention reading: the mean over κ = 0, "
+    "0.1, …, 0.9 of Acc(f^(κ))/Acc(f) is at least (1 + 9 × chance / Acc(f)) / 10 (κ = 0 gives 1; a pruned model "
+    "on the balanced unbiased test set does not fall below chance = 1/classes), lowest at the row's best accuracy, "
+    "so the value can only be the mean pruned accuracy (the accuracy reading, pruned_accuracy).")
 
 
 def paper_table(name: str) -> pd.DataFrame:
@@ -113,16 +139,57 @@ def table1(runs: pd.DataFrame, model_arch: dict[str, str], main_optimizer: str =
     merged = ours.merge(paper, on=["paper_dataset", "paper_model"], how="left", suffixes=("", "_paper"))
     for column in [c for c in paper.columns if c.endswith(("_min", "_max"))]:
         merged[f"{column}_diff"] = merged[column] - merged[f"{column}_paper"]
-    return merged
+    for end in ("min", "max"):  # the accuracy reading beside the paper's prunability, too
+        if f"pruned_accuracy_{end}" in merged:
+            ours_end, paper_end = merged[f"pruned_accuracy_{end}"], merged[f"prunability_{end}_paper"]
+            merged[f"pruned_accuracy_{end}_diff"] = ours_end - paper_end
+    return merged.assign(**paper_prunability_check(merged))
+
+
+def retention_floor(accuracy: float, num_classes: int, kappas: Iterable[float] = PAPER_KAPPAS) -> float:
+    """The least mean retention (§3.2 ratio) a model of ``accuracy`` (a fraction) can have on the κ grid:
+    κ = 0 retains 1, every other κ at least chance/accuracy (a pruned model no worse than chance)."""
+    kappas = list(kappas)
+    unpruned = sum(1 for k in kappas if k == 0)
+    return (unpruned + (len(kappas) - unpruned) * (1.0 / num_classes) / accuracy) / len(kappas)
+
+
+def paper_prunability_reading(prunability_min: float, accuracy_max: float, num_classes: int | None) -> str:
+    """Which §3.2 reading a paper row's prunability fits (``accuracy_max`` in %, as in Table 1).
+
+    ``accuracy`` when its minimum lies below :func:`retention_floor` at the row's best accuracy (where
+    the floor is lowest); ``retention`` when its minimum exceeds the best accuracy (a mean pruned
+    accuracy above every unpruned one, or above 1, is no accuracy); ``either`` otherwise.
+    """
+    if num_classes is None or not np.isfinite(prunability_min) or not np.isfinite(accuracy_max):
+        return ""
+    if prunability_min < retention_floor(accuracy_max / 100, num_classes):
+        return "accuracy"
+    return "retention" if prunability_min > accuracy_max / 100 else "either"
+
+
+def paper_prunability_check(table: pd.DataFrame) -> dict[str, list]:
+    """Table 1's ``paper_retention_floor`` and ``paper_prunability_reading`` columns (see the module
+    docstring); empty for worst-group rows (their accuracy is not the one the ratio divides by)."""
+    floors, readings = [], []
+    for row in table.itertuples():
+        classes = PAPER_NUM_CLASSES.get(row.paper_dataset)
+        acc = getattr(row, "test_acc_max_paper", np.nan)
+        usable = classes is not None and getattr(row, "acc_metric", "test_acc") == "test_acc" and np.isfinite(acc)
+        floors.append(retention_floor(acc / 100, classes) if usable else np.nan)
+        readings.append(paper_prunability_reading(getattr(row, "prunability_min_paper", np.nan), acc, classes)
+                        if usable else "")
+    return {"paper_retention_floor": floors, "paper_prunability_reading": readings}
 
 
 def _table1_row(dataset: str, model: str, group: pd.DataFrame, model_arch: dict[str, str]) -> dict:
     acc = accuracy_metric(dataset)
     values = group.assign(test_acc=group[acc] * 100) if acc in group else group.assign(test_acc=np.nan)
-    means = values.groupby("lr")[TABLE1_METRICS].mean()
+    metrics = TABLE1_METRICS + [m for m in TABLE1_READINGS if m in values]
+    means = values.groupby("lr")[metrics].mean()
     row = {"dataset": dataset, "model": model, "optimizer": group["optimizer"].iloc[0], "acc_metric": acc,
            "lr_min": means.index.min(), "lr_max": means.index.max(), **status_counts(group)}
-    for metric in TABLE1_METRICS:
+    for metric in metrics:
         row[f"{metric}_min"], row[f"{metric}_max"] = means[metric].min(), means[metric].max()
     row["paper_dataset"] = PAPER_DATASETS.get(dataset, dataset)
     row["paper_model"] = PAPER_ARCHS.get(model_arch.get(model, model), model)
@@ -138,11 +205,30 @@ def mark_capped(table: pd.DataFrame, column: str = "dataset") -> pd.DataFrame:
     return marked
 
 
+def below_floor(table: pd.DataFrame) -> pd.Series:
+    """Rows whose paper prunability lies below the retention reading's floor (:func:`retention_floor`)."""
+    if "paper_prunability_reading" not in table:
+        return pd.Series(False, index=table.index)
+    return table["paper_prunability_reading"].eq("accuracy")
+
+
+def mark_below_floor(table: pd.DataFrame, column: str = "paper_dataset") -> pd.DataFrame:
+    """A copy of Table 1 with :data:`FLOOR_MARK` after ``column`` on rows :func:`below_floor`."""
+    marked = table.copy()
+    if len(marked):
+        low = below_floor(marked)
+        marked[column] = marked[column].astype(str).where(~low, marked[column].astype(str) + " " + FLOOR_MARK)
+    return marked
+
+
 def write_table1(table: pd.DataFrame, stem: str | Path, caption: str) -> None:
-    """Table 1 as CSV (plain values) and Markdown / LaTeX (capped rows daggered, with a legend)."""
+    """Table 1 as CSV (plain values) and Markdown / LaTeX (capped rows daggered, rows below the
+    retention floor marked ‡, each with a legend)."""
     write_table(table, stem, caption, formats=("csv",))
-    legend = CAPPED_LEGEND if len(table) and (table["capped_runs"] > 0).any() else ""
-    write_table(mark_capped(table), stem, caption, formats=("md", "tex"), legend=legend)
+    legends = [CAPPED_LEGEND if len(table) and (table["capped_runs"] > 0).any() else "",
+               FLOOR_LEGEND if len(table) and below_floor(table).any() else ""]
+    write_table(mark_below_floor(mark_capped(table)), stem, caption, formats=("md", "tex"),
+                legend=" ".join(legend for legend in legends if legend))
 
 
 # Table 2's rows, in the paper's order: the plain LR sweep, high LR + L2, then the interventions.
@@ -269,19 +355,39 @@ UNDER_TRAINED = "inconclusive (under-trained)"
 SCORECARD_KEYS = ["dataset", "model", "optimizer"]
 
 
+# Scorecard rows beyond Table 1's metrics when the runs table has them: the accuracy reading of
+# prunability (§3.2), CSI over live neurons, BSI over all / live neurons (§3.3).
+SCORECARD_EXTRA = ["pruned_accuracy", "csi_live", "bsi", "bsi_live"]
+# Metrics the paper states no direction for (§3.3 defines BSI, no claim about LR): ρ is shown, no verdict.
+NO_CLAIM = ("bsi", "bsi_live")
+NO_CLAIM_VERDICT = "no claim"
+
+
 def scorecard_metrics(dataset: str, columns: Iterable[str] = ()) -> list[str]:
-    """Table 1's metrics, plus worst-group accuracy where the paper reports it (§4.1), plus every
-    ``prunability_<ranking>`` of ``columns`` (§3.2 under each unit ranking, ``analysis.prune_rankings``)."""
+    """Table 1's metrics, plus worst-group accuracy where the paper reports it (§4.1), plus the
+    :data:`SCORECARD_EXTRA` and every ``prunability_<ranking>`` / ``pruned_accuracy_<ranking>`` of
+    ``columns`` (§3.2 under each unit ranking and normalisation, ``analysis.prune_rankings``)."""
     extra = ["worst_group_acc"] if dataset in WORST_GROUP_DATASETS else []
     present = set(columns)
-    return TABLE1_METRICS + extra + [c for c in map(prunability_column, PRUNE_RANKING_NAMES) if c in present]
+    per_ranking = [column(name) for column in (prunability_column, pruned_accuracy_column)
+                   for name in PRUNE_RANKING_NAMES]
+    return TABLE1_METRICS + extra + [c for c in SCORECARD_EXTRA + per_ranking if c in present]
 
 
 def prune_ranking_of(metric: str) -> str:
-    """The unit ranking a ``prunability_<ranking>`` metric uses; ``""`` for any other metric (the plain
-    ``prunability`` is the first of ``analysis.prune_rankings``)."""
-    names = {prunability_column(name): name for name in PRUNE_RANKING_NAMES}
+    """The unit ranking a ``prunability_<ranking>`` / ``pruned_accuracy_<ranking>`` metric uses; ``""`` for
+    any other metric (the plain ``prunability`` / ``pruned_accuracy`` is the first of ``analysis.prune_rankings``)."""
+    names = {column(name): name for column in (prunability_column, pruned_accuracy_column)
+             for name in PRUNE_RANKING_NAMES}
     return names.get(metric, "")
+
+
+def normalisation_of(metric: str) -> str:
+    """The §3.2 reading of a prunability metric: ``retention`` (``prunability*``), ``accuracy``
+    (``pruned_accuracy*``); ``""`` for any other metric."""
+    if metric.startswith("pruned_accuracy"):
+        return "accuracy"
+    return "retention" if metric.startswith("prunability") else ""
 
 
 def claims_scorecard(runs: pd.DataFrame, metrics: list[str] | None = None, n_boot: int = 1000) -> pd.DataFrame:
@@ -302,7 +408,8 @@ def claims_scorecard(runs: pd.DataFrame, metrics: list[str] | None = None, n_boo
             data = group[["lr", "status", metric]].dropna() if metric in group else group.iloc[:0]
             if data["lr"].nunique() >= 2:
                 rows.append({"dataset": dataset, "model": model, "optimizer": optimizer, "metric": metric,
-                             "prune_ranking": prune_ranking_of(metric), **_score(data, metric, n_boot)})
+                             "prune_ranking": prune_ranking_of(metric), "normalisation": normalisation_of(metric),
+                             **_score(data, metric, n_boot)})
     return pd.DataFrame(rows)
 
 
@@ -312,9 +419,12 @@ def _score(data: pd.DataFrame, metric: str, n_boot: int) -> dict:
     rho = low = high = float("nan")
     if n_lrs >= 2:
         rho, low, high = spearman_with_bootstrap(converged["lr"].to_numpy(), converged[metric].to_numpy(), n_boot)
+    claimed = metric not in NO_CLAIM
+    judged = verdict(low, high) if n_lrs >= MIN_CONVERGED_LRS else UNDER_TRAINED
     return {**status_counts(data), "learning_rates": data["lr"].nunique(), "converged_learning_rates": n_lrs,
-            "spearman": rho, "ci_low": low, "ci_high": high, "claim": "increases with LR",
-            "verdict": verdict(low, high) if n_lrs >= MIN_CONVERGED_LRS else UNDER_TRAINED}
+            "spearman": rho, "ci_low": low, "ci_high": high,
+            "claim": "increases with LR" if claimed else "none (no direction stated)",
+            "verdict": judged if claimed else NO_CLAIM_VERDICT}
 
 
 def write_table(frame: pd.DataFrame, stem: str | Path, caption: str = "",
