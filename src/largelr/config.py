@@ -72,6 +72,30 @@ def check_references(preset: dict[str, Any], name: str) -> None:
             if dataset not in preset["datasets"]:
                 raise ValueError(f"presets.{name}.figures.{figure}: dataset {dataset!r} is not defined under "
                                  f"presets.{name}.datasets")
+        check_figure_metrics(preset, name, figure, spec)
+
+
+# Figure metrics that are shares of Σ|IG| inside the core / spurious region masks (suppl. E.1).
+REGION_SHARE_METRICS = ("core_attribution", "spurious_attribution")
+
+
+def check_figure_metrics(preset: dict[str, Any], name: str, figure: str, spec: dict[str, Any]) -> None:
+    """A figure's metrics must be defined for its datasets and computed by the preset's analysis:
+    core / spurious attribution % only where the masks separate core from spurious pixels, the
+    ``accuracy`` reading of prunability (``pruned_accuracy``) only if ``analysis.prune_normalisations``
+    lists it."""
+    from largelr.datasets.registry import masks_separate_core_and_spurious
+
+    metrics = spec.get("metrics", [])
+    for metric in (m for m in metrics if m in REGION_SHARE_METRICS):
+        for dataset in figure_datasets(spec):
+            if not masks_separate_core_and_spurious(preset["datasets"][dataset]["generator"]):
+                raise ValueError(f"presets.{name}.figures.{figure}.metrics: {metric} is undefined on dataset "
+                                 f"{dataset!r}: its region masks do not separate core from spurious pixels")
+    normalisations = preset.get("analysis", {}).get("prune_normalisations", ["retention", "accuracy"])
+    if any(m.startswith("pruned_accuracy") for m in metrics) and "accuracy" not in normalisations:
+        raise ValueError(f"presets.{name}.figures.{figure}.metrics: pruned_accuracy needs 'accuracy' in "
+                         f"presets.{name}.analysis.prune_normalisations")
 
 
 def figure_datasets(spec: dict[str, Any]) -> list[str]:

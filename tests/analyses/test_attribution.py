@@ -252,3 +252,32 @@ def test_aggregate_over_seeds():
     np.testing.assert_allclose(agg.sum(axis=(1, 2)), 1.0)
     with pytest.raises(ValueError):
         A.aggregate_over_seeds([seed_a, np.ones((2, 3))])
+
+
+# ---------------------------------------------------------------- region shares only where regions separate
+def test_colored_mnist_masks_get_no_core_or_spurious_share_and_say_why(shared_data):
+    from largelr.datasets.registry import build_dataset, masks_separate_core_and_spurious
+
+    spec = {"generator": "colored_mnist", "params": {"subset_train": 20, "subset_test": 20}}
+    dataset = build_dataset(spec, data_root=str(shared_data))
+    assert not A.regions_separate_core_and_spurious(dataset.test.region)  # the colour lies on the digit
+    assert not masks_separate_core_and_spurious("colored_mnist")          # the config-time flag agrees
+    maps = np.random.default_rng(0).random(dataset.test.region.shape)
+    record = A.region_attribution_record(maps, dataset.test.region, separates=False)
+    assert math.isnan(record["core_attribution"]) and math.isnan(record["spurious_attribution"])
+    assert 0 < record["noise_attribution"] < 1  # the background share is still defined
+    assert "do not separate core from spurious" in record["notes"]
+
+
+def test_the_registry_flag_matches_the_masks_of_the_synthetic_generators():
+    from largelr.datasets.registry import build_dataset, masks_separate_core_and_spurious
+
+    for name, params in (("parity", {"n_train": 20, "n_test": 20}), ("moon_star", {"n_train": 20, "n_test": 20})):
+        dataset = build_dataset({"generator": name, "params": params})
+        assert A.regions_separate_core_and_spurious(dataset.test.region) == masks_separate_core_and_spurious(name)
+        assert masks_separate_core_and_spurious(name)
+    region = np.full((2, 4, 4), CORE)  # Corrupted CIFAR-10 / CIFAR: every pixel core
+    assert not A.regions_separate_core_and_spurious(region)
+    record = A.region_attribution_record(np.ones((2, 4, 4)), np.where(np.eye(4, dtype=bool), SPURIOUS, NOISE)[None]
+                                         .repeat(2, 0), separates=True)
+    assert record["spurious_attribution"] == pytest.approx(0.25) and "notes" not in record

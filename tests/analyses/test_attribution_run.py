@@ -1,12 +1,13 @@
 """The attribute rule's work on a real (tiny) trained run: shares, entropy, saved maps."""
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
-from helpers import tiny_parity, train_tiny_run
+from helpers import TINY_CELL, tiny_parity, train_tiny_run
 from largelr.analyses.attribution import attribute_run
-from largelr.io import read_json
+from largelr.io import atomic_write_json, read_json
 from largelr.training.loop import TrainSettings
 
 ANALYSIS = {"attribution_method": "integrated_gradients", "attribution_samples": 50, "ig_steps": 16, "repr_seed": 0}
@@ -42,3 +43,25 @@ def test_a_model_reading_only_the_spurious_bit_puts_its_attribution_there(traine
     result = attribute_run(trained_run / "parity.npz", trained_run / "run", trained_run / "b.json",
                            trained_run / "maps_b.npz", ANALYSIS, device="cpu")
     assert result["spurious_attribution"] >= 0.99
+
+
+def test_masks_without_a_spurious_region_give_nan_shares_and_a_note_in_runs_csv(trained_run, tmp_path):
+    import dataclasses
+
+    from largelr.columns import NOTES_COLUMN
+    from largelr.datasets.format import CORE, SPURIOUS, load_dataset, save_dataset
+    from largelr.reporting.summary import add_run_file_columns
+
+    dataset = load_dataset(trained_run / "parity.npz")  # the spurious bit's pixels marked core, as Colored MNIST's
+    merged = np.where(dataset.test.region == SPURIOUS, CORE, dataset.test.region).astype(np.uint8)
+    save_dataset(dataclasses.replace(dataset, test=dataclasses.replace(dataset.test, region=merged)),
+                 tmp_path / "merged.npz")
+    result = attribute_run(tmp_path / "merged.npz", trained_run / "run", tmp_path / "a.json", tmp_path / "maps.npz",
+                           ANALYSIS, device="cpu")
+    assert np.isnan(result["core_attribution"]) and np.isnan(result["spurious_attribution"])
+    assert 0 <= result["noise_attribution"] <= 1
+    atomic_write_json(tmp_path / "run.json", {"cell": TINY_CELL, "status": "converged"})
+    frame = pd.DataFrame([{**TINY_CELL, "status": "converged"}])
+    table = add_run_file_columns(frame, [tmp_path / "run.json"], [tmp_path / "a.json"], "attributions")
+    assert np.isnan(table["core_attribution"].iloc[0])
+    assert "do not separate core from spurious" in table[NOTES_COLUMN].iloc[0]

@@ -72,7 +72,9 @@ from largelr.analyses.attribution_stats import (  # re-exported: the statistics 
     background_share,
     hard_samples,
     mean_region_shares,
+    region_attribution_record,
     region_shares,
+    regions_separate_core_and_spurious,
 )
 from largelr.analyses.evaluation import representation_sample_indices
 from largelr.io import atomic_write_json, atomic_write_npz
@@ -351,7 +353,8 @@ def attribution_map(attr: Tensor) -> Tensor:
 # writes
 #
 # * ``attribution.json`` — mean share of |attribution| on the core / spurious / noise regions
-#   of the dataset's masks (Figs 3, 26) and the mean attribution entropy (§5);
+#   of the dataset's masks (Figs 3, 26; NaN core / spurious shares and a ``notes`` reason where the
+#   masks do not separate core from spurious pixels) and the mean attribution entropy (§5);
 # * ``attribution_maps.npz`` — the per-sample maps (|attr| summed over channels, float16) with
 #   the test indices, labels and predictions, for galleries and hard-sample selection.
 
@@ -372,7 +375,8 @@ def attribute_run(dataset_path: str | Path, run_dir: str | Path, json_path: str 
         attr = attributions(model, x, y, method=method, n_steps=analysis["ig_steps"], internal_batch_size=1000)
         attr_maps = attribution_map(attr).detach().cpu()
         region = dataset.test.region[indices]
-        result.update({f"{name}_attribution": share for name, share in mean_region_shares(attr_maps, region).items()})
+        separates = regions_separate_core_and_spurious(dataset.test.region)  # NaN core/spurious shares if not
+        result.update(region_attribution_record(attr_maps, region, separates))
         result["attribution_entropy"] = float(np.nanmean(attribution_entropy(attr_maps)))
         with torch.no_grad():
             predictions = model(x).argmax(dim=1).cpu().numpy()
@@ -385,5 +389,6 @@ def attribute_run(dataset_path: str | Path, run_dir: str | Path, json_path: str 
 
 __all__ = [
     "METHODS", "aggregate_over_seeds", "attribution_entropy", "attribution_map", "attributions",
-    "background_share", "deeplift_model", "hard_samples", "mean_region_shares", "region_shares",
+    "background_share", "deeplift_model", "hard_samples", "mean_region_shares", "region_attribution_record",
+    "region_shares", "regions_separate_core_and_spurious",
 ]

@@ -13,7 +13,24 @@ from typing import Any
 
 import numpy as np
 
-from largelr.datasets.format import REGION_NAMES
+from largelr.datasets.format import CORE, REGION_NAMES, SPURIOUS
+
+# Why a run gets no core / spurious share (attribution.json and runs.csv ``notes``).
+NO_SEPARATE_REGIONS_NOTE = ("core/spurious attribution %: undefined, the region masks do not separate core from "
+                            "spurious pixels (the spurious feature lies on the core pixels or covers the image)")
+
+
+def regions_separate_core_and_spurious(region: Any) -> bool:
+    """Whether region masks mark some pixels CORE and others SPURIOUS (suppl. E.1's core vs. spurious
+    attribution % means something only then).
+
+    False for Colored MNIST (the colour lies on the digit's own pixels: no SPURIOUS pixel),
+    Corrupted CIFAR-10, CIFAR, CelebA, Waterbirds, ImageNet (every pixel CORE); true for parity,
+    moon-star, Double MNIST and MNIST-CIFAR.
+    """
+    codes = np.unique(np.asarray(region.detach().cpu().numpy() if hasattr(region, "detach") else region))
+    return bool(CORE in codes and SPURIOUS in codes)
+
 
 def _np64(a: Any) -> np.ndarray:
     if hasattr(a, "detach"):  # a torch tensor
@@ -66,6 +83,20 @@ def mean_region_shares(attr_map: Any, region: Any) -> dict[str, float]:
             warnings.simplefilter("ignore", RuntimeWarning)  # all-nan → nan
             out[name] = float(np.nanmean(shares)) if len(shares) else float("nan")
     return out
+
+
+def region_attribution_record(attr_map: Any, region: Any, separates: bool) -> dict[str, Any]:
+    """attribution.json's region shares (``core_attribution`` …, :func:`mean_region_shares`).
+
+    ``separates``: :func:`regions_separate_core_and_spurious` of the dataset's masks. Where they
+    do not, the core and spurious shares are NaN (a share of the digit's pixels on Colored MNIST
+    is not a share of the shape "vs." the colour) and ``notes`` says why; the noise share stays.
+    """
+    shares = {f"{name}_attribution": share for name, share in mean_region_shares(attr_map, region).items()}
+    if separates:
+        return shares
+    return {**shares, "core_attribution": float("nan"), "spurious_attribution": float("nan"),
+            "notes": NO_SEPARATE_REGIONS_NOTE}
 
 
 def attribution_entropy(attr_map: Any) -> np.ndarray:

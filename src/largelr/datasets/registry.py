@@ -21,6 +21,12 @@ GENERATORS: dict[str, Callable[..., SpuriousDataset]] = {
     **NATURAL_GENERATORS,  # celeba, waterbirds
     **IMAGENET_GENERATORS,  # imagenet (ImageFolder layout, Fig 11)
 }
+# Generators whose region masks mark some pixels CORE and others SPURIOUS, so that core vs. spurious
+# attribution % (suppl. E.1, Figs 1, 3, 26) means something; the masks themselves say so at run time
+# (largelr.analyses.attribution_stats.regions_separate_core_and_spurious), this flag at config time.
+# Not here: Colored MNIST (the colour lies on the digit's pixels), Corrupted CIFAR-10 (the corruption
+# covers the image), CIFAR-10/100, CelebA, Waterbirds, ImageNet (all pixels CORE).
+REGION_SEPARATING_GENERATORS = frozenset({"parity", "moon_star", "double_mnist", "mnist_cifar"})
 # Generators reading MNIST / CIFAR-10 files also receive these preset-level keys.
 SOURCE_KEYS = ("data_root", "download")
 
@@ -29,6 +35,12 @@ def _generator(name: str) -> Callable[..., SpuriousDataset]:
     if name not in GENERATORS:
         raise ValueError(f"unknown dataset generator {name!r}; known: {sorted(GENERATORS)}")
     return GENERATORS[name]
+
+
+def masks_separate_core_and_spurious(generator: str) -> bool:
+    """Whether the datasets of ``generator`` have separate CORE and SPURIOUS pixels (see the flag above)."""
+    _generator(generator)
+    return generator in REGION_SEPARATING_GENERATORS
 
 
 def check_params(dataset_name: str, spec: dict[str, Any]) -> None:
