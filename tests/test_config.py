@@ -153,3 +153,25 @@ def test_analysis_defaults_of_the_code_are_the_schemas(schemas):
 
     assert LANDSCAPE_DEFAULTS == _schema_defaults(schemas, "analysis", "landscape")
     assert list(DEFAULT_PRUNE_RANKINGS) == _schema_defaults(schemas, "analysis")["prune_rankings"]
+
+
+def test_a_figure_asking_for_core_attribution_on_colored_mnist_fails_naming_the_dataset(config, schemas):
+    figures = config["presets"]["demo"]["figures"]
+    figures["fig26"] = {**figures["fig26"], "datasets": ["double_mnist", "colored_mnist"]}
+    with pytest.raises(ValueError, match=r"presets\.demo\.figures\.fig26\.metrics: core_attribution .*'colored_mnist'"):
+        resolve_config(config, schemas)
+
+
+def test_pruned_accuracy_figures_need_the_accuracy_normalisation(config, schemas):
+    from largelr.columns import DEFAULT_PRUNE_NORMALISATIONS
+
+    presets = resolve_config(config, schemas)
+    assert list(DEFAULT_PRUNE_NORMALISATIONS) == _schema_defaults(schemas, "analysis")["prune_normalisations"]
+    for name in ("demo", "paper"):  # every ranking and both readings of §3.2
+        analysis = presets[name]["analysis"]
+        assert analysis["prune_normalisations"] == ["retention", "accuracy"]
+        assert analysis["prune_rankings"] == ["weight_norm", "activation", "global_weight_norm"]
+    assert "pruned_accuracy" in presets["demo"]["figures"]["fig03"]["metrics"]  # parity: the paper's reading
+    config["presets"]["demo"]["analysis"]["prune_normalisations"] = ["retention"]
+    with pytest.raises(ValueError, match=r"presets\.demo\.figures\.fig03\.metrics: pruned_accuracy needs"):
+        resolve_config(config, schemas)

@@ -42,6 +42,10 @@ TABLE1_LABELS = {
 LR_SWEEP_METRICS = {
     **TABLE1_LABELS,
     "worst_group_acc": "Worst-Group Acc.",
+    # the accuracy reading of prunability (§3.2: mean Acc(f^(κ)), not divided by Acc(f))
+    "pruned_accuracy": "Prunability (mean pruned acc.)",
+    "csi_live": "Avg. CSI (live neurons)",
+    "bsi_live": "Avg. BSI (live neurons)",
     "act_sparsity": "Act. Sparsity",
     "act_pq_index": "Act. PQ-Index",
     "bsi": "Avg. BSI",
