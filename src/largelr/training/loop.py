@@ -1,8 +1,9 @@
 """The training protocol of §4.2 / suppl. C (SPEC §4) and its variants (§5, suppl. D.4).
 
 Default: minibatch SGD with a constant learning rate, ``w_{t+1} = w_t − η ∇ (1/b) Σ ℓ`` (§2),
-batch 100, run **until 100 % training accuracy** (checked on the full training set every
-``eval_interval`` iterations) or until ``max_iters``. With ``stop_loss`` set, the run goes
+batch 100, run **until 100 % training accuracy** (checked every ``eval_interval`` iterations;
+the check stops at the first misclassified sample, :mod:`largelr.training.protocol`) or until
+``max_iters``. With ``stop_loss`` set, the run goes
 on until the full-training-set cross-entropy is below it (Fig 24: "until CE loss < 1e-5").
 A non-finite loss, or a loss above ``divergence_loss``, ends the run as ``diverged``; the
 caller records it and the DAG goes on. With ``stall_window`` = W > 0, a run that made no
@@ -36,22 +37,27 @@ run ends with exactly the snapshots of an uninterrupted one.
 
 Logged at every evaluation (one row each): train loss, bias-aligned (BA) loss, bias-
 conflicting (BC) loss, the maximum **BC loss ratio** Σ_{BC} ℓ / Σ_Ω ℓ over the minibatches
-of the interval (§6, Figs 12/27), full-set train accuracy, unbiased test accuracy on a fixed
+of the interval (§6, Figs 12/27), full-set train cross-entropy and accuracy (every
+``train_eval_interval`` iterations, at the final row and at snapshots; at every row for runs
+with a stall window or ``stop_loss``; empty otherwise), unbiased test accuracy on a fixed
 subset, parameter norm and mean logit norm.
 
 The whole dataset lives on the device as one tensor; minibatches are slices of a seeded
-per-epoch permutation, so the run is deterministic given the seed, and the generator state
-plus the position in the permutation are checkpointed for resumption.
+per-epoch permutation (copied to the device once per epoch), so the run is deterministic
+given the seed, and the generator state plus the position in the permutation are
+checkpointed for resumption. The protocol (sampler, statistics, snapshots, the stopping
+check, the stop rules and the driver) is :mod:`largelr.training.protocol`, shared with the
+stacked engine; this module is the single-model step and log row.
 """
 
 from __future__ import annotations
 
+import copy
 import logging
-import math
 import time
-from dataclasses import MISSING, asdict, dataclass, field, fields
+from dataclasses import asdict
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
 from torch import nn
@@ -60,89 +66,45 @@ from torch.nn import functional as F
 from largelr.io import atomic_path
 from largelr.training.objectives import ASAM, penalty_term, per_sample_loss
 from largelr.training.optim import build_optimizer, build_scheduler, schedule_length
+from largelr.training.protocol import (
+    CONVERGED,
+    DIVERGED,
+    EVAL_BATCH,
+    MAX_ITERS,
+    STALLED,
+    BatchSampler,
+    DivergenceWatch,
+    ErrorMemory,
+    IntervalStats,
+    Snapshots,
+    TensorSplit,
+    TrainResult,
+    TrainSettings,
+    bias_conflicting_loss_ratio,
+    cpu_state,
+    diverging,
+    drive,
+    fixed_test_indices,
+    full_evaluation_due,
+    read_checkpoint,
+    stalled,
+    stop_status,
+    train_values,
+    with_defaults,
+)
+
+__all__ = [  # the protocol's names are re-exported: callers import them from here
+    "CONVERGED", "DIVERGED", "MAX_ITERS", "STALLED", "TensorSplit", "TrainResult", "TrainSettings",
+    "bias_conflicting_loss_ratio", "evaluate_accuracy", "evaluate_loss_and_accuracy", "fixed_test_indices",
+    "parameter_norm", "read_checkpoint", "stalled", "train",
+]
 
 log = logging.getLogger(__name__)
 
-CONVERGED, MAX_ITERS, STALLED, DIVERGED = "converged", "max_iters", "stalled", "diverged"
-
-
-@dataclass(frozen=True)
-class TrainSettings:
-    """Hyper-parameters of one training cell (config ``training.*``, the optimizer block, lr, seed)."""
-
-    lr: float
-    seed: int
-    batch_size: int = 100
-    max_iters: int = 10000
-    eval_interval: int = 100
-    checkpoint_interval: int = 1000
-    test_eval_samples: int = 1000
-    divergence_loss: float = 1.0e4
-    stop_loss: float | None = None
-    optimizer: dict[str, Any] = field(default_factory=lambda: {"kind": "sgd"})
-    schedule: dict[str, Any] | None = None
-    loss: dict[str, Any] = field(default_factory=lambda: {"kind": "ce"})
-    l1: float = 0.0
-    l2: float = 0.0
-    asam: dict[str, Any] | None = None
-    validation_fraction: float = 0.0
-    select_best: bool = False
-    snapshot_interval: int = 0  # 0 = no snapshots; see the module docstring
-    stall_window: int = 0  # evaluations without a training-accuracy gain that end a run as stalled; 0 = off
-    stall_min_gain: float = 0.0  # the gain (in training accuracy) that counts as progress
-    stall_min_loss_drop: float = 0.0  # or the relative drop of the training loss that does
-
-
-@dataclass
-class TensorSplit:
-    """A split held on the device: inputs, class labels y, bias labels b."""
-
-    x: torch.Tensor
-    y: torch.Tensor
-    b: torch.Tensor
-
-    def __len__(self) -> int:
-        return len(self.y)
-
-
-@dataclass
-class TrainResult:
-    status: str
-    iterations: int
-    history: list[dict[str, float]]
-    wall_time_s: float
-    selected_iteration: int | None = None  # validation-set model selection: the iteration kept
-    snapshots: dict[int, dict[str, torch.Tensor]] = field(default_factory=dict)  # iteration → CPU state_dict
-
-
-class _BatchSampler:
-    """Seeded per-epoch permutations; its whole state is (generator state, permutation, position)."""
-
-    def __init__(self, n: int, batch_size: int, seed: int) -> None:
-        self.n, self.batch_size = n, batch_size
-        self.generator = torch.Generator().manual_seed(seed)
-        self.permutation = torch.randperm(n, generator=self.generator)
-        self.position = 0
-
-    def next_indices(self) -> torch.Tensor:
-        if self.position + self.batch_size > self.n:  # drop the ragged tail, start a new epoch
-            self.permutation = torch.randperm(self.n, generator=self.generator)
-            self.position = 0
-        indices = self.permutation[self.position : self.position + self.batch_size]
-        self.position += self.batch_size
-        return indices
-
-    def state_dict(self) -> dict[str, Any]:
-        return {"generator": self.generator.get_state(), "permutation": self.permutation, "position": self.position}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.generator.set_state(state["generator"])
-        self.permutation = state["permutation"]
-        self.position = int(state["position"])
-
 
 @torch.no_grad()
-def evaluate_loss_and_accuracy(model: nn.Module, split: TensorSplit, batch_size: int = 2000) -> tuple[float, float]:
+def evaluate_loss_and_accuracy(model: nn.Module, split: TensorSplit,
+                               batch_size: int = EVAL_BATCH) -> tuple[float, float]:
     """Mean cross-entropy and fraction of correctly classified samples, in evaluation batches."""
     was_training = model.training
     model.eval()
@@ -157,72 +119,13 @@ def evaluate_loss_and_accuracy(model: nn.Module, split: TensorSplit, batch_size:
     return loss_sum / n, correct / n
 
 
-def evaluate_accuracy(model: nn.Module, split: TensorSplit, batch_size: int = 2000) -> float:
+def evaluate_accuracy(model: nn.Module, split: TensorSplit, batch_size: int = EVAL_BATCH) -> float:
     """Fraction of correctly classified samples."""
     return evaluate_loss_and_accuracy(model, split, batch_size)[1]
 
 
 def parameter_norm(model: nn.Module) -> float:
     return float(torch.sqrt(sum((p.detach() ** 2).sum() for p in model.parameters())))
-
-
-def bias_conflicting_loss_ratio(losses: torch.Tensor, conflicting: torch.Tensor) -> torch.Tensor:
-    """§6 BC loss ratio of one minibatch: Σ_{i∈BC} ℓ_i / Σ_{i∈Ω} ℓ_i (0 if the batch loss is 0).
-
-    The samples are the last axis: ``losses`` of shape (M, B) gives one ratio per model.
-    """
-    total = losses.sum(dim=-1)
-    bc_loss = (losses * conflicting.to(losses.dtype)).sum(dim=-1)
-    return torch.where(total > 0, bc_loss / total.clamp_min(torch.finfo(losses.dtype).tiny), 0.0)
-
-
-class _IntervalStats:
-    """Running sums of the minibatch losses between two log rows.
-
-    Sums stay tensors on the device (no host synchronisation per step) until :meth:`row`.
-    Samples are the last axis: per-sample losses of shape (B,) for one model, or (M, B) for
-    M stacked models (:mod:`largelr.training.stacked`; ``row(m)`` is model m's row).
-    """
-
-    def __init__(self) -> None:
-        self.steps = 0
-        self.sums: torch.Tensor | None = None  # loss, BA loss, BC loss, #BA, #BC, logit norm
-        self.max_bc_ratio: torch.Tensor | None = None
-
-    def add(self, losses: torch.Tensor, logits: torch.Tensor, conflicting: torch.Tensor) -> None:
-        self.steps += 1
-        bc_weight = conflicting.to(losses.dtype)
-        bc_loss = (losses * bc_weight).sum(dim=-1)
-        total = losses.sum(dim=-1)
-        step = torch.stack([
-            losses.mean(dim=-1), total - bc_loss, bc_loss, (1 - bc_weight).sum(dim=-1), bc_weight.sum(dim=-1),
-            logits.detach().norm(dim=-1).mean(dim=-1),
-        ], dim=-1)
-        ratio = bias_conflicting_loss_ratio(losses, conflicting)
-        self.sums = step if self.sums is None else self.sums + step
-        self.max_bc_ratio = ratio if self.max_bc_ratio is None else torch.maximum(self.max_bc_ratio, ratio)
-
-    def keep(self, rows: torch.Tensor) -> None:
-        """Keep only the models ``rows`` (stacked statistics; models that stopped are dropped)."""
-        if self.sums is not None:
-            self.sums, self.max_bc_ratio = self.sums[rows], self.max_bc_ratio[rows]
-
-    def row(self, model: int | None = None) -> dict[str, float]:
-        nan = float("nan")
-        if self.sums is None:
-            return dict.fromkeys(("train_loss", "ba_loss", "bc_loss", "bc_loss_ratio_max", "logit_norm"), nan)
-        if model is None:
-            sums, max_ratio = self.sums, self.max_bc_ratio
-        else:
-            sums, max_ratio = self.sums[model], self.max_bc_ratio[model]
-        loss, ba_loss, bc_loss, ba_count, bc_count, logit_norm = sums.tolist()
-        return {
-            "train_loss": loss / self.steps,
-            "ba_loss": ba_loss / ba_count if ba_count else nan,
-            "bc_loss": bc_loss / bc_count if bc_count else nan,
-            "bc_loss_ratio_max": float(max_ratio),
-            "logit_norm": logit_norm / self.steps,
-        }
 
 
 def train(
@@ -232,133 +135,190 @@ def train(
     settings: TrainSettings,
     checkpoint_path: str | Path | None = None,
     stop_after: int | None = None,
+    reference: bool = False,
 ) -> TrainResult:
     """Train ``model`` in place with the §4.2 protocol; resume from ``checkpoint_path`` if it exists.
 
     ``stop_after`` (tests only) makes the function return right after the checkpoint written
-    at that iteration, simulating a job killed there.
+    at that iteration, simulating a job killed there. ``reference`` (tests and benchmarks):
+    the protocol with a host-side divergence test every step and a full-split evaluation at
+    every log row (:func:`largelr.training.protocol.drive`); same stopping iteration, status
+    and weights, every row with ``train_ce`` / ``train_acc``.
     """
-    torch.manual_seed(settings.seed)
-    train_split, validation = _hold_out(train_split, settings.validation_fraction, settings.seed)
-    optimizer = build_optimizer(model.parameters(), settings.optimizer, settings.lr)
-    scheduler = build_scheduler(optimizer, settings.schedule, schedule_length(settings.schedule, settings.max_iters))
-    asam = ASAM(optimizer, **settings.asam) if settings.asam else None
-    sampler = _BatchSampler(len(train_split), settings.batch_size, settings.seed)
-    test_subset = _fixed_test_subset(test_split, settings.test_eval_samples, settings.seed)
-    iteration, history, elapsed_before = 0, [], 0.0
-    best = _BestWeights()
-    snapshots = _Snapshots(settings.snapshot_interval)
-    checkpoint_path = Path(checkpoint_path) if checkpoint_path else None
-    if checkpoint_path is not None and checkpoint_path.exists():
-        iteration, history, elapsed_before = _load_checkpoint(
-            checkpoint_path, settings, model, optimizer, scheduler, sampler, best, snapshots
-        )
-        log.info("resumed from %s at iteration %d", checkpoint_path, iteration)
-    if iteration == 0:
-        snapshots.take(0, model)  # the initial weights, before the first step
+    run = _SingleRun(model, train_split, test_split, settings, checkpoint_path, reference)
+    if drive(run, settings, run.checkpoint_path is not None, stop_after, reference):
+        return TrainResult("interrupted", run.iteration, run.history, run.elapsed(),
+                           snapshots=dict(run.snapshots.states))
+    return run.finish()
 
-    def objective(x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+
+class _SingleRun:
+    """One model's training state, its step and its log row (the engine of :func:`train`)."""
+
+    def __init__(self, model: nn.Module, train_split: TensorSplit, test_split: TensorSplit,
+                 settings: TrainSettings, checkpoint_path: str | Path | None, reference: bool) -> None:
+        torch.manual_seed(settings.seed)
+        self.model, self.settings, self.reference = model, settings, reference
+        self.train_split, self.validation = _hold_out(train_split, settings.validation_fraction, settings.seed)
+        self.optimizer = build_optimizer(model.parameters(), settings.optimizer, settings.lr)
+        self.scheduler = build_scheduler(self.optimizer, settings.schedule,
+                                         schedule_length(settings.schedule, settings.max_iters))
+        self.asam = ASAM(self.optimizer, **settings.asam) if settings.asam else None
+        device = self.train_split.y.device
+        self.sampler = BatchSampler(len(self.train_split), settings.batch_size, settings.seed, device)
+        self.test_subset = _fixed_test_subset(test_split, settings.test_eval_samples, settings.seed)
+        self.iteration, self.history, self.elapsed_before = 0, [], 0.0
+        self.best = _BestWeights()
+        self.snapshots = Snapshots(settings.snapshot_interval)
+        self.watch = DivergenceWatch(1, device, settings.divergence_loss)
+        self.memory = ErrorMemory(1, len(self.train_split), device)
+        self.stats, self.status, self.saved = IntervalStats(), None, None
+        self.checkpoint_path = Path(checkpoint_path) if checkpoint_path else None
+        if self.checkpoint_path is not None and self.checkpoint_path.exists():
+            self.iteration, self.history, self.elapsed_before = _load_checkpoint(self.checkpoint_path, self)
+            log.info("resumed from %s at iteration %d", self.checkpoint_path, self.iteration)
+        if self.iteration == 0:
+            self.snapshots.take(0, model)  # the initial weights, before the first step
+        self.started = time.perf_counter()
+        model.train()
+
+    def elapsed(self) -> float:
+        return self.elapsed_before + time.perf_counter() - self.started
+
+    def running(self) -> bool:
+        return self.status is None
+
+    def objective(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Mean per-sample loss plus the L1/L2 penalty; also the logits and per-sample losses."""
-        logits = model(x)
-        losses = per_sample_loss(logits, y, settings.loss)
+        logits = self.model(x)
+        losses = per_sample_loss(logits, y, self.settings.loss)
         loss = losses.mean()
-        if settings.l1 or settings.l2:
-            loss = loss + penalty_term(model, settings.l1, settings.l2)
+        if self.settings.l1 or self.settings.l2:
+            loss = loss + penalty_term(self.model, self.settings.l1, self.settings.l2)
         return loss, logits, losses
 
-    started = time.perf_counter()
-    stats = _IntervalStats()
-    status = MAX_ITERS
-    model.train()
-    while iteration < settings.max_iters:
-        indices = sampler.next_indices()
-        x, y = train_split.x[indices], train_split.y[indices]
-        loss, logits, losses = objective(x, y)
-        loss_value = float(loss.detach())
-        if not math.isfinite(loss_value) or loss_value > settings.divergence_loss:
-            status = DIVERGED
-            log.warning("iteration %d: loss %s, run diverged", iteration, loss_value)
-            break
-        optimizer.zero_grad(set_to_none=True)
+    def step(self, sync: bool) -> None:
+        """One minibatch step. ``sync``: test the loss on the host first (a diverged loss stops
+        the run before the update); else the test stays on the device (:class:`DivergenceWatch`)."""
+        indices = self.sampler.next_indices()
+        x, y = self.train_split.x[indices], self.train_split.y[indices]
+        loss, logits, losses = self.objective(x, y)
+        if sync:
+            value = float(loss.detach())
+            if diverging(value, self.settings):
+                self.status = DIVERGED
+                log.warning("iteration %d: loss %s, run diverged", self.iteration, value)
+                return
+        else:
+            self.watch.observe(loss, self.iteration)
+        self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        if asam is None:
-            optimizer.step()
+        if self.asam is None:
+            self.optimizer.step()
         else:  # ASAM: gradient at the adaptive worst-case neighbour w + ε, then step from w
-            asam.ascent_step()
-            optimizer.zero_grad(set_to_none=True)
-            objective(x, y)[0].backward()
-            asam.descent_step()
-        scheduler.step()
-        iteration += 1
-        stats.add(losses.detach(), logits.detach(), train_split.b[indices] != y)
+            self.asam.ascent_step()
+            self.optimizer.zero_grad(set_to_none=True)
+            self.objective(x, y)[0].backward()
+            self.asam.descent_step()
+        self.scheduler.step()
+        self.iteration += 1
+        self.stats.add(losses.detach(), logits.detach(), self.train_split.b[indices] != y)
 
-        if iteration % settings.eval_interval == 0 or iteration == settings.max_iters:
-            row = _log_row(iteration, stats, model, train_split, test_subset, scheduler.get_last_lr()[0])
-            if validation is not None:
-                row["val_acc"] = evaluate_accuracy(model, validation)
-                if settings.select_best:
-                    best.offer(row["val_acc"], iteration, model)
-            history.append(row)
-            if snapshots.due(iteration):
-                snapshots.take(iteration, model)
-            stats = _IntervalStats()
-            log.info(
-                "iter %6d  loss %.4f  BC-ratio %.3f  train acc %.4f  test acc %.4f",
-                iteration, row["train_loss"], row["bc_loss_ratio_max"], row["train_acc"], row["test_acc"],
-            )
-            if _finished(row, settings):
-                status = CONVERGED
-                break
-            if stalled(history, settings):
-                status = STALLED
-                log.info("iteration %d: no training-accuracy gain in %d evaluations, run stalled",
-                         iteration, settings.stall_window)
-                break
-            if checkpoint_path is not None and iteration % settings.checkpoint_interval == 0:
-                elapsed = elapsed_before + time.perf_counter() - started
-                _save_checkpoint(checkpoint_path, settings, iteration, history, elapsed,
-                                 model, optimizer, scheduler, sampler, best, snapshots)
-                if stop_after is not None and iteration >= stop_after:
-                    return TrainResult("interrupted", iteration, history, elapsed, snapshots=dict(snapshots.states))
-    wall_time = elapsed_before + time.perf_counter() - started
-    if status != DIVERGED:
-        snapshots.take(iteration, model)  # the final weights (before any model selection)
-    if settings.select_best and best.state is not None and status != DIVERGED:
-        model.load_state_dict(best.state)
-        log.info("validation-set model selection: kept iteration %d (val acc %.4f)", best.iteration, best.accuracy)
-    return TrainResult(status, iteration, history, wall_time, best.iteration, dict(snapshots.states))
+    def evaluate_chunk(self, rows: torch.Tensor, start: int, stop: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """The protocol's chunk evaluator (:data:`largelr.training.protocol.ChunkEvaluator`) for one model."""
+        logits = self.model(self.train_split.x[start:stop])
+        targets = self.train_split.y[start:stop]
+        loss = F.cross_entropy(logits, targets, reduction="sum")
+        return loss.unsqueeze(0), (logits.argmax(dim=1) != targets).unsqueeze(0)
+
+    @torch.no_grad()
+    def log_row(self) -> dict[str, float | None]:
+        full = self.reference or full_evaluation_due(self.settings, self.iteration,
+                                                     self.snapshots.due(self.iteration))
+        self.model.eval()
+        train_ce, train_acc = train_values(self.evaluate_chunk, len(self.train_split), EVAL_BATCH,
+                                           self.memory, full)
+        self.model.train()
+        return {
+            "iteration": self.iteration,
+            "lr": self.scheduler.get_last_lr()[0],
+            **self.stats.row(),
+            "train_ce": train_ce[0],
+            "train_acc": train_acc[0],
+            "test_acc": evaluate_accuracy(self.model, self.test_subset),
+            "param_norm": parameter_norm(self.model),
+        }
+
+    def log_and_check(self) -> None:
+        """The log row (with ``val_acc`` under validation selection), snapshot, stop rules."""
+        row = self.log_row()
+        if self.validation is not None:
+            row["val_acc"] = evaluate_accuracy(self.model, self.validation)
+            if self.settings.select_best:
+                self.best.offer(row["val_acc"], self.iteration, self.model)
+        self.history.append(row)
+        if self.snapshots.due(self.iteration):
+            self.snapshots.take(self.iteration, self.model)
+        self.stats = IntervalStats()
+        log.info("iter %6d  loss %.4f  BC-ratio %.3f  train acc %s  test acc %.4f", self.iteration,
+                 row["train_loss"], row["bc_loss_ratio_max"], _fmt(row["train_acc"]), row["test_acc"])
+        self.status = stop_status(self.history, self.settings)
+
+    def anchor(self) -> None:
+        """Keep (on the device) what a replay of the next interval starts from."""
+        self.saved = {
+            "iteration": self.iteration,
+            "model": {k: v.detach().clone() for k, v in self.model.state_dict().items()},
+            "optimizer": copy.deepcopy(self.optimizer.state_dict()),
+            "scheduler": copy.deepcopy(self.scheduler.state_dict()),
+            "sampler": self.sampler.state_dict(),
+            "rng": _rng_state(self.train_split.y.device),
+        }
+
+    def rewind(self) -> None:
+        saved = self.saved
+        self.iteration = saved["iteration"]
+        self.model.load_state_dict(saved["model"])
+        self.optimizer.load_state_dict(copy.deepcopy(saved["optimizer"]))
+        self.scheduler.load_state_dict(copy.deepcopy(saved["scheduler"]))
+        self.sampler.load_state_dict(saved["sampler"])
+        _set_rng_state(saved["rng"])
+        self.stats = IntervalStats()
+        self.watch.reset(1)
+
+    def save_checkpoint(self) -> None:
+        _save_checkpoint(self.checkpoint_path, self)
+
+    def finish(self) -> TrainResult:
+        status = self.status or MAX_ITERS
+        wall_time = self.elapsed()
+        if status != DIVERGED:
+            self.snapshots.take(self.iteration, self.model)  # the final weights (before any model selection)
+        best = self.best
+        if self.settings.select_best and best.state is not None and status != DIVERGED:
+            self.model.load_state_dict(best.state)
+            log.info("validation-set model selection: kept iteration %d (val acc %.4f)", best.iteration, best.accuracy)
+        return TrainResult(status, self.iteration, self.history, wall_time, best.iteration,
+                           dict(self.snapshots.states))
 
 
-def _cpu_state(model: nn.Module) -> dict[str, torch.Tensor]:
-    """A detached CPU copy of the model's ``state_dict`` (independent of later updates)."""
-    return {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
+def _fmt(value: float | None) -> str:
+    return "-" if value is None else f"{value:.4f}"
 
 
-class _Snapshots:
-    """Model weights kept through training for the dynamics figures (module docstring)."""
+def _rng_state(device: torch.device) -> dict[str, Any]:
+    """The global generators a step may draw from (dropout, stochastic depth)."""
+    state = {"cpu": torch.get_rng_state()}
+    if device.type == "cuda":
+        state["cuda"] = (device, torch.cuda.get_rng_state(device))
+    return state
 
-    def __init__(self, interval: int) -> None:
-        if interval < 0:
-            raise ValueError(f"training.snapshot_interval must be >= 0 (0 = off), got {interval}")
-        self.interval = interval
-        self.states: dict[int, dict[str, torch.Tensor]] = {}
 
-    def due(self, iteration: int) -> bool:
-        return self.interval > 0 and iteration % self.interval == 0
-
-    def take(self, iteration: int, model: nn.Module) -> None:
-        self.take_state(iteration, lambda: _cpu_state(model))
-
-    def take_state(self, iteration: int, cpu_state: Callable[[], dict[str, torch.Tensor]]) -> None:
-        """Keep ``cpu_state()`` (called only when a snapshot is taken) as the weights at ``iteration``."""
-        if self.interval > 0 and iteration not in self.states:
-            self.states[iteration] = cpu_state()
-
-    def state_dict(self) -> dict[int, dict[str, torch.Tensor]]:
-        return self.states
-
-    def load_state_dict(self, states: dict[int, dict[str, torch.Tensor]]) -> None:
-        self.states = {int(k): v for k, v in states.items()}
+def _set_rng_state(state: dict[str, Any]) -> None:
+    torch.set_rng_state(state["cpu"])
+    if "cuda" in state:
+        device, cuda_state = state["cuda"]
+        torch.cuda.set_rng_state(cuda_state, device)
 
 
 class _BestWeights:
@@ -370,7 +330,7 @@ class _BestWeights:
     def offer(self, accuracy: float, iteration: int, model: nn.Module) -> None:
         if accuracy > self.accuracy:
             self.accuracy, self.iteration = accuracy, iteration
-            self.state = _cpu_state(model)
+            self.state = cpu_state(model)
 
     def state_dict(self) -> dict[str, Any]:
         return {"accuracy": self.accuracy, "iteration": self.iteration, "state": self.state}
@@ -389,38 +349,6 @@ def _hold_out(split: TensorSplit, fraction: float, seed: int) -> tuple[TensorSpl
     return TensorSplit(split.x[fit], split.y[fit], split.b[fit]), TensorSplit(split.x[val], split.y[val], split.b[val])
 
 
-def _finished(row: dict[str, float], settings: TrainSettings) -> bool:
-    """100 % training accuracy (§4.2), or full-train CE below ``stop_loss`` when set (Fig 24)."""
-    if settings.stop_loss is not None:
-        return row["train_ce"] < settings.stop_loss
-    return row["train_acc"] >= 1.0
-
-
-def stalled(history: list[dict[str, float]], settings: TrainSettings) -> bool:
-    """No progress over the last ``stall_window`` evaluations (0 = never stalls).
-
-    Progress = the best ``train_acc`` of the last W log rows exceeds the best of all rows
-    before them by more than ``stall_min_gain``, or their lowest ``train_ce`` is below the
-    lowest before them by more than the fraction ``stall_min_loss_drop``. Runs with a
-    ``stop_loss`` (Fig 24: train past 100 % accuracy until the loss is small) never stall.
-    """
-    window = settings.stall_window
-    if window <= 0 or len(history) <= window or settings.stop_loss is not None:
-        return False
-    accuracies = [row["train_acc"] for row in history]
-    losses = [row["train_ce"] for row in history]
-    accuracy_gain = max(accuracies[-window:]) - max(accuracies[:-window])
-    loss_drop = 1.0 - min(losses[-window:]) / max(min(losses[:-window]), 1e-30)
-    return accuracy_gain <= settings.stall_min_gain and not loss_drop > settings.stall_min_loss_drop
-
-
-def fixed_test_indices(n_test: int, n: int, seed: int) -> torch.Tensor | None:
-    """Indices of the unbiased-test subset evaluated during training (None = the whole split)."""
-    if n >= n_test:
-        return None
-    return torch.randperm(n_test, generator=torch.Generator().manual_seed(seed + 1))[:n]
-
-
 def _fixed_test_subset(test_split: TensorSplit, n: int, seed: int) -> TensorSplit:
     """The unbiased-test subset evaluated during training; the same for every log row."""
     indices = fixed_test_indices(len(test_split), n, seed)
@@ -430,81 +358,36 @@ def _fixed_test_subset(test_split: TensorSplit, n: int, seed: int) -> TensorSpli
     return TensorSplit(test_split.x[indices], test_split.y[indices], test_split.b[indices])
 
 
-def _log_row(
-    iteration: int, stats: _IntervalStats, model: nn.Module, train_split: TensorSplit, test_subset: TensorSplit,
-    lr: float,
-) -> dict[str, float]:
-    train_ce, train_acc = evaluate_loss_and_accuracy(model, train_split)
-    return {
-        "iteration": iteration,
-        "lr": lr,
-        **stats.row(),
-        "train_ce": train_ce,
-        "train_acc": train_acc,
-        "test_acc": evaluate_accuracy(model, test_subset),
-        "param_norm": parameter_norm(model),
-    }
-
-
-def _save_checkpoint(path: Path, settings: TrainSettings, iteration: int, history: list, elapsed: float,
-                     model: nn.Module, optimizer: torch.optim.Optimizer,
-                     scheduler: torch.optim.lr_scheduler.LRScheduler, sampler: _BatchSampler,
-                     best: _BestWeights, snapshots: _Snapshots) -> None:
+def _save_checkpoint(path: Path, run: _SingleRun) -> None:
     state = {
-        "settings": asdict(settings),
-        "iteration": iteration,
-        "history": history,
-        "elapsed_s": elapsed,
-        "model": model.state_dict(),
-        "optimizer": optimizer.state_dict(),
-        "scheduler": scheduler.state_dict(),
-        "sampler": sampler.state_dict(),
-        "best": best.state_dict(),
-        "snapshots": snapshots.state_dict(),
+        "settings": asdict(run.settings),
+        "iteration": run.iteration,
+        "history": run.history,
+        "elapsed_s": run.elapsed(),
+        "model": run.model.state_dict(),
+        "optimizer": run.optimizer.state_dict(),
+        "scheduler": run.scheduler.state_dict(),
+        "sampler": run.sampler.state_dict(),
+        "best": run.best.state_dict(),
+        "snapshots": run.snapshots.state_dict(),
     }
     with atomic_path(path) as tmp:
         torch.save(state, tmp)
 
 
-def _load_checkpoint(path: Path, settings: TrainSettings, model: nn.Module, optimizer: torch.optim.Optimizer,
-                     scheduler: torch.optim.lr_scheduler.LRScheduler, sampler: _BatchSampler,
-                     best: _BestWeights, snapshots: _Snapshots) -> tuple[int, list, float]:
+def _load_checkpoint(path: Path, run: _SingleRun) -> tuple[int, list, float]:
     state = read_checkpoint(path)
     if state is None:
         return 0, [], 0.0
-    if _with_defaults(state["settings"]) != asdict(settings):
+    if with_defaults(state["settings"]) != asdict(run.settings):
         raise ValueError(
             f"checkpoint {path} was written with different settings {state['settings']}; "
-            f"delete it to restart this run with {asdict(settings)}"
+            f"delete it to restart this run with {asdict(run.settings)}"
         )
-    model.load_state_dict(state["model"])
-    optimizer.load_state_dict(state["optimizer"])
-    scheduler.load_state_dict(state["scheduler"])
-    sampler.load_state_dict(state["sampler"])
-    best.load_state_dict(state["best"])
-    snapshots.load_state_dict(state.get("snapshots", {}))
+    run.model.load_state_dict(state["model"])
+    run.optimizer.load_state_dict(state["optimizer"])
+    run.scheduler.load_state_dict(state["scheduler"])
+    run.sampler.load_state_dict(state["sampler"])
+    run.best.load_state_dict(state["best"])
+    run.snapshots.load_state_dict(state.get("snapshots", {}))
     return int(state["iteration"]), list(state["history"]), float(state["elapsed_s"])
-
-
-def read_checkpoint(path: Path) -> dict[str, Any] | None:
-    """The checkpoint at ``path``, or None (and the file removed) when it cannot be read.
-
-    A checkpoint is written atomically, so a damaged one (a truncated copy, a full disk) is
-    rare; it is never loaded: the run says so in its log and starts again from iteration 0.
-    """
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=False)
-        if not isinstance(state, dict) or "iteration" not in state:
-            raise ValueError("not a training checkpoint")
-    except Exception as error:  # any unreadable file means: start again
-        log.warning("checkpoint %s is unreadable (%s: %s); restarting from iteration 0",
-                    path, type(error).__name__, error)
-        Path(path).unlink(missing_ok=True)
-        return None
-    return state
-
-
-def _with_defaults(saved: dict[str, Any]) -> dict[str, Any]:
-    """Checkpointed settings with fields added since it was written set to their defaults."""
-    defaults = {f.name: f.default for f in fields(TrainSettings) if f.default is not MISSING}
-    return {**defaults, **saved}

@@ -11,7 +11,8 @@ each ``Linear`` into one batched matmul and each ``Conv2d`` into one grouped con
 What each model keeps as if it had trained alone (:mod:`largelr.training.loop` is the reference):
 
 * its initialisation (the caller builds each model from its own seed), its own seeded
-  minibatch order (:class:`~largelr.training.loop._BatchSampler`) and its own fixed test subset;
+  minibatch order (:class:`~largelr.training.protocol.BatchSampler`, stepped together by
+  :class:`~largelr.training.protocol.StackedSampler`) and its own fixed test subset;
 * its own learning rate: the optimizer update is written per model here
   (:class:`StackedOptimizer`, SGD with momentum / weight decay, Adam and AdamW, matching
   ``torch.optim``), and the schedule factor of :func:`largelr.training.optim.lr_factor` multiplies it;
@@ -19,7 +20,13 @@ What each model keeps as if it had trained alone (:mod:`largelr.training.loop` i
   whose gradient with respect to model m's weights is model m's own gradient;
 * its own end: a model that converges, stalls or diverges is taken out of the stack at that
   iteration (its weights, history and snapshots are kept) and the others go on, so one slow
-  model never holds the group, and the job ends when every model has stopped.
+  model never holds the group, and the job ends when every model has stopped;
+* its own stopping check: at a log row each model leaves the check at its own first
+  misclassified sample (:func:`largelr.training.protocol.check_scan`).
+
+The protocol itself (sampler, statistics, snapshots, the divergence watch, the stopping
+check, the stop rules and the driver) is :mod:`largelr.training.protocol`, shared with
+:func:`largelr.training.loop.train`; this module is the stacked step and log rows.
 
 Recipes that cannot be stacked (ASAM, validation-set model selection, PSGD-Kron, models with
 batch-norm buffers, settings that differ beyond lr / seed / snapshot interval) are trained one
@@ -34,7 +41,6 @@ from __future__ import annotations
 
 import copy
 import logging
-import math
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -48,21 +54,27 @@ from torch.nn import functional as F
 from largelr.io import atomic_path
 from largelr.training.objectives import per_sample_loss
 from largelr.training.optim import lr_factor, schedule_length
-from largelr.training.loop import (
-    CONVERGED,
+from largelr.training.protocol import (
     DIVERGED,
+    EVAL_BATCH,
     MAX_ITERS,
-    STALLED,
+    BatchSampler,
+    DivergenceWatch,
+    ErrorMemory,
+    IntervalStats,
+    Snapshots,
+    StackedSampler,
     TensorSplit,
     TrainResult,
     TrainSettings,
-    _BatchSampler,
-    _finished,
+    diverging,
+    drive,
     fixed_test_indices,
-    _IntervalStats,
-    _Snapshots,
+    full_evaluation_due,
     read_checkpoint,
-    stalled,
+    stop_status,
+    train_values,
+    with_defaults,
 )
 
 log = logging.getLogger(__name__)
@@ -210,6 +222,20 @@ def _test_indices(n_test: int, n: int, seed: int) -> torch.Tensor:
     return torch.arange(n_test) if indices is None else indices
 
 
+def functional_forward(model: nn.Module) -> tuple[Callable, Callable]:
+    """``(forward, forward_shared)``: ``model``'s forward over stacked weights ``{name: [M, ...]}``.
+
+    ``forward(params, x)`` takes per-model inputs ``[M, B, ...]``; ``forward_shared(params, x)``
+    one input batch ``[B, ...]`` for every model. Both return ``[M, B, classes]``.
+    """
+    base = copy.deepcopy(model).to("meta")
+
+    def call(p: Params, x: torch.Tensor) -> torch.Tensor:
+        return functional_call(base, p, (x,))
+
+    return vmap(call), vmap(call, in_dims=(0, None))
+
+
 class _Group:
     """The stacked state of the models still training, and what the stopped ones left."""
 
@@ -219,24 +245,21 @@ class _Group:
         self.common = settings[0]
         device = train_split.x.device
         self.device = device
-        base = copy.deepcopy(models[0]).to("meta")
-
-        def call(p: Params, x: torch.Tensor) -> torch.Tensor:
-            return functional_call(base, p, (x,))
-
-        self.forward = vmap(call)  # per-model inputs [M, B, ...]
-        self.forward_shared = vmap(call, in_dims=(0, None))  # one input batch for every model
+        self.forward, self.forward_shared = functional_forward(models[0])
         self.params = stack_parameters(models, device)
         self.active = list(range(len(models)))
         self.optimizer = StackedOptimizer(self.common.optimizer, torch.tensor(
             [s.lr for s in settings], dtype=next(iter(self.params.values())).dtype, device=device))
-        self.samplers = [_BatchSampler(len(train_split), s.batch_size, s.seed) for s in settings]
+        self.samplers = [BatchSampler(len(train_split), s.batch_size, s.seed) for s in settings]
+        self.sampler = StackedSampler(self.samplers, device)
         test_subsets = [_test_indices(len(test_split), s.test_eval_samples, s.seed) for s in settings]
         self.test_indices = torch.stack(test_subsets).to(device)
-        self.histories: list[list[dict[str, float]]] = [[] for _ in settings]
-        self.snapshots = [_Snapshots(s.snapshot_interval) for s in settings]
+        self.histories: list[list[dict[str, float | None]]] = [[] for _ in settings]
+        self.snapshots = [Snapshots(s.snapshot_interval) for s in settings]
         self.finished: dict[int, dict[str, Any]] = {}
         self.iteration, self.elapsed_before = 0, 0.0
+        self.watch = DivergenceWatch(len(models), device, self.common.divergence_loss)
+        self.memory = ErrorMemory(len(models), len(train_split), device)
 
     # ---- removing models from the stack -------------------------------------------------
     def stop(self, rows: Sequence[int], statuses: Sequence[str], elapsed: float) -> None:
@@ -255,6 +278,8 @@ class _Group:
         kept = torch.tensor(keep, device=self.device)
         self.params = _keep(self.params, kept)
         self.optimizer.keep(kept)
+        self.memory.keep(kept)
+        self.watch.reset(len(keep))
         self.active = [self.active[row] for row in keep]
 
     # ---- checkpoint ---------------------------------------------------------------------
@@ -273,39 +298,29 @@ class _Group:
         }
 
     def load_state_dict(self, state: dict[str, Any], path: Path) -> None:
-        if state["settings"] != [asdict(s) for s in self.settings]:
+        if [with_defaults(s) for s in state["settings"]] != [asdict(s) for s in self.settings]:
             raise ValueError(f"checkpoint {path} was written for other settings; delete it to restart this group")
         self.iteration, self.elapsed_before = int(state["iteration"]), float(state["elapsed_s"])
-        self.active = list(state["active"])
-        self.params = {k: v.to(self.device).requires_grad_(True) for k, v in state["params"].items()}
-        self.optimizer.load_state_dict(state["optimizer"])
-        for sampler, saved in zip(self.samplers, state["samplers"], strict=True):
-            sampler.load_state_dict(saved)
+        self.load_training_state(state)
         self.histories = [list(h) for h in state["histories"]]
         for snapshots, saved in zip(self.snapshots, state["snapshots"], strict=True):
             snapshots.load_state_dict(saved)
         self.finished = {int(k): v for k, v in state["finished"].items()}
 
-
-@torch.no_grad()
-def _evaluate_shared(group: _Group, split: TensorSplit, batch_size: int = 2000) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per-model mean cross-entropy and accuracy on the whole of ``split`` (every model sees it)."""
-    n_models = len(group.active)
-    chunk = max(100, batch_size // n_models)
-    loss_sum = torch.zeros(n_models, device=group.device, dtype=torch.float64)
-    correct = torch.zeros(n_models, device=group.device, dtype=torch.float64)
-    for start in range(0, len(split), chunk):
-        x, y = split.x[start : start + chunk], split.y[start : start + chunk]
-        logits = group.forward_shared(group.params, x)  # [M, n, C]
-        correct += (logits.argmax(dim=-1) == y).sum(dim=-1)
-        losses = F.cross_entropy(logits.flatten(0, 1), y.repeat(n_models), reduction="none")
-        loss_sum += losses.view(n_models, -1).sum(-1)
-    n = max(len(split), 1)
-    return loss_sum / n, correct / n
+    def load_training_state(self, state: dict[str, Any]) -> None:
+        """Weights, optimizer and samplers of the models in ``state["active"]`` (a checkpoint or an anchor)."""
+        self.active = list(state["active"])
+        self.params = {k: v.to(self.device).detach().clone().requires_grad_(True) for k, v in state["params"].items()}
+        self.optimizer.load_state_dict(state["optimizer"])
+        for sampler, saved in zip(self.samplers, state["samplers"], strict=True):
+            sampler.load_state_dict(saved)
+        self.sampler.invalidate()
+        self.watch.reset(len(self.active))
+        self.memory = ErrorMemory(len(self.active), self.memory.wrong.shape[1], self.device)
 
 
 @torch.no_grad()
-def _evaluate_subsets(group: _Group, split: TensorSplit, batch_size: int = 2000) -> torch.Tensor:
+def _evaluate_subsets(group: _Group, split: TensorSplit, batch_size: int = EVAL_BATCH) -> torch.Tensor:
     """Per-model accuracy on each model's own fixed test subset."""
     indices = group.test_indices[group.active]  # [M, n]
     n_models, n = indices.shape
@@ -318,20 +333,6 @@ def _evaluate_subsets(group: _Group, split: TensorSplit, batch_size: int = 2000)
     return correct / max(n, 1)
 
 
-def _log_rows(group: _Group, stats: _IntervalStats, train_split: TensorSplit, test_split: TensorSplit,
-              factor: float) -> list[dict[str, float]]:
-    """One log row per active model, with the columns of :func:`largelr.training.loop._log_row`."""
-    train_ce, train_acc = (t.tolist() for t in _evaluate_shared(group, train_split))
-    test_acc = _evaluate_subsets(group, test_split).tolist()
-    with torch.no_grad():
-        norms = torch.sqrt(sum((p.detach() ** 2).flatten(1).sum(1) for p in group.params.values())).tolist()
-    return [
-        {"iteration": group.iteration, "lr": group.settings[index].lr * factor, **stats.row(row),
-         "train_ce": train_ce[row], "train_acc": train_acc[row], "test_acc": test_acc[row], "param_norm": norms[row]}
-        for row, index in enumerate(group.active)
-    ]
-
-
 def train_stacked(
     models: Sequence[nn.Module],
     train_split: TensorSplit,
@@ -340,110 +341,190 @@ def train_stacked(
     checkpoint_path: str | Path | None = None,
     stop_after: int | None = None,
     on_stop: Callable[[int, StackedOutcome], None] | None = None,
+    reference: bool = False,
 ) -> list[StackedOutcome]:
     """Train ``models`` (model m with ``settings[m]``) stacked; resume from ``checkpoint_path``.
 
     Returns one :class:`StackedOutcome` per model, in order. ``stop_after`` (tests only)
     returns right after the checkpoint written at that iteration, as a killed job would stop.
-    ``on_stop`` is called once per model as it stops (progress reporting).
+    ``on_stop`` is called once per model as it stops (progress reporting). ``reference``: the
+    protocol with a per-step host divergence test and a full-split evaluation at every row
+    (:func:`largelr.training.protocol.drive`), for tests to compare against.
     """
     reason = why_not_stackable(models[0], settings)
     if reason:
         raise ValueError(f"these cells cannot be trained stacked: {reason}")
-    common = settings[0]
-    group = _Group(models, settings, train_split, test_split)
-    checkpoint_path = Path(checkpoint_path) if checkpoint_path else None
-    saved = read_checkpoint(checkpoint_path) if checkpoint_path is not None and checkpoint_path.exists() else None
-    if saved is not None:
-        group.load_state_dict(saved, checkpoint_path)
-        log.info("resumed %d stacked models from %s at iteration %d (%d still training)",
-                 len(models), checkpoint_path, group.iteration, len(group.active))
-    if group.iteration == 0:
-        for row, index in enumerate(group.active):
-            group.snapshots[index].take_state(0, lambda row=row: _model_state(group.params, row))
-    schedule = dict(common.schedule or {})
-    kind = schedule.get("kind", "constant")
-
-    def factor(iteration: int) -> float:
-        return lr_factor(kind, schedule, iteration, schedule_length(schedule, common.max_iters))
-
-    started = time.perf_counter()
-
-    def elapsed() -> float:
-        return group.elapsed_before + time.perf_counter() - started
-
-    reported: set[int] = set(group.finished)
-
-    def report() -> None:
-        for index in sorted(set(group.finished) - reported):
-            reported.add(index)
-            if on_stop is not None:
-                on_stop(index, _outcome(group, index))
-
-    stats = _IntervalStats()
-    while group.active and group.iteration < common.max_iters:
-        rows = torch.stack([group.samplers[i].next_indices() for i in group.active]).to(group.device)
-        x, y, b = train_split.x[rows], train_split.y[rows], train_split.b[rows]
-        logits = group.forward(group.params, x)
-        losses = per_sample_loss(logits.flatten(0, 1), y.flatten(), common.loss).view(y.shape)
-        loss = losses.mean(dim=1) + _penalties(group.params, common.l1, common.l2)
-        values = loss.detach().tolist()
-        bad = [r for r, v in enumerate(values) if not math.isfinite(v) or v > common.divergence_loss]
-        good = [r for r in range(len(values)) if r not in bad]
-        grads = torch.autograd.grad(loss[good].sum(), list(group.params.values())) if good else []
-        if bad:
-            for r in bad:
-                log.warning("model %d (lr %g, seed %d): iteration %d loss %s, run diverged", group.active[r],
-                            settings[group.active[r]].lr, settings[group.active[r]].seed, group.iteration, values[r])
-            kept = torch.tensor(good, device=group.device, dtype=torch.long)
-            group.stop(bad, [DIVERGED] * len(bad), elapsed())
-            report()
-            if not group.active:
-                break
-            grads = [g[kept] for g in grads]
-            stats.keep(kept)
-            losses, logits, y, b = losses[kept], logits[kept], y[kept], b[kept]
-        group.optimizer.step(group.params, grads, factor(group.iteration))
-        group.iteration += 1
-        stats.add(losses.detach(), logits.detach(), b != y)
-        if group.iteration % common.eval_interval == 0 or group.iteration == common.max_iters:
-            _evaluation(group, stats, train_split, test_split, factor(group.iteration), elapsed)
-            report()
-            stats = _IntervalStats()
-            if (checkpoint_path is not None and group.active
-                    and group.iteration % common.checkpoint_interval == 0):
-                with atomic_path(checkpoint_path) as tmp:
-                    torch.save(group.state_dict(elapsed()), tmp)
-                if stop_after is not None and group.iteration >= stop_after:
-                    return []
+    run = _StackedRun(models, train_split, test_split, settings, checkpoint_path, on_stop, reference)
+    if drive(run, settings[0], run.checkpoint_path is not None, stop_after, reference):
+        return []
+    group = run.group
     if group.active:
-        group.stop(list(range(len(group.active))), [MAX_ITERS] * len(group.active), elapsed())
-        report()
+        group.stop(list(range(len(group.active))), [MAX_ITERS] * len(group.active), run.elapsed())
+        run.report()
     return [_outcome(group, index) for index in range(len(models))]
 
 
-def _evaluation(group: _Group, stats: _IntervalStats, train_split: TensorSplit, test_split: TensorSplit,
-                factor: float, elapsed: Callable[[], float]) -> None:
-    """Log rows for every active model; stop those that converged or stalled."""
-    rows = _log_rows(group, stats, train_split, test_split, factor)
-    stopping, statuses = [], []
-    for row, (index, entry) in enumerate(zip(group.active, rows, strict=True)):
-        history, settings = group.histories[index], group.settings[index]
-        history.append(entry)
-        if group.snapshots[index].due(group.iteration):
-            group.snapshots[index].take_state(group.iteration, lambda row=row: _model_state(group.params, row))
-        if _finished(entry, settings):
-            stopping.append(row)
-            statuses.append(CONVERGED)
-        elif stalled(history, settings):
-            stopping.append(row)
-            statuses.append(STALLED)
-    n_active = len(rows)
-    accuracies = sorted(entry["train_acc"] for entry in rows)
-    log.info("iter %6d  %d models training, train acc %.4f-%.4f", group.iteration, n_active,
-             accuracies[0], accuracies[-1])
-    if stopping:
-        group.stop(stopping, statuses, elapsed())
+class _StackedRun:
+    """The stacked engine of :func:`train_stacked`: its step and its log rows."""
+
+    def __init__(self, models: Sequence[nn.Module], train_split: TensorSplit, test_split: TensorSplit,
+                 settings: Sequence[TrainSettings], checkpoint_path: str | Path | None,
+                 on_stop: Callable[[int, StackedOutcome], None] | None, reference: bool) -> None:
+        self.group = group = _Group(models, settings, train_split, test_split)
+        self.train_split, self.test_split, self.common = train_split, test_split, settings[0]
+        self.on_stop, self.reference, self.saved = on_stop, reference, None
+        self.checkpoint_path = Path(checkpoint_path) if checkpoint_path else None
+        path = self.checkpoint_path
+        saved = read_checkpoint(path) if path is not None and path.exists() else None
+        if saved is not None:
+            group.load_state_dict(saved, self.checkpoint_path)
+            log.info("resumed %d stacked models from %s at iteration %d (%d still training)",
+                     len(models), self.checkpoint_path, group.iteration, len(group.active))
+        if group.iteration == 0:
+            for row, index in enumerate(group.active):
+                group.snapshots[index].take_state(0, lambda row=row: _model_state(group.params, row))
+        self.schedule = dict(self.common.schedule or {})
+        self.reported: set[int] = set(group.finished)
+        self.stats = IntervalStats()
+        self.started = time.perf_counter()
+
+    @property
+    def iteration(self) -> int:
+        return self.group.iteration
+
+    @property
+    def watch(self) -> DivergenceWatch:
+        return self.group.watch
+
+    def elapsed(self) -> float:
+        return self.group.elapsed_before + time.perf_counter() - self.started
+
+    def factor(self, iteration: int) -> float:
+        kind = self.schedule.get("kind", "constant")
+        return lr_factor(kind, self.schedule, iteration, schedule_length(self.schedule, self.common.max_iters))
+
+    def running(self) -> bool:
+        return bool(self.group.active)
+
+    def report(self) -> None:
+        for index in sorted(set(self.group.finished) - self.reported):
+            self.reported.add(index)
+            if self.on_stop is not None:
+                self.on_stop(index, _outcome(self.group, index))
+
+    def step(self, sync: bool) -> None:
+        """One minibatch step of every active model. ``sync``: read the losses on the host and
+        take diverged models out of the stack before the update; else the test stays on the device."""
+        group, split = self.group, self.train_split
+        rows = group.sampler.next_rows(group.active)
+        x, y, b = split.x[rows], split.y[rows], split.b[rows]
+        logits = group.forward(group.params, x)
+        losses = per_sample_loss(logits.flatten(0, 1), y.flatten(), self.common.loss).view(y.shape)
+        loss = losses.mean(dim=1) + _penalties(group.params, self.common.l1, self.common.l2)
+        if not sync:
+            group.watch.observe(loss, group.iteration)
+            grads = torch.autograd.grad(loss.sum(), list(group.params.values()))
+        else:
+            values = loss.detach().tolist()
+            bad = [r for r, v in enumerate(values) if diverging(v, self.common)]
+            good = [r for r in range(len(values)) if r not in bad]
+            grads = torch.autograd.grad(loss[good].sum(), list(group.params.values())) if good else []
+            if bad:
+                kept = self._stop_diverged(bad, good, values)
+                if kept is None:
+                    return
+                grads = [g[kept] for g in grads]
+                losses, logits, y, b = losses[kept], logits[kept], y[kept], b[kept]
+        group.optimizer.step(group.params, grads, self.factor(group.iteration))
+        group.iteration += 1
+        self.stats.add(losses.detach(), logits.detach(), b != y)
+
+    def _stop_diverged(self, bad: list[int], good: list[int], values: list[float]) -> torch.Tensor | None:
+        """Take the stack rows ``bad`` out as diverged; the kept rows (None when none is left)."""
+        group = self.group
+        for r in bad:
+            index = group.active[r]
+            log.warning("model %d (lr %g, seed %d): iteration %d loss %s, run diverged", index,
+                        group.settings[index].lr, group.settings[index].seed, group.iteration, values[r])
+        kept = torch.tensor(good, device=group.device, dtype=torch.long)
+        group.stop(bad, [DIVERGED] * len(bad), self.elapsed())
+        self.report()
+        if not group.active:
+            return None
+        self.stats.keep(kept)
+        return kept
+
+    def evaluate_chunk(self, rows: torch.Tensor, start: int, stop: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """The protocol's chunk evaluator for the stack rows ``rows`` (one shared input chunk)."""
+        group = self.group
+        params = group.params if len(rows) == len(group.active) else {k: v[rows] for k, v in group.params.items()}
+        x, y = self.train_split.x[start:stop], self.train_split.y[start:stop]
+        logits = group.forward_shared(params, x)  # [M', n, C]
+        losses = F.cross_entropy(logits.flatten(0, 1), y.repeat(len(rows)), reduction="none")
+        return losses.view(len(rows), -1).sum(-1), logits.argmax(dim=-1) != y
+
+    @torch.no_grad()
+    def log_rows(self) -> list[dict[str, float | None]]:
+        """One log row per active model, with the columns of :meth:`largelr.training.loop._SingleRun.log_row`."""
+        group = self.group
+        full = self.reference or any(
+            full_evaluation_due(group.settings[index], group.iteration, group.snapshots[index].due(group.iteration))
+            for index in group.active)
+        chunk = max(100, EVAL_BATCH // len(group.active))
+        train_ce, train_acc = train_values(self.evaluate_chunk, len(self.train_split), chunk, group.memory, full)
+        test_acc = _evaluate_subsets(group, self.test_split).tolist()
+        norms = torch.sqrt(sum((p.detach() ** 2).flatten(1).sum(1) for p in group.params.values())).tolist()
+        factor = self.factor(group.iteration)
+        return [
+            {"iteration": group.iteration, "lr": group.settings[index].lr * factor, **self.stats.row(row),
+             "train_ce": train_ce[row], "train_acc": train_acc[row], "test_acc": test_acc[row],
+             "param_norm": norms[row]}
+            for row, index in enumerate(group.active)
+        ]
+
+    def log_and_check(self) -> None:
+        """Log rows for every active model; stop those that converged or stalled."""
+        group = self.group
+        rows = self.log_rows()
+        stopping, statuses = [], []
+        for row, (index, entry) in enumerate(zip(group.active, rows, strict=True)):
+            history, settings = group.histories[index], group.settings[index]
+            history.append(entry)
+            if group.snapshots[index].due(group.iteration):
+                group.snapshots[index].take_state(group.iteration, lambda row=row: _model_state(group.params, row))
+            status = stop_status(history, settings)
+            if status is not None:
+                stopping.append(row)
+                statuses.append(status)
+        accuracies = sorted(entry["train_acc"] for entry in rows if entry["train_acc"] is not None)
+        log.info("iter %6d  %d models training, train acc %s", group.iteration, len(rows),
+                 f"{accuracies[0]:.4f}-{accuracies[-1]:.4f}" if accuracies else "(not evaluated at this row)")
+        self.stats = IntervalStats()
+        if stopping:
+            group.stop(stopping, statuses, self.elapsed())
+            self.report()
+
+    def anchor(self) -> None:
+        """Keep (on the device) what a replay of the next interval starts from."""
+        group = self.group
+        optimizer = group.optimizer.state_dict()
+        self.saved = {
+            "iteration": group.iteration,
+            "active": list(group.active),
+            "params": {k: v.detach().clone() for k, v in group.params.items()},
+            "optimizer": {**optimizer, "state": {n: {k: v.clone() for k, v in s.items()}
+                                                 for n, s in optimizer["state"].items()}},
+            "samplers": [s.state_dict() for s in group.samplers],
+        }
+
+    def rewind(self) -> None:
+        self.group.iteration = self.saved["iteration"]
+        self.group.load_training_state(self.saved)
+        self.stats = IntervalStats()
+
+    def save_checkpoint(self) -> None:
+        with atomic_path(self.checkpoint_path) as tmp:
+            torch.save(self.group.state_dict(self.elapsed()), tmp)
 
 
 def _outcome(group: _Group, index: int) -> StackedOutcome:
