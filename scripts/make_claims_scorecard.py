@@ -15,5 +15,7 @@ write_table(card, Path(snakemake.output.csv).with_suffix(""),
             caption="Claims scorecard: does each metric rise with the learning rate? (per recipe; ρ and verdict"
                     " over converged runs only; 'inconclusive (under-trained)' = fewer than 3 LRs with a"
                     " converged run; prunability_<ranking> = κ-prunability with the units ranked by <ranking>,"
-                    " prunability = the first of analysis.prune_rankings)", formats=("csv", "md"))
+                    " prunability = the first of analysis.prune_rankings; normalisation: retention ="
+                    " mean Acc(f^k)/Acc(f), accuracy = mean Acc(f^k) (pruned_accuracy*), the two readings of §3.2;"
+                    " csi_live / bsi_live = over live neurons; BSI has no claimed direction)", formats=("csv", "md"))
 log.info("verdicts: %s", card["verdict"].value_counts().to_dict() if len(card) else {})
