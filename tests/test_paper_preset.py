@@ -129,7 +129,34 @@ def test_scheduled_recipes_have_an_explicit_length_below_the_cap(shipped_config,
         assert schedule["iterations"] == length < paper["training"]["max_iters"] and cap >= length
 
 
-def test_paper_dag_builds_with_the_fig11_rules(repo, tmp_path):
+# ---- issue 18 items 5, 6: the CIFAR-based FCN panels, 10-seed galleries --------------------------
+
+@pytest.mark.parametrize("figure", ["fig04", "fig05", "fig16", "fig17"])
+def test_figures_4_5_16_17_draw_the_fcn_panels_of_the_cifar_based_datasets(paper, grid, figure):
+    """Table 1's FCN cells of MNIST-CIFAR / Corrupted CIFAR-10 train under *_fcn (rho = 0.25, §4.1)."""
+    spec = paper["figures"][figure]
+    cells = _figure_cells(paper, grid, spec)
+    generators = {"mnist_cifar", "corrupted_cifar10"} if figure != "fig16" else {"corrupted_cifar10"}
+    for generator in generators:
+        ours = cells[cells["dataset"].map(lambda d: paper["datasets"][d]["generator"]) == generator]
+        archs = {paper["models"][m]["arch"] for m in ours["model"]}
+        assert "fcn" in archs and archs - {"fcn"}, (figure, generator, archs)
+        fcn_datasets = {d for d, m in zip(ours["dataset"], ours["model"]) if paper["models"][m]["arch"] == "fcn"}
+        assert fcn_datasets == {f"{generator}_fcn"}
+        assert paper["datasets"][f"{generator}_fcn"]["params"]["rho_train"] == 0.25
+
+
+@pytest.mark.parametrize("figure", ["fig01b", "fig29", "fig31"])
+def test_mnist_galleries_aggregate_ten_seeds_at_low_and_high_lr(paper, grid, figure):
+    """Suppl. E: attribution maps aggregated over 10 random seeds (Figs 1 right, 29, 31)."""
+    spec = paper["figures"][figure]
+    rows = _figure_cells(paper, grid, spec)
+    assert set(rows["model"]) == {"resnet18"}
+    for lr in (rows["lr"].min(), rows["lr"].max()):
+        assert rows[rows["lr"] == lr]["seed"].nunique() == 10, (figure, lr)
+
+
+def test_paper_dag_builds_with_the_fig11_and_fig28d_rules_and_the_ten_seed_galleries(repo, tmp_path):
     result = subprocess.run(
         [sys.executable, "-m", "snakemake", "-s", str(repo / "Snakefile"), "--directory", str(tmp_path),
          "-n", "--config", "preset=paper"], capture_output=True, text=True, timeout=300)
@@ -137,3 +164,15 @@ def test_paper_dag_builds_with_the_fig11_rules(repo, tmp_path):
     assert "results/paper/figures/fig11.pdf" in result.stdout
     assert "results/paper/figures/fig11b.pdf" in result.stdout
     assert "results/paper/data/imagenet.npz" in result.stdout
+    # issue 18 item 3: Fig 28 top right from lr_drop_at cells of Colored MNIST, ResNet18
+    assert "rule figure_lr_drop:" in result.stdout and "results/paper/figures/fig28d.pdf" in result.stdout
+    drop_cell = "dataset~colored_mnist/model~resnet18/optimizer~sgd/lr~0.25/hp~lr_drop_at=1000/seed~0"
+    assert f"results/paper/analysis/{drop_cell}/metrics.json" in result.stdout
+    # item 6: seed 9 of the low and high LR of Double MNIST's and Colored MNIST's galleries
+    for dataset, lrs in (("double_mnist", ("0.001", "0.1")), ("colored_mnist", ("0.001", "0.25"))):
+        for lr in lrs:
+            cell = f"dataset~{dataset}/model~resnet18/optimizer~sgd/lr~{lr}/hp~none/seed~9"
+            assert f"results/paper/analysis/{cell}/attribution_maps.npz" in result.stdout, cell
+    # item 4: Fig 9's focal-loss landscape
+    focal = "dataset~colored_mnist/model~resnet18/optimizer~sgd_table2/lr~0.001/hp~focal_gamma=25/seed~0"
+    assert f"results/paper/analysis/{focal}/landscape.npz" in result.stdout

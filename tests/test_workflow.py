@@ -194,5 +194,7 @@ def test_inventory_lists_every_paper_figure(ci_run):
     inventory = pd.read_csv(ci_run / "results/ci/figures/inventory.csv")
     assert list(inventory["figure"]) == list(range(1, 35))
     built = set(inventory.loc[inventory["built"], "figure"])
-    assert {2, 3, 6, 9, 12, 14, 15, 21, 25, 28, 29} == built
+    # a figure is built when every panel is (issue 18 item 8): ci's Figs 9 (no focal-loss models),
+    # 12, 21 (parity / moon-star, not the paper's datasets) and 28 (bottom only) are not
+    assert {2, 3, 6, 14, 15, 25, 29} == built
     assert inventory.loc[~inventory["built"], "reason"].str.len().gt(0).all()

@@ -1,9 +1,19 @@
-"""The figure inventory: every paper figure is listed, built or with a reason (SPEC §6, §8)."""
+"""The figure inventory: every paper figure is listed panel by panel, built or with a reason."""
 
 from __future__ import annotations
 
+import pytest
 
-from largelr.reporting.inventory import PAPER_FIGURES, figure_inventory, figure_number, paper_caption
+from largelr.reporting.inventory import (PAPER_FIGURES, Panel, builds_panel, figure_inventory, figure_number,
+                                         panel_inventory, paper_caption, paper_panels)
+
+DATASETS = {"parity": {"generator": "parity"}, "colored_mnist": {"generator": "colored_mnist"},
+            "corrupted_cifar10": {"generator": "corrupted_cifar10"},
+            "corrupted_cifar10_fcn": {"generator": "corrupted_cifar10"}}
+
+
+def _preset(**figures):
+    return {"datasets": DATASETS, "figures": figures}
 
 
 def test_figure_numbers_from_names():
@@ -11,15 +21,50 @@ def test_figure_numbers_from_names():
     assert paper_caption("fig28b").startswith("optimizers") and paper_caption("other") == "other"
 
 
-def test_inventory_marks_built_figures_and_explains_the_rest():
-    table = figure_inventory("demo", {"fig02": {}, "fig28": {}, "fig28c": {}})
-    assert list(table["figure"]) == list(range(1, 35)) == sorted(PAPER_FIGURES)
-    row28 = table.set_index("figure").loc[28]
-    assert row28["built"] and row28["files"] == "fig28, fig28c" and row28["scale"] == "demo scale"
-    missing = table[~table["built"]].set_index("figure")
-    assert "licence" in missing.loc[7, "reason"] and "not requested" in missing.loc[4, "reason"]
+def test_a_figure_with_a_missing_panel_is_not_built_and_the_panel_is_named_with_its_reason():
+    presets = {"demo": _preset(fig02={"datasets": ["colored_mnist"]}, fig28={"dataset": "parity"},
+                               fig28c={"dataset": "parity"}, fig16={"dataset": "corrupted_cifar10"}),
+               "demo_full": _preset(fig28d={"dataset": "parity"}, fig16={"dataset": "corrupted_cifar10"})}
+    table = figure_inventory("demo", presets).set_index("figure")
+    assert list(table.index) == list(range(1, 35)) == sorted(PAPER_FIGURES)
+    row28 = table.loc[28]
+    assert not row28["built"] and row28["files"] == "fig28, fig28c" and row28["panels_built"] == "2/4"
+    assert "top centre" in row28["reason"] and "drawn by no preset" in row28["reason"]
+    assert "top right: LR drop at iteration i: not requested by preset 'demo' (CPU time budget); built by preset " \
+           "demo_full" in row28["reason"]
+    assert table.loc[16, "built"] and table.loc[16, "built_by"] == "demo, demo_full"
+    assert not table.loc[2, "built"] and table.loc[2, "panels_built"] == "1/4"  # one dataset of four
+    assert "licence" in table.loc[7, "reason"] and "not requested" not in table.loc[7, "reason"]
 
 
-def test_paper_preset_requests_every_figure(shipped_config):
-    table = figure_inventory("paper", shipped_config["presets"]["paper"]["figures"])
-    assert set(table.loc[~table["built"], "figure"]) == set()  # Fig 11 too (ImageNet-1k, placed by hand)
+def test_panels_name_the_preset_that_builds_them_from_the_resolved_presets():
+    presets = {"demo": _preset(fig04={"datasets": ["colored_mnist"]}),
+               "demo_full": _preset(fig04={"datasets": ["corrupted_cifar10_fcn"]})}
+    panels = panel_inventory("demo", presets).set_index(["figure", "panel"])
+    assert panels.loc[(4, "Colored MNIST"), "built"] and panels.loc[(4, "Colored MNIST"), "built_by"] == "demo"
+    cifar = panels.loc[(4, "Corrupted CIFAR-10")]
+    assert not cifar["built"] and cifar["built_by"] == "demo_full"  # a *_fcn dataset counts by its generator
+    assert cifar["reason"].endswith("built by preset demo_full")
+
+
+def test_fig9_needs_its_focal_loss_models():
+    lrs_only, with_fl = {"dataset": "parity"}, {"dataset": "parity", "hps": ["focal_gamma=1"]}
+    lr_panel, fl_panel = paper_panels(9)
+    assert fl_panel == Panel("focal-loss models (FL)", "fig09", hp="focal_gamma")
+    assert builds_panel(_preset(fig09=lrs_only), lr_panel) and not builds_panel(_preset(fig09=lrs_only), fl_panel)
+    assert builds_panel(_preset(fig09=with_fl), fl_panel)
+    assert not builds_panel(_preset(fig09={"dataset": "parity", "hps": ["l2=0.1"]}), fl_panel)
+
+
+@pytest.mark.parametrize("preset", ["paper", "demo"])
+def test_shipped_presets_inventories(shipped_config, preset):
+    presets = shipped_config["presets"]
+    table = figure_inventory(preset, presets).set_index("figure")
+    assert table.loc[~table["built"], "reason"].str.len().gt(0).all()
+    # no figure kind draws Fig 1 bottom or Fig 24 bottom: named, in every preset
+    for number in (1, 24):
+        assert not table.loc[number, "built"] and "drawn by no preset" in table.loc[number, "reason"]
+    if preset == "paper":  # every other figure, whole, Fig 11 too (ImageNet-1k, placed by hand)
+        assert set(table.index[~table["built"]]) == {1, 24}
+    else:  # Fig 28 top right and Fig 9's focal-loss models are in the demo (issue 18 items 3, 4)
+        assert table.loc[28, "built"] and table.loc[9, "built"]

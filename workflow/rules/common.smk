@@ -1,6 +1,7 @@
 # Every path, input function, param function and resource of the workflow lives here
 # (STYLE: one place for paths); the rule files hold rules only.
 import functools
+import math
 import os
 import shutil
 import sys
@@ -24,9 +25,16 @@ from largelr.config import (
     training_grid,
 )
 from largelr.columns import ATTRIBUTION_COLUMNS
+from largelr.training.cost import (
+    STARTUP_MINUTES,
+    estimate_cell_minutes,
+    estimate_group_minutes,
+    split_cells,
+    trains_one_after_another,
+)
+from largelr.figures.cells import intervention_selections, lr_drop_selections
 from largelr.figures.names import DISPLAY_NAMES
 from largelr.reporting.inventory import paper_caption
-from largelr.io import link_files as link_run_files
 
 # ---- configuration: validated before any job starts, every preset -----------------------
 PRESETS = resolve_config(config, Path(workflow.basedir) / "workflow" / "schemas")
@@ -207,6 +215,11 @@ def preset_figures(wildcards):
     return preset_of(wildcards)["figures"]
 
 
+def all_presets(wildcards):
+    """Every resolved preset (the figure inventory names the presets that build each panel)."""
+    return PRESETS
+
+
 def figure_spec(wildcards):
     return preset_figures(wildcards)[wildcards.figure]
 
@@ -222,40 +235,71 @@ def model_archs(wildcards):
 
 
 # ---- resources of the rules that run a torch model (snakemake-workflows convention) -----
-# mem_mb and runtime (minutes) of one job: at full scale (presets that train up to
-# training.max_iters >= FULL_SCALE_ITERS, the paper preset: full data and ResNet/WRN models on
-# one GPU of a cluster node) and at reduced scale (ci, demo). A profile's set-resources
-# still overrides them (profiles/slurm).
+# mem_mb, runtime (minutes) and gpu_mem_mb (device memory) of one job: at full scale (presets that
+# train up to training.max_iters >= FULL_SCALE_ITERS, the paper preset: full data and ResNet/WRN
+# models on one GPU of a cluster node) and at reduced scale (ci, demo). A profile's
+# set-resources still overrides them (profiles/slurm). A retry (attempt k) asks k times the
+# runtime and memory (runtime at most the preset's max_job_minutes).
 FULL_SCALE_ITERS = 100_000
-# rule: {resource: (full scale, reduced scale)}. train_group trains every LR x seed of a group;
-# dynamics runs one attribution pass per snapshot; landscape points x points full passes over
-# the training subset; background_attribution DeepLabV3-ResNet50 on the attributed samples.
+# rule: {resource: (full scale, reduced scale)}. train_group trains every LR x seed of a group
+# (at full scale its runtime comes from largelr.training.cost, see train_job_runtime; gpu_mem_mb
+# holds the training split on the device: 8 GB for CelebA at 64 px, 15.7 GB for ImageNet at
+# 32 px); dynamics runs one attribution pass per snapshot; landscape points x points full passes
+# over the training subset; background_attribution DeepLabV3-ResNet50 on the attributed samples.
 RULE_RESOURCES = {
     "generate_dataset": {"mem_mb": (32000, 4000), "runtime": (120, 30)},
-    "train_group": {"mem_mb": (32000, 8000), "runtime": (720, 240)},
-    "evaluate": {"mem_mb": (32000, 4000), "runtime": (120, 30)},
-    "attribute": {"mem_mb": (16000, 4000), "runtime": (60, 30)},
-    "attribute_with_method": {"mem_mb": (16000, 4000), "runtime": (60, 30)},
-    "prune": {"mem_mb": (16000, 4000), "runtime": (120, 30)},
-    "dynamics": {"mem_mb": (32000, 4000), "runtime": (240, 60)},
-    "landscape": {"mem_mb": (32000, 4000), "runtime": (240, 60)},
+    "train_group": {
+        "mem_mb": (32000, 8000),
+        "runtime": (720, 240),
+        "gpu_mem_mb": (24000, 2000),
+    },
+    "evaluate": {"mem_mb": (32000, 4000), "runtime": (120, 30), "gpu_mem_mb": (16000, 2000)},
+    "attribute": {"mem_mb": (16000, 4000), "runtime": (60, 30), "gpu_mem_mb": (8000, 2000)},
+    "attribute_with_method": {
+        "mem_mb": (16000, 4000),
+        "runtime": (60, 30),
+        "gpu_mem_mb": (8000, 2000),
+    },
+    "prune": {"mem_mb": (16000, 4000), "runtime": (120, 30), "gpu_mem_mb": (16000, 2000)},
+    "dynamics": {"mem_mb": (32000, 4000), "runtime": (240, 60), "gpu_mem_mb": (16000, 2000)},
+    "landscape": {"mem_mb": (32000, 4000), "runtime": (240, 60), "gpu_mem_mb": (16000, 2000)},
     "background_attribution": {"mem_mb": (16000, 4000), "runtime": (60, 30)},
 }
+# a full-scale training job asks RUNTIME_SAFETY x its estimate, at least MIN_TRAIN_RUNTIME minutes
+RUNTIME_SAFETY = 1.5
+MIN_TRAIN_RUNTIME = 30
+
+
+def full_scale(preset):
+    return PRESETS[preset]["training"]["max_iters"] >= FULL_SCALE_ITERS
 
 
 def scaled_resource(rule, resource, preset):
-    full = PRESETS[preset]["training"]["max_iters"] >= FULL_SCALE_ITERS
-    return RULE_RESOURCES[rule][resource][0 if full else 1]
+    return RULE_RESOURCES[rule][resource][0 if full_scale(preset) else 1]
 
 
 def rule_mem_mb(rule):
-    """resources: mem_mb of ``rule`` for a job's preset (RULE_RESOURCES)."""
-    return lambda wildcards: scaled_resource(rule, "mem_mb", wildcards.preset)
+    """resources: mem_mb of ``rule`` for a job's preset (RULE_RESOURCES), times the attempt."""
+    return lambda wildcards, attempt: scaled_resource(rule, "mem_mb", wildcards.preset) * attempt
 
 
 def rule_runtime(rule):
-    """resources: runtime (minutes) of ``rule`` for a job's preset (RULE_RESOURCES)."""
-    return lambda wildcards: scaled_resource(rule, "runtime", wildcards.preset)
+    """resources: runtime (minutes) of ``rule`` for a job's preset (RULE_RESOURCES), times the
+    attempt, at most the preset's max_job_minutes."""
+
+    def runtime(wildcards, attempt):
+        limit = PRESETS[wildcards.preset]["max_job_minutes"]
+        return min(limit, scaled_resource(rule, "runtime", wildcards.preset) * attempt)
+
+    return runtime
+
+
+def rule_gpu_mem_mb(rule):
+    """resources: gpu_mem_mb of ``rule`` (device memory, MB) for a CUDA job, else 0. With a global
+    gpu_mem_mb (profiles/default: the device's memory) the jobs that share the GPU fit on it."""
+    return lambda wildcards: scaled_resource(rule, "gpu_mem_mb", wildcards.preset) * gpu(
+        wildcards
+    )
 
 
 @functools.cache
@@ -273,22 +317,73 @@ def cuda_available():
 
 
 def gpu(wildcards):
-    """resources: gpu: 1 where the preset's device resolves to CUDA (`cuda`, or `auto` with CUDA
-    available), else 0. The default profile's `resources: [gpu=1]` then keeps one CUDA job on
-    the GPU at a time (`--resources gpu=N` for N)."""
+    """resources: gpu_jobs: 1 where the preset's device resolves to CUDA (`cuda`, or `auto` with
+    CUDA available), else 0. Every CUDA job takes one of the GPU's job slots: the default
+    profile's `resources: [gpu_jobs=4, ...]` lets 4 jobs share the device (README)."""
     name = preset_of(wildcards)["device"]
     return int(name == "cuda" or (name == "auto" and cuda_available()))
 
 
 # ---- training -----------------------------------------------------------------------------
-def _group_rows(wildcards):
-    grid = GRIDS[wildcards.preset]
+# A training group is one job ({part} = "", manifest group.json) unless its cells train one
+# after another and its estimated time (largelr.training.cost, x RUNTIME_SAFETY) exceeds the
+# preset's max_job_minutes: then consecutive cells form jobs ".part-1", ".part-2", ... within
+# the limit (group.part-K.json). Each cell trains alone either way, so a split changes no result.
+def _whole_group(preset, dataset, model, optimizer, hp):
+    grid = GRIDS[preset]
     return grid[
-        (grid["dataset"] == wildcards.dataset)
-        & (grid["model"] == wildcards.model)
-        & (grid["optimizer"] == wildcards.optimizer)
-        & (grid["hp"] == wildcards.hp)
+        (grid["dataset"] == dataset)
+        & (grid["model"] == model)
+        & (grid["optimizer"] == optimizer)
+        & (grid["hp"] == hp)
     ]
+
+
+@functools.cache
+def training_jobs(preset, dataset, model, optimizer, hp):
+    """The jobs of a training group: {part ("" = the whole group): positions of its cells in
+    the group's rows}."""
+    rows = _whole_group(preset, dataset, model, optimizer, hp).to_dict("records")
+    whole = {"": list(range(len(rows)))}
+    settings = PRESETS[preset]
+    limit = settings["max_job_minutes"] / RUNTIME_SAFETY
+    if not full_scale(preset) or not trains_one_after_another(settings, rows):
+        return whole
+    if estimate_group_minutes(settings, rows) <= limit:
+        return whole
+    minutes = [estimate_cell_minutes(settings, row) for row in rows]
+    parts = split_cells(minutes, limit - STARTUP_MINUTES)
+    return {f".part-{k}": cells for k, cells in enumerate(parts, start=1)}
+
+
+def _group_key(wildcards):
+    keys = ("preset", "dataset", "model", "optimizer", "hp")
+    return tuple(getattr(wildcards, key) for key in keys)
+
+
+def _group_rows(wildcards):
+    """The grid rows of one training job (every cell of the group for part "")."""
+    rows = _whole_group(*_group_key(wildcards))
+    part = getattr(wildcards, "part", "")
+    return rows.iloc[training_jobs(*_group_key(wildcards))[part]] if part else rows
+
+
+def training_engine(wildcards):
+    """train_group: training.engine of the job; a split group's cells train one after another."""
+    engine = group_trainings(wildcards)[0]["engine"]
+    return "sequential" if wildcards.part else engine
+
+
+def train_job_runtime(wildcards, attempt):
+    """train_group: runtime (minutes). Full scale: RUNTIME_SAFETY x the job's estimate on one GPU
+    (largelr.training.cost), at least MIN_TRAIN_RUNTIME; reduced scale: RULE_RESOURCES. Times
+    the attempt, at most max_job_minutes."""
+    preset = PRESETS[wildcards.preset]
+    if not full_scale(wildcards.preset):
+        return rule_runtime("train_group")(wildcards, attempt)
+    estimate = estimate_group_minutes(preset, _group_rows(wildcards).to_dict("records"))
+    minutes = max(MIN_TRAIN_RUNTIME, math.ceil(RUNTIME_SAFETY * estimate))
+    return min(preset["max_job_minutes"], minutes * attempt)
 
 
 def group_grid(wildcards):
@@ -314,18 +409,20 @@ def group_cell_dirs(wildcards):
 
 
 def group_manifest(wildcards):
-    """train (one cell): the manifest of the group job that trains the cell."""
-    return path(TRAINING_DIR, "group.json").format(**wildcards)
+    """train (one cell): the manifest of the training job (group or part) that trains the cell."""
+    rows = _whole_group(*_group_key(wildcards)).to_dict("records")
+    position = next(
+        i
+        for i, row in enumerate(rows)
+        if float(row["lr"]) == float(wildcards.lr) and int(row["seed"]) == int(wildcards.seed)
+    )
+    jobs = training_jobs(*_group_key(wildcards))
+    part = next(name for name, cells in jobs.items() if position in cells)
+    return path(TRAINING_DIR, "group{part}.json").format(**wildcards, part=part)
 
 
 def cell_in_group(wildcards):
     return GROUP_CELL_DIR.format(**wildcards)
-
-
-def link_cell(source, output, log):
-    """train: hard-link the run files the group job left in ``source`` into the run folder."""
-    link_run_files(source, output)
-    Path(log[0]).write_text(f"linked {len(output)} files from {source}\n")
 
 
 # ---- analyses -----------------------------------------------------------------------------
@@ -413,7 +510,8 @@ def figure_groups(wildcards):
 
 def chosen_cells(wildcards):
     """landscape / attribution_methods / dynamics figures: the spec's LRs (default: the grid's
-    smallest and largest) and seeds (default: the first) of each (dataset, model) of the figure.
+    smallest and largest) and seeds (default: the first) of each (dataset, model) of the figure,
+    and the intervention cells the spec names (``hps``, landscape figures).
     """
     spec, grid = figure_spec(wildcards), GRIDS[wildcards.preset]
     selections = []
@@ -436,7 +534,16 @@ def chosen_cells(wildcards):
                 "seed": seeds,
             }
         )
+        # Fig 9's "models with different LRs and FL": the spec's intervention cells (hps)
+        selections += intervention_selections(spec, grid, dataset, model, spec.get("seeds"))
     return selections
+
+
+def lr_drop_cells(wildcards):
+    """lr_drop figures (Fig 28 top right): the ``lr_drop_at`` cells of each (dataset, model) of
+    the figure and the plain cells at their LRs (never dropped: the figure's references).
+    """
+    return lr_drop_selections(figure_spec(wildcards), GRIDS[wildcards.preset])
 
 
 def figure_inputs(wildcards):
@@ -448,6 +555,8 @@ def figure_inputs(wildcards):
     - dataset_examples: each dataset's file, named by the dataset;
     - pruning_curves: run.json and pruning.json of the figure's plain runs;
     - attribution_gallery: the gallery of each (dataset, model) of the figure;
+    - lr_drop: run.json and metrics.json of the lr_drop_at cells and the plain cells at their
+      LRs (lr_drop_cells);
     - landscape, attribution_methods: the chosen LRs and seeds (chosen_cells);
       dynamics: the chosen LRs with every seed of the grid.
     """
@@ -506,6 +615,11 @@ def figure_inputs(wildcards):
             "galleries": [
                 path(GROUP_DIR, "gallery.npz").format(**group) for group in groups
             ]
+        }
+    if kind == "lr_drop":
+        return {
+            "runs": of_chosen("run.json", lr_drop_cells(wildcards)),
+            "metrics": of_chosen("metrics.json", lr_drop_cells(wildcards)),
         }
     cells = chosen_cells(wildcards)
     if kind == "landscape":

@@ -100,6 +100,33 @@ rule figure_interventions:
         "../../scripts/plot_interventions.py"
 
 
+rule figure_lr_drop:
+    """Final unbiased accuracy vs the iteration of an LR drop x 0.1, one line per LR (Fig 28 top right)."""
+    input:
+        unpack(figure_inputs),
+    output:
+        pdf=path(FIGURES, "{figure}.pdf"),
+        png=report(
+            path(FIGURES, "{figure}.png"),
+            caption="../report/lr_drop.rst",
+            category="Figures",
+            labels={"figure": "{figure}"},
+        ),
+        points=path(FIGURES, "{figure}_points.csv"),
+    log:
+        log_file("figures", "{figure}"),
+    wildcard_constraints:
+        figure=figures_of_kind("lr_drop"),
+    conda:
+        "../../envs/plot.yaml"
+    params:
+        spec=figure_spec,
+        preset="{preset}",
+        caption=figure_caption,
+    script:
+        "../../scripts/plot_lr_drop.py"
+
+
 rule figure_bc_ratio:
     """Unbiased accuracy vs the maximum bias-conflicting loss ratio of each run (§6, Figs 12, 27)."""
     input:
@@ -248,6 +275,6 @@ rule figure_inventory:
     conda:
         "../../envs/plot.yaml"
     params:
-        figures=preset_figures,
+        presets=all_presets,
     script:
         "../../scripts/make_figure_inventory.py"

@@ -1,0 +1,53 @@
+"""Which grid cells a figure draws, where that is more than "the plain cells of its datasets"
+(pandas only: the workflow imports it while building the DAG; ``workflow/rules/common.smk``).
+
+Each function returns *selections*: dicts of grid column → value or list of values, the form
+``cell_files`` in ``common.smk`` expands into one path per matching cell.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from largelr.config import figure_datasets
+
+LR_DROP = "lr_drop_at"
+
+
+def lr_drop_selections(spec: dict[str, Any], grid: pd.DataFrame) -> list[dict[str, Any]]:
+    """Fig 28 top right (suppl. D.4; figure kind ``lr_drop``): the ``lr_drop_at`` cells of each
+    (dataset, model) of the figure, and the plain cells at their base LRs and seeds (never
+    dropped: the figure's references; a selection that matches no cell adds nothing)."""
+    rows = grid[grid["dataset"].isin(figure_datasets(spec)) & (grid["optimizer"] == spec["optimizer"])
+                & grid["hp"].str.startswith(f"{LR_DROP}=")]
+    if "model" in spec:
+        rows = rows[rows["model"] == spec["model"]]
+    selections = []
+    for (dataset, model), group in rows.groupby(["dataset", "model"], sort=False):
+        cell = {"dataset": dataset, "model": model, "optimizer": spec["optimizer"], "lr": sorted(set(group["lr"])),
+                "seed": sorted(set(group["seed"]))}
+        selections += [{**cell, "hp": sorted(set(group["hp"]))}, {**cell, "hp": "none"}]
+    return selections
+
+
+def intervention_selections(spec: dict[str, Any], grid: pd.DataFrame, dataset: str, model: str,
+                            seeds: list[int] | None = None) -> list[dict[str, Any]]:
+    """Fig 9 ("landscapes for models with different LRs and FL"): the cells of the spec's ``hps``
+    (grid labels such as ``focal_gamma=2``) of one (dataset, model), at every LR they are trained
+    at, for ``seeds`` (default: the first seed of those cells). A label the grid lacks for this
+    (dataset, model) is an error naming it."""
+    selections = []
+    for hp in spec.get("hps", []):
+        rows = grid[(grid["dataset"] == dataset) & (grid["model"] == model)
+                    & (grid["optimizer"] == spec["optimizer"]) & (grid["hp"] == hp)]
+        if rows.empty:
+            raise ValueError(f"figure spec {spec.get('title', '')!r}: hps entry {hp!r} has no cells of "
+                             f"({dataset}, {model}, {spec['optimizer']})")
+        selections.append({"dataset": dataset, "model": model, "optimizer": spec["optimizer"], "hp": hp,
+                           "lr": sorted(set(rows["lr"])), "seed": seeds or [int(rows["seed"].min())]})
+    return selections
+
+
+__all__ = ["intervention_selections", "lr_drop_selections"]
