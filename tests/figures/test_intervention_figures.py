@@ -68,6 +68,15 @@ def test_interventions_figure_and_ranges_are_written(tmp_path):
     assert (double["min"], double["max"]) == pytest.approx((0.2, 0.5))
 
 
+def test_interventions_figure_leaves_the_lr_drop_cells_to_fig28d(tmp_path):
+    """lr_drop_at cells (Fig 28 top right) are no intervention row of Fig 6 / 19."""
+    drops = pd.DataFrame(_cell(0.01, "lr_drop_at=1000", [0.3, 0.3], dataset="parity", model="fcn")
+                         + _cell(0.01, "none", [0.5], dataset="parity", model="fcn"))
+    paths = [tmp_path / "fig06.pdf", tmp_path / "fig06.png", tmp_path / "fig06_ranges.csv"]
+    plot_interventions(pd.concat([_runs(), drops], ignore_index=True), *paths, title="Fig 6")
+    assert set(pd.read_csv(paths[2])["dataset"]) == {"colored_mnist", "double_mnist"}
+
+
 def test_interventions_figure_without_intervention_cells_still_writes_its_files(tmp_path):
     paths = [tmp_path / "f.pdf", tmp_path / "f.png", tmp_path / "f.csv"]
     plot_interventions(pd.DataFrame(_cell(0.1, "none", [0.5])), *paths, title="empty")

@@ -26,6 +26,7 @@ import pandas as pd
 import seaborn as sns
 
 from largelr.columns import CAPPED_STATUSES
+from largelr.figures.cells import LR_DROP
 from largelr.figures.names import DISPLAY_NAMES
 from largelr.figures.lr_sweep import LR_SWEEP_METRICS
 from largelr.io import atomic_path
@@ -98,7 +99,8 @@ def plot_interventions(runs: pd.DataFrame, pdf_path: str | Path, png_path: str |
     Only (dataset, model, optimizer) groups with intervention cells get a row.
     """
     chosen = {m: LR_SWEEP_METRICS.get(m, m) for m in metrics if m in runs.columns}
-    labelled = intervention_runs(runs)
+    # the LR-drop cells (lr_drop_at) are Fig 28 top right's (largelr.figures.lr_drop), not an intervention of Fig 6
+    labelled = intervention_runs(runs[~runs["hp"].astype(str).str.startswith(f"{LR_DROP}=")])
     groups = dict(list(labelled.groupby(["dataset", "model", "optimizer"], sort=True)))
     rows = list(groups)
     panels = {key: sorted(group["intervention"].unique(), key=intervention_rank) for key, group in groups.items()}
