@@ -1,7 +1,9 @@
-"""Loss / accuracy / spurious-utilisation landscapes by learning rate (paper Fig 9, SPEC §5).
+"""Loss / accuracy / spurious-utilisation landscapes by learning rate and focal loss (paper Fig 9).
 
 "Training loss, unbiased test acc., and spurious feature utilization landscapes for models with
-different LRs": one row per run (sorted by LR, then intervention and seed), three filled-contour
+different LRs and FL": one row per run (sorted by LR, then intervention and seed; the focal-loss
+models are the intervention cells a figure spec names in ``hps``, e.g. ``focal_gamma=4``, whose
+rows say ``focal_gamma=4`` beside their LR), three filled-contour
 panels over the (α, β) plane of two filter-normalised random directions
 (:mod:`largelr.analyses.landscape`): training loss (log colour scale), unbiased test accuracy and
 spurious feature utilisation (fraction of unbiased-test predictions following the bias label),
