@@ -190,7 +190,8 @@ def _write_run(run_dir: Path, cell: dict[str, Any], model_spec: dict[str, Any], 
         "device": str(torch_device),
         "matmul_precision": torch.get_float32_matmul_precision(),
         "engine": engine,
-        "final_train_acc": result.history[-1]["train_acc"] if result.history else float("nan"),
+        "final_train_acc": next((r["train_acc"] for r in reversed(result.history) if r["train_acc"] is not None),
+                                float("nan")),  # the last full-split row (a diverged run's last row may have none)
         "max_bc_loss_ratio": max((r["bc_loss_ratio_max"] for r in result.history), default=float("nan")),
         "versions": {"torch": torch.__version__, "numpy": np.__version__, "python": platform.python_version()},
     }
