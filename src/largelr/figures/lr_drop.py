@@ -7,7 +7,8 @@ first i optimizer steps use the base LR, every later one LR / 10; i = 0 trains a
 throughout). One panel per (dataset, model); x = i (symmetric log scale, so that i = 0 has a
 place), y = final unbiased test accuracy, one line per base LR (mean over seeds, band ± one
 standard deviation). The plain runs at the same base LR, which are never dropped, are drawn
-as dashed horizontal lines of the same colour ("no drop", i = ∞).
+as dashed horizontal lines of the same colour ("no drop", i = ∞); a dotted vertical line marks
+the paper's step 1000.
 
 A run that stopped (its stopping rule, §4.2: 100 % training accuracy) at or before iteration
 i was never dropped: its marker is hollow and the footer counts such runs. Diverged runs are left
@@ -33,6 +34,7 @@ from largelr.figures.save import save_figure
 from largelr.io import atomic_path
 
 INTERVENTION = "lr_drop_at"
+PAPER_STEP = 1000  # the step by which the paper finds the effects of LR integrated (dotted line)
 POINT_COLUMNS = ["dataset", "model", "optimizer", "lr", "drop_at", "mean", "std", "runs", "never_dropped"]
 REFERENCE_COLUMNS = ["dataset", "model", "optimizer", "lr", "mean", "runs"]
 
@@ -82,6 +84,8 @@ def _draw_panel(ax: plt.Axes, drops: pd.DataFrame, points: pd.DataFrame, referen
         for reference in references[references["lr"] == lr].itertuples():
             ax.axhline(reference.mean, color=colour, linestyle="--", linewidth=0.9, label=f"LR {lr:g}, no drop")
     xs = sorted(points["drop_at"].unique())
+    if xs and xs[0] <= PAPER_STEP <= xs[-1]:  # suppl. D.4: "almost completely integrated by step 1000"
+        ax.axvline(PAPER_STEP, color="0.5", linestyle=":", linewidth=0.9)
     positive = [x for x in xs if x > 0]
     ax.set_xscale("symlog", linthresh=min(positive) if positive else 1.0)
     ax.set_xticks(xs, [f"{x:g}" for x in xs], fontsize=6, rotation=45 if len(xs) > 5 else 0)
