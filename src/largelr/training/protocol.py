@@ -425,15 +425,17 @@ def check_scan(evaluate: ChunkEvaluator, n: int, chunk: int, memory: ErrorMemory
     bounds = chunk_bounds(n, chunk)
     device = memory.wrong.device
     remaining = list(range(memory.wrong.shape[0]))
+    rows = torch.arange(len(remaining), device=device)
     for number in memory.order(len(bounds), chunk):
         start, stop = bounds[number]
-        rows = torch.tensor(remaining, dtype=torch.long, device=device)
         _, wrong = evaluate(rows, start, stop)
         memory.record(rows, start, wrong)
         errors = wrong.any(dim=-1).tolist()
-        remaining = [model for model, error in zip(remaining, errors, strict=True) if not error]
-        if not remaining:
-            break
+        if any(errors):
+            remaining = [model for model, error in zip(remaining, errors, strict=True) if not error]
+            if not remaining:
+                break
+            rows = torch.tensor(remaining, dtype=torch.long, device=device)
     correct = set(remaining)
     return [model in correct for model in range(memory.wrong.shape[0])]
 
