@@ -250,6 +250,35 @@ def input_stem(spec: dict[str, Any]) -> str | None:
     return "small_input" if small else "torchvision"
 
 
+def narrow_resnet(net: nn.Module, width: int, in_channels: int = 3) -> None:
+    """Rebuild a torchvision ResNet in place with base width ``width`` (torchvision's is 64).
+
+    The stem conv gets ``width`` output channels and the four stages ``width · (1, 2, 4, 8)``
+    planes (as torchvision's 64 · (1, 2, 4, 8)); the blocks, their counts, strides, ``groups`` /
+    ``width_per_group`` and the initialisation are torchvision's own (``ResNet._make_layer`` and
+    the init loop of ``ResNet.__init__``), so the result is a real torchvision ResNet, only
+    narrower: a cheap ResNet18 for CPU tests and benchmarks (config key ``models.*.width``).
+    """
+    import torchvision
+
+    if not isinstance(net, torchvision.models.ResNet):
+        raise ValueError(f"models.*.width applies to torchvision ResNets only, not {type(net).__name__}")
+    block = type(net.layer1[0])
+    depths = [len(getattr(net, f"layer{i}")) for i in range(1, 5)]
+    net.inplanes, net.dilation = width, 1
+    net.conv1 = nn.Conv2d(in_channels, width, kernel_size=7, stride=2, padding=3, bias=False)
+    net.bn1 = net._norm_layer(width)
+    for i, depth in enumerate(depths):
+        setattr(net, f"layer{i + 1}", net._make_layer(block, width * 2**i, depth, stride=1 if i == 0 else 2))
+    net.fc = nn.Linear(8 * width * block.expansion, net.fc.out_features)
+    for module in net.modules():  # torchvision's ResNet initialisation
+        if isinstance(module, nn.Conv2d):
+            nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
+        elif isinstance(module, (nn.BatchNorm2d, nn.GroupNorm)):
+            nn.init.constant_(module.weight, 1)
+            nn.init.constant_(module.bias, 0)
+
+
 class TorchvisionClassifier(SpuriousModel):
     """Any torchvision classification model behind the :class:`SpuriousModel` interface.
 
@@ -273,6 +302,8 @@ class TorchvisionClassifier(SpuriousModel):
        non-ResNet models. The paper's ResNets are the stock torchvision ones (suppl. C), so
        the ``paper`` preset sets ``small_input: false``; ``stem`` / :func:`input_stem` say
        which stem a model has.
+       A ``width`` (ResNets only) first rebuilds the network with that base width instead of
+       torchvision's 64 (:func:`narrow_resnet`; for CPU tests and benchmarks).
     3. **Input channels**: when the first Conv2d expects a different channel count than the
        data (e.g. 1-channel MNIST-based data), it is replaced by a conv of the same config
        with the data's channel count. With pretrained weights and 1-channel data its weight is
@@ -306,6 +337,7 @@ class TorchvisionClassifier(SpuriousModel):
         pretrained_path: str | Path | None = None,
         small_input: bool = True,
         model_kwargs: dict[str, Any] | None = None,
+        width: int | None = None,
     ) -> None:
         super().__init__()
         if len(input_shape) != 3:
@@ -318,6 +350,10 @@ class TorchvisionClassifier(SpuriousModel):
         in_channels = input_shape[0]
         self.name = name
         net = torchvision.models.get_model(name, weights=None, num_classes=num_classes, **model_kwargs)
+        if width is not None:
+            if pretrained_path is not None:
+                raise ValueError("models.*.width changes the architecture: it cannot load pretrained weights")
+            narrow_resnet(net, int(width))
         head_name = _final_linear_name(net)
         if net.get_submodule(head_name).out_features != num_classes:
             raise ValueError(f"last nn.Linear {head_name!r} of {name} does not output {num_classes} classes")
@@ -421,7 +457,8 @@ def build_model(spec: dict[str, Any], input_shape: tuple[int, ...], num_classes:
     * ``{arch: cnn, width_multiplier: 1.0, channels: [64, M, 128, ...] (optional)}``
     * ``{arch: torchvision, name: resnet18, pretrained_path: null, small_input: true,
       pretrained: (optional bool; true requires pretrained_path, false ignores it),
-      kwargs: {} (extra keyword arguments of the torchvision builder)}``
+      kwargs: {} (extra keyword arguments of the torchvision builder),
+      width: (optional; ResNets only: base width, torchvision's is 64, :func:`narrow_resnet`)}``
     """
     arch = spec["arch"]
     if arch == "fcn":
@@ -449,5 +486,6 @@ def build_model(spec: dict[str, Any], input_shape: tuple[int, ...], num_classes:
             pretrained_path=path or None,
             small_input=bool(spec.get("small_input", True)),
             model_kwargs=spec.get("kwargs"),
+            width=spec.get("width"),
         )
     raise ValueError(f"unknown model arch {arch!r} (config key models.*.arch); known: {list(KNOWN_ARCHS)}")

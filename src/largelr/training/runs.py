@@ -9,9 +9,10 @@ see :mod:`largelr.training.loop`), ``snapshots.pt`` (weights through training fo
 figures 3 right / 13 / 28 bottom: ``{"iterations": [...], "states": [...]}``, ascending;
 empty lists when ``training.snapshot_interval`` is 0) and ``run.json``: the cell, the
 resolved settings, the status (``converged`` / ``max_iters`` / ``stalled`` / ``diverged``),
-iterations, wall time, device, the engine that trained it (``single``, or ``stacked`` with its
-group size) and package versions. ``run.json`` is written last, so its presence means the run is complete; while a
-run is in progress ``checkpoint.pt`` lets a killed job resume where it stopped.
+iterations, wall time, device, the engine that trained it (``single``, with the ``reason`` a group
+of several did not stack, or ``stacked`` with its group size) and package versions. ``run.json``
+is written last, so its presence means the run is complete; while a run is in progress
+``checkpoint.pt`` lets a killed job resume where it stopped.
 """
 
 from __future__ import annotations
@@ -34,7 +35,13 @@ from largelr.datasets import SpuriousDataset, load_dataset
 from largelr.io import atomic_path, atomic_write_json, atomic_write_text, read_json
 from largelr.training.models import SpuriousModel, build_model, input_stem
 from largelr.training.optim import schedule_length
-from largelr.training.stacked import PER_MODEL_SETTINGS, StackedOutcome, train_stacked, why_not_stackable
+from largelr.training.stacked import (
+    PER_MODEL_SETTINGS,
+    StackedOutcome,
+    train_stacked,
+    why_not_faster_stacked,
+    why_not_stackable,
+)
 from largelr.training.loop import DIVERGED, TensorSplit, TrainResult, TrainSettings, train
 
 log = logging.getLogger(__name__)
@@ -94,7 +101,8 @@ def train_group(
 
     The dataset is loaded once. With ``engine`` ``stacked``, cells whose settings differ only
     in LR / seed / snapshot interval train as one stacked model where the recipe allows it
-    (:func:`largelr.training.stacked.why_not_stackable`), resuming from a checkpoint in
+    (:func:`largelr.training.stacked.why_not_stackable`) and a stack is the faster engine on the
+    device (:func:`~largelr.training.stacked.why_not_faster_stacked`), resuming from a checkpoint in
     ``checkpoint_dir``; other cells train one after another, each resuming from the
     ``checkpoint.pt`` of its run folder. Every cell gets the run folder :func:`train_cell` writes.
     ``matmul_precision`` is ``torch.set_float32_matmul_precision`` for the job (config key
@@ -106,12 +114,14 @@ def train_group(
     for number, members in enumerate(_stacks(settings)):
         models = [init_model(dataset, model_spec, settings[i].seed) for i in members]
         member_settings = [settings[i] for i in members]
-        reason = (why_not_stackable(models[0], member_settings) if engine == "stacked"
-                  else f"training.engine is {engine!r}")
+        reason = (why_not_stackable(models[0], member_settings) or why_not_faster_stacked(models[0], torch_device)
+                  if engine == "stacked" else f"training.engine is {engine!r}")
         if reason is not None or len(members) == 1:
             log.info("training %d cells one after another: %s", len(members), reason or "a group of one")
+            single = {"kind": "single", **({"reason": reason} if len(members) > 1 else {})}  # run.json's engine
             for i in members:
-                records[i] = _train_one(dataset, Path(run_dirs[i]), cells[i], model_spec, settings[i], torch_device)
+                records[i] = _train_one(dataset, Path(run_dirs[i]), cells[i], model_spec, settings[i], torch_device,
+                                        single)
             continue
         checkpoint = Path(checkpoint_dir) / f"checkpoint-{number}.pt" if checkpoint_dir is not None else None
         log.info("training %d cells stacked on %s (%d train samples)", len(members), torch_device, len(dataset.train))
@@ -151,7 +161,8 @@ def _start(device: str, matmul_precision: str = "highest") -> torch.device:
 
 
 def _train_one(dataset: SpuriousDataset, run_dir: Path, cell: dict[str, Any], model_spec: dict[str, Any],
-               settings: TrainSettings, torch_device: torch.device) -> dict[str, Any]:
+               settings: TrainSettings, torch_device: torch.device,
+               engine: dict[str, Any] | None = None) -> dict[str, Any]:
     run_dir.mkdir(parents=True, exist_ok=True)
     model = init_model(dataset, model_spec, settings.seed).to(torch_device)
     log.info("training %s on %s (%d train samples)", cell, torch_device, len(dataset.train))
@@ -163,7 +174,7 @@ def _train_one(dataset: SpuriousDataset, run_dir: Path, cell: dict[str, Any], mo
         checkpoint_path=run_dir / CHECKPOINT_NAME,
     )
     record = _write_run(run_dir, cell, model_spec, settings, result, model.state_dict(), torch_device,
-                        engine={"kind": "single"})
+                        engine=engine or {"kind": "single"})
     (run_dir / CHECKPOINT_NAME).unlink(missing_ok=True)
     return record
 

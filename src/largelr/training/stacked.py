@@ -28,18 +28,20 @@ The protocol itself (sampler, statistics, snapshots, the divergence watch, the s
 check, the stop rules and the driver) is :mod:`largelr.training.protocol`, shared with
 :func:`largelr.training.loop.train`; this module is the stacked step and log rows.
 
-Recipes that cannot be stacked (ASAM, validation-set model selection, PSGD-Kron, models with
-batch-norm buffers, settings that differ beyond lr / seed / snapshot interval) are trained one
-after another by the caller (:func:`largelr.training.runs.train_group`); :func:`why_not_stackable` says why.
+Models with batch norm (the ResNets of suppl. C) stack too: their running statistics are stacked
+with the weights, each model updates its own in train mode and uses them in eval mode
+(:mod:`largelr.training.stacked_state`). Recipes that cannot be stacked (ASAM, validation-set
+model selection, PSGD-Kron, buffers other than batch-norm statistics, settings that differ
+beyond lr / seed / snapshot interval) are trained one after another by the caller
+(:func:`largelr.training.runs.train_group`); :func:`why_not_stackable` says why.
 
-Resumption: the whole group state (stacked weights, optimizer state, every model's sampler,
+Resumption: the whole group state (stacked weights and batch-norm statistics, optimizer state, every model's sampler,
 history, snapshots, and the results of models already stopped) is one checkpoint, written
 atomically every ``checkpoint_interval`` iterations; a rerun continues bit-identically.
 """
 
 from __future__ import annotations
 
-import copy
 import logging
 import time
 from dataclasses import asdict, dataclass
@@ -48,7 +50,6 @@ from typing import Any, Callable, Mapping, Sequence
 
 import torch
 from torch import nn
-from torch.func import functional_call, vmap
 from torch.nn import functional as F
 
 from largelr.io import atomic_path
@@ -76,6 +77,7 @@ from largelr.training.protocol import (
     train_values,
     with_defaults,
 )
+from largelr.training.stacked_state import StackedForward, StackedState, why_buffers_not_stackable
 
 log = logging.getLogger(__name__)
 
@@ -106,8 +108,19 @@ def why_not_stackable(model: nn.Module, settings: Sequence[TrainSettings]) -> st
         return "ASAM needs two gradient evaluations per step"
     if settings[0].validation_fraction > 0:
         return "validation-set model selection"
-    if any(True for _ in model.buffers()):
-        return "the model has buffers (batch norm statistics)"
+    return why_buffers_not_stackable(model)
+
+
+def why_not_faster_stacked(model: nn.Module, device: torch.device) -> str | None:
+    """None when a stack is the faster engine for ``model`` on ``device``, else why its cells train one after another.
+
+    Batch-norm models (the suppl. C ResNets) stack on accelerators only: on the CPU a stack of M
+    ResNet18s took 1.1-1.5x the time of M separate ones at every M in {1, 2, 4, 8}, at base width 16
+    and 64 (``python benchmarks/stacked_resnet.py``; numbers in the README), so there they keep the
+    single path. The rule picks an engine only; both give the same run (see :func:`train_stacked`).
+    """
+    if device.type == "cpu" and any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules()):
+        return "batch-norm models train faster one after another on the CPU (benchmarks/stacked_resnet.py)"
     return None
 
 
@@ -187,23 +200,6 @@ class StackedOptimizer:
         self.state = {n: {k: v.to(device) for k, v in s.items()} for n, s in saved["state"].items()}
 
 
-def stack_parameters(models: Sequence[nn.Module], device: torch.device) -> Params:
-    """``{name: [M, ...] leaf tensor}`` from M models of one architecture."""
-    names = [name for name, _ in models[0].named_parameters()]
-    return {
-        name: torch.stack([dict(m.named_parameters())[name].detach() for m in models]).to(device).requires_grad_(True)
-        for name in names
-    }
-
-
-def _keep(params: Params, rows: torch.Tensor) -> Params:
-    return {name: p.detach()[rows].clone().requires_grad_(True) for name, p in params.items()}
-
-
-def _model_state(params: Params, row: int) -> dict[str, torch.Tensor]:
-    return {name: p[row].detach().to("cpu", copy=True) for name, p in params.items()}
-
-
 def _penalties(params: Params, l1: float, l2: float) -> torch.Tensor | float:
     """Per-model ``l1·Σ|w| + (l2/2)·Σw²`` (:func:`largelr.training.objectives.penalty_term`), shape [M]."""
     total: torch.Tensor | float = 0.0
@@ -222,20 +218,6 @@ def _test_indices(n_test: int, n: int, seed: int) -> torch.Tensor:
     return torch.arange(n_test) if indices is None else indices
 
 
-def functional_forward(model: nn.Module) -> tuple[Callable, Callable]:
-    """``(forward, forward_shared)``: ``model``'s forward over stacked weights ``{name: [M, ...]}``.
-
-    ``forward(params, x)`` takes per-model inputs ``[M, B, ...]``; ``forward_shared(params, x)``
-    one input batch ``[B, ...]`` for every model. Both return ``[M, B, classes]``.
-    """
-    base = copy.deepcopy(model).to("meta")
-
-    def call(p: Params, x: torch.Tensor) -> torch.Tensor:
-        return functional_call(base, p, (x,))
-
-    return vmap(call), vmap(call, in_dims=(0, None))
-
-
 class _Group:
     """The stacked state of the models still training, and what the stopped ones left."""
 
@@ -245,8 +227,8 @@ class _Group:
         self.common = settings[0]
         device = train_split.x.device
         self.device = device
-        self.forward, self.forward_shared = functional_forward(models[0])
-        self.params = stack_parameters(models, device)
+        self.forward = StackedForward(models[0])  # train mode in the step, eval mode in the checks
+        self.state = StackedState.stack(models, device)
         self.active = list(range(len(models)))
         self.optimizer = StackedOptimizer(self.common.optimizer, torch.tensor(
             [s.lr for s in settings], dtype=next(iter(self.params.values())).dtype, device=device))
@@ -261,12 +243,21 @@ class _Group:
         self.watch = DivergenceWatch(len(models), device, self.common.divergence_loss)
         self.memory = ErrorMemory(len(models), len(train_split), device)
 
+    @property
+    def params(self) -> Params:
+        """The stacked parameters ``{name: [M, ...]}`` (leaves the optimizer updates in place)."""
+        return self.state.params
+
+    def model_state(self, row: int) -> dict[str, torch.Tensor]:
+        """The ``state_dict`` of the model at stack ``row`` (weights and batch-norm statistics, CPU)."""
+        return self.state.model_state(row)
+
     # ---- removing models from the stack -------------------------------------------------
     def stop(self, rows: Sequence[int], statuses: Sequence[str], elapsed: float) -> None:
         """Record the models at stack ``rows`` as stopped with ``statuses``; drop them from the stack."""
         for row, status in zip(rows, statuses, strict=True):
             index = self.active[row]
-            state = _model_state(self.params, row)
+            state = self.model_state(row)
             if status != DIVERGED:  # the final weights, as the single path keeps them
                 self.snapshots[index].take_state(self.iteration, lambda: state)
             self.finished[index] = {"status": status, "iterations": self.iteration, "wall_time_s": elapsed,
@@ -276,7 +267,7 @@ class _Group:
             self.active = []
             return
         kept = torch.tensor(keep, device=self.device)
-        self.params = _keep(self.params, kept)
+        self.state = self.state.keep(kept)
         self.optimizer.keep(kept)
         self.memory.keep(kept)
         self.watch.reset(len(keep))
@@ -289,7 +280,7 @@ class _Group:
             "iteration": self.iteration,
             "elapsed_s": elapsed,
             "active": self.active,
-            "params": {k: v.detach() for k, v in self.params.items()},
+            **self.state.state_dict(),  # params and buffers
             "optimizer": self.optimizer.state_dict(),
             "samplers": [s.state_dict() for s in self.samplers],
             "histories": self.histories,
@@ -310,7 +301,7 @@ class _Group:
     def load_training_state(self, state: dict[str, Any]) -> None:
         """Weights, optimizer and samplers of the models in ``state["active"]`` (a checkpoint or an anchor)."""
         self.active = list(state["active"])
-        self.params = {k: v.to(self.device).detach().clone().requires_grad_(True) for k, v in state["params"].items()}
+        self.state.load_state_dict(state, self.device)
         self.optimizer.load_state_dict(state["optimizer"])
         for sampler, saved in zip(self.samplers, state["samplers"], strict=True):
             sampler.load_state_dict(saved)
@@ -328,7 +319,7 @@ def _evaluate_subsets(group: _Group, split: TensorSplit, batch_size: int = EVAL_
     correct = torch.zeros(n_models, device=group.device, dtype=torch.float64)
     for start in range(0, n, chunk):
         rows = indices[:, start : start + chunk]
-        logits = group.forward(group.params, split.x[rows])
+        logits = group.forward.eval(group.state, split.x[rows])
         correct += (logits.argmax(dim=-1) == split.y[rows]).sum(dim=-1)
     return correct / max(n, 1)
 
@@ -382,7 +373,7 @@ class _StackedRun:
                      len(models), self.checkpoint_path, group.iteration, len(group.active))
         if group.iteration == 0:
             for row, index in enumerate(group.active):
-                group.snapshots[index].take_state(0, lambda row=row: _model_state(group.params, row))
+                group.snapshots[index].take_state(0, lambda row=row: group.model_state(row))
         self.schedule = dict(self.common.schedule or {})
         self.reported: set[int] = set(group.finished)
         self.stats = IntervalStats()
@@ -418,7 +409,7 @@ class _StackedRun:
         group, split = self.group, self.train_split
         rows = group.sampler.next_rows(group.active)
         x, y, b = split.x[rows], split.y[rows], split.b[rows]
-        logits = group.forward(group.params, x)
+        logits = group.forward.train(group.state, x)  # updates each model's batch-norm statistics
         losses = per_sample_loss(logits.flatten(0, 1), y.flatten(), self.common.loss).view(y.shape)
         loss = losses.mean(dim=1) + _penalties(group.params, self.common.l1, self.common.l2)
         if not sync:
@@ -457,9 +448,10 @@ class _StackedRun:
     def evaluate_chunk(self, rows: torch.Tensor, start: int, stop: int) -> tuple[torch.Tensor, torch.Tensor]:
         """The protocol's chunk evaluator for the stack rows ``rows`` (one shared input chunk)."""
         group = self.group
-        params = group.params if len(rows) == len(group.active) else {k: v[rows] for k, v in group.params.items()}
+        whole = len(rows) == len(group.active)
+        params, buffers = (group.state.params, group.state.buffers) if whole else group.state.subset(rows)
         x, y = self.train_split.x[start:stop], self.train_split.y[start:stop]
-        logits = group.forward_shared(params, x)  # [M', n, C]
+        logits = group.forward.eval_shared(params, buffers, x)  # [M', n, C], eval-mode batch norm
         losses = F.cross_entropy(logits.flatten(0, 1), y.repeat(len(rows)), reduction="none")
         return losses.view(len(rows), -1).sum(-1), logits.argmax(dim=-1) != y
 
@@ -491,7 +483,7 @@ class _StackedRun:
             history, settings = group.histories[index], group.settings[index]
             history.append(entry)
             if group.snapshots[index].due(group.iteration):
-                group.snapshots[index].take_state(group.iteration, lambda row=row: _model_state(group.params, row))
+                group.snapshots[index].take_state(group.iteration, lambda row=row: group.model_state(row))
             status = stop_status(history, settings)
             if status is not None:
                 stopping.append(row)
@@ -511,7 +503,7 @@ class _StackedRun:
         self.saved = {
             "iteration": group.iteration,
             "active": list(group.active),
-            "params": {k: v.detach().clone() for k, v in group.params.items()},
+            **group.state.state_dict(),  # params and buffers
             "optimizer": {**optimizer, "state": {n: {k: v.clone() for k, v in s.items()}
                                                  for n, s in optimizer["state"].items()}},
             "samplers": [s.state_dict() for s in group.samplers],
