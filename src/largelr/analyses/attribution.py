@@ -57,6 +57,8 @@ default ``small_input`` stem); :func:`attributions` warns when DeepLift's comple
 from __future__ import annotations
 
 import copy
+import logging
+import math
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -78,8 +80,11 @@ from largelr.analyses.attribution_stats import (  # re-exported: the statistics 
 )
 from largelr.analyses.evaluation import representation_sample_indices
 from largelr.io import atomic_write_json, atomic_write_npz
+from largelr.progress import Progress, forward_progress
 from largelr.training.models import FCN, HalvingMaxPool2d
 from largelr.training.runs import open_trained_run
+
+log = logging.getLogger(__name__)
 
 METHODS = ("integrated_gradients", "deeplift")
 
@@ -358,6 +363,14 @@ def attribution_map(attr: Tensor) -> Tensor:
 # * ``attribution_maps.npz`` — the per-sample maps (|attr| summed over channels, float16) with
 #   the test indices, labels and predictions, for galleries and hard-sample selection.
 
+def _forward_batches(method: str, samples: int, n_steps: int, internal_batch_size: int) -> int | None:
+    """Forward calls of the model that Integrated Gradients makes (captum runs ``internal_batch_size //
+    samples`` of the ``n_steps`` points per call); None for DeepLift (it runs a copy of the model)."""
+    if method != "integrated_gradients" or samples == 0:
+        return None
+    return math.ceil(n_steps / max(1, internal_batch_size // samples))
+
+
 def attribute_run(dataset_path: str | Path, run_dir: str | Path, json_path: str | Path, maps_path: str | Path,
                   analysis: dict[str, Any], device: str = "auto") -> dict[str, Any]:
     """Attribution statistics of one run; a diverged run gets ``null`` statistics."""
@@ -372,7 +385,10 @@ def attribute_run(dataset_path: str | Path, run_dir: str | Path, json_path: str 
         indices = representation_sample_indices(len(test), analysis["attribution_samples"],
                                                 analysis["repr_seed"]).numpy()
         x, y = test.x[torch.from_numpy(indices).to(torch_device)], test.y[torch.from_numpy(indices).to(torch_device)]
-        attr = attributions(model, x, y, method=method, n_steps=analysis["ig_steps"], internal_batch_size=1000)
+        with forward_progress(model, Progress(log, f"attribution ({method}) of {len(x)} samples",
+                                              _forward_batches(method, len(x), analysis["ig_steps"], 1000),
+                                              unit="forward batches")):
+            attr = attributions(model, x, y, method=method, n_steps=analysis["ig_steps"], internal_batch_size=1000)
         attr_maps = attribution_map(attr).detach().cpu()
         region = dataset.test.region[indices]
         separates = regions_separate_core_and_spurious(dataset.test.region)  # NaN core/spurious shares if not

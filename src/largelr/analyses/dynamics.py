@@ -67,6 +67,7 @@ from largelr.analyses.attribution import attribution_entropy, attribution_map, a
 from largelr.datasets import SpuriousDataset
 from largelr.analyses.evaluation import representation_sample_indices
 from largelr.io import atomic_write_npz, atomic_write_text
+from largelr.progress import Progress
 from largelr.analyses.metrics import class_selectivity
 from largelr.training.models import SpuriousModel, build_model
 from largelr.training.runs import load_snapshots, open_trained_run
@@ -233,12 +234,15 @@ def dynamics_run(dataset_path: str | Path, run_dir: str | Path, csv_path: str | 
     log.info("single-neuron analysis: unit %d (chosen at iteration %d)", neuron, selection)
 
     rows, maps = [], []
+    progress = Progress(log, "dynamics", total=len(iterations), unit="snapshots")
     for iteration in iterations:
         model.load_state_dict(snapshots[iteration])
         row, attr_maps = _snapshot_statistics(model, x, y, region, neuron, analysis)
         rows.append({"iteration": iteration, **row})
         maps.append(attr_maps[positions])
         log.info("iteration %d: %s", iteration, row)
+        progress.step(note=f"last: iteration {iteration}")
+    progress.finish()
     history = pd.read_csv(run.run_dir / "history.csv")
     table = merge_history(pd.DataFrame(rows), history).reindex(columns=list(DYNAMICS_COLUMNS))
     chosen = indices[positions]

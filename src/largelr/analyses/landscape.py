@@ -48,6 +48,7 @@ with ``fast=False``, every grid point runs the full forward.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -59,9 +60,12 @@ from torch import nn
 
 from largelr.analyses.evaluation import representation_sample_indices
 from largelr.io import atomic_write_npz
+from largelr.progress import Progress
 from largelr.training.loop import TensorSplit
 from largelr.training.models import FCN
 from largelr.training.runs import open_trained_run
+
+log = logging.getLogger(__name__)
 
 LANDSCAPE_KEYS: tuple[str, ...] = ("loss", "accuracy", "spurious_utilisation", "spurious_split_accuracy")
 
@@ -211,6 +215,7 @@ def loss_landscape(
             (p, w0, u, v) for p, w0, u, v in zip(params, saved, d1, d2)
             if id(p) not in skip and (bool(u.any()) or bool(v.any()))
         ]
+        progress = Progress(log, "landscape", total=len(alphas) * len(betas), unit="points")
         for i, alpha in enumerate(alphas):
             for j, beta in enumerate(betas):
                 for p, w0, u, v in moving:
@@ -230,6 +235,8 @@ def loss_landscape(
                 grids["accuracy"][i, j] = acc
                 grids["spurious_utilisation"][i, j] = follows_bias
                 grids["spurious_split_accuracy"][i, j] = spurious_acc
+                progress.step()
+        progress.finish()
     finally:
         for p, w0 in zip(params, saved):
             p.copy_(w0)
