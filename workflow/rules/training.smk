@@ -1,28 +1,34 @@
 rule train_group:
-    """Every LR x seed of one (dataset, model, optimizer, intervention) in one job, as one
-    stacked model where the recipe allows (§4.2 protocol per model); resumes from its checkpoint.
+    """Every LR x seed of one (dataset, model, optimizer, intervention) in one job ({job} =
+    group), as one stacked model where the recipe allows (§4.2 protocol per model), or a part of
+    a long group whose cells train one after another (part-K, training_jobs); resumes from its
+    checkpoint and skips the cells whose run folder is complete.
     """
     input:
         dataset=DATASET_FILE,
     output:
-        manifest=path(TRAINING_DIR, "group.json"),
+        manifest=path(TRAINING_DIR, "{job}.json"),
     log:
-        log_file("train", TRAINING_GROUP),
+        log_file("train", TRAINING_GROUP, "{job}"),
     benchmark:
-        benchmark_file("train", TRAINING_GROUP)
+        benchmark_file("train", TRAINING_GROUP, "{job}")
     conda:
         "../../envs/torch.yaml"
     threads: 1
+    wildcard_constraints:
+        job=r"group|part-\d+",
     resources:
-        gpu=gpu,
+        gpu_jobs=gpu,
+        gpu_mem_mb=rule_gpu_mem_mb("train_group"),
         mem_mb=rule_mem_mb("train_group"),
-        runtime=rule_runtime("train_group"),
+        runtime=train_job_runtime,
     params:
         cells=group_grid,
         cell_dirs=group_cell_dirs,
         model=model_spec,
         optimizer=optimizer_spec,
         trainings=group_trainings,
+        engine=training_engine,
         device=device,
         checkpoint_dir=TRAINING_DIR,
     script:
@@ -30,7 +36,8 @@ rule train_group:
 
 
 rule train:
-    """One cell's run folder: its files as its group's training job wrote them (hard links)."""
+    """One cell's run folder: its files as its group's training job wrote them (hard links, or
+    copies across file systems). A shell job: a `run:` block would start a Snakemake subprocess."""
     input:
         manifest=group_manifest,
     output:
@@ -43,5 +50,9 @@ rule train:
     localrule: True
     params:
         source=cell_in_group,
-    run:
-        link_cell(params.source, output, log)
+    shell:
+        "for file in {output:q}; do"
+        " name=$(basename $file);"
+        " ln -f {params.source:q}/$name $file 2>/dev/null || cp -p {params.source:q}/$name $file;"
+        " done;"
+        " echo 'linked 4 files from {params.source}' > {log:q}"
