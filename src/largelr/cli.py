@@ -26,8 +26,9 @@ def _parser() -> argparse.ArgumentParser:
         command.add_argument("--preset", help="preset to read (default: config.yaml's `preset`)")
         command.add_argument("--results", default="results", type=Path,
                              help="the results folder holding one folder per preset (default: results)")
-        command.add_argument("--config", default="config.yaml", type=Path,
-                             help="the workflow's config file, for the preset's grid (default: config.yaml)")
+        command.add_argument("--config", action="append", type=Path,
+                             help="the workflow's config file, for the preset's grid (default: config.yaml); "
+                                  "repeat it to add a --configfile of the run, merged in order as Snakemake does")
         if name == "summarize":
             command.add_argument("--partial", action="store_true", required=True,
                                  help="write summary/runs.partial.csv and tables/claims.partial.{csv,md} "
@@ -37,8 +38,9 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    if not args.config.exists():
-        sys.exit(f"largelr: no {args.config} (the preset's grid is read from it); run from the workflow's "
+    args.config = args.config or [Path("config.yaml")]
+    if missing := [str(path) for path in args.config if not path.exists()]:
+        sys.exit(f"largelr: no {', '.join(missing)} (the preset's grid is read from it); run from the workflow's "
                  "folder or pass --config")
     name, preset = monitor.load_preset(args.config, args.preset)
     results = args.results / name

@@ -37,7 +37,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import yaml
 
@@ -76,17 +76,20 @@ class Cell:
         return dict(zip(GRID_COLUMNS, self.row))
 
 
-def load_preset(config_path: str | Path, name: str | None = None) -> tuple[str, dict[str, Any]]:
-    """Preset ``name`` (default: the file's ``preset``) of ``config_path``, resolved as the
-    workflow does (schemas in ``workflow/schemas`` next to the file)."""
-    from largelr.config import resolve_config
+def load_preset(config_paths: str | Path | Sequence[str | Path], name: str | None = None) -> tuple[str, dict[str, Any]]:
+    """Preset ``name`` (default: the files' ``preset``) of the config files, merged in order as
+    Snakemake merges ``config.yaml`` and each ``--configfile``, resolved as the workflow does
+    (schemas in ``workflow/schemas`` next to the first file)."""
+    from largelr.config import deep_merge, resolve_config
 
-    config_path = Path(config_path)
-    config = yaml.safe_load(config_path.read_text(encoding="utf-8"))
-    presets = resolve_config(config, config_path.parent / "workflow" / "schemas")
+    paths = [Path(config_paths)] if isinstance(config_paths, (str, Path)) else [Path(p) for p in config_paths]
+    config: dict[str, Any] = {}
+    for path in paths:
+        config = deep_merge(config, yaml.safe_load(path.read_text(encoding="utf-8")) or {})
+    presets = resolve_config(config, paths[0].parent / "workflow" / "schemas")
     name = name or config["preset"]
     if name not in presets:
-        raise SystemExit(f"unknown preset {name!r}; {config_path} defines {sorted(presets)}")
+        raise SystemExit(f"unknown preset {name!r}; {', '.join(map(str, paths))} define {sorted(presets)}")
     return name, presets[name]
 
 
