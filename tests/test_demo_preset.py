@@ -1,4 +1,6 @@
-"""The default `demo` preset end to end (≈70 min on 2 cores): `pytest -m slow`."""
+"""The default `demo` preset end to end (at most 20 minutes of Snakemake wall time on 2 idle cores):
+`pytest -m slow`. Corrupted CIFAR-10 and the recipes that do not converge on that budget are in
+`demo_full` (same settings, about 70 minutes)."""
 
 from __future__ import annotations
 
@@ -6,6 +8,7 @@ import pandas as pd
 import pytest
 
 from helpers import run_snakemake
+from largelr.config import figure_datasets, resolve_config, training_grid
 
 
 @pytest.mark.slow
@@ -18,9 +21,43 @@ def test_demo_preset_runs_end_to_end_and_accuracy_rises_with_lr_on_parity(shared
     parity = runs[sgd].groupby("lr")["test_acc"].mean()  # (the recipe / intervention cells aside)
     # Fig 3 / Table 1: 55 % -> 86 % from LR 0.01 to 0.75 (demo measured: 50 % -> 96 %)
     assert parity.iloc[-1] > parity.iloc[0] + 0.1
-    # the protocol decides (§4.2): the demo's runs train to 100 % training accuracy (measured: 65 of 74)
+    # the protocol decides (§4.2): at least 90 % of all runs that did not diverge reach their own
+    # stopping rule (100 % training accuracy, or CE below stop_loss); the rest end capped or stalled
     finished = runs[runs["status"] != "diverged"]
-    assert (finished["status"] == "converged").mean() >= 0.85
+    assert len(finished) > 0 and (finished["status"] == "converged").mean() >= 0.9
     assert (runs[sgd]["status"] == "converged").all()
     for figure in shipped_config["presets"]["demo"]["figures"]:
         assert (tmp_path / f"results/demo/figures/{figure}.png").stat().st_size > 5000
+
+
+@pytest.fixture
+def presets(shipped_config, repo):
+    return resolve_config(shipped_config, repo / "workflow" / "schemas")
+
+
+def _cells(preset: dict) -> set[tuple]:
+    return set(training_grid(preset).itertuples(index=False, name=None))
+
+
+def test_demo_full_is_the_demo_plus_the_runs_the_20_minute_demo_leaves_out(presets):
+    demo, full = presets["demo"], presets["demo_full"]
+    # the same settings (YAML merge of the demo's mapping): only the grid and the figures differ
+    assert {key for key in full if full[key] != demo[key]} <= {"description", "experiments", "figures"}
+    assert _cells(demo) < _cells(full)
+    assert "corrupted_cifar10" not in set(training_grid(demo)["dataset"])
+    extra = training_grid(full).merge(training_grid(demo), how="left", indicator=True)
+    assert "corrupted_cifar10" in set(extra[extra["_merge"] == "left_only"]["dataset"])
+    assert set(demo["figures"]) < set(full["figures"]) and "fig16" in set(full["figures"]) - set(demo["figures"])
+
+
+def test_demo_figures_that_lose_a_demo_full_panel_say_where_it_is(presets):
+    demo, full = presets["demo"], presets["demo_full"]
+    for name, spec in demo["figures"].items():
+        missing = set(figure_datasets(full["figures"][name])) - set(figure_datasets(spec))
+        if missing:
+            assert missing == {"corrupted_cifar10"}, name
+            assert "Corrupted CIFAR-10: see preset demo_full" in spec["title"], name
+        else:
+            assert "demo_full" not in spec.get("title", ""), name
+    assert {"fig04", "fig05", "fig12", "fig17"} <= {
+        name for name, spec in demo["figures"].items() if "see preset demo_full" in spec.get("title", "")}
