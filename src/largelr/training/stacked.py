@@ -115,9 +115,10 @@ def why_not_faster_stacked(model: nn.Module, device: torch.device) -> str | None
     """None when a stack is the faster engine for ``model`` on ``device``, else why its cells train one after another.
 
     Batch-norm models (the suppl. C ResNets) stack on accelerators only: on the CPU a stack of M
-    ResNet18s took 1.1-1.5x the time of M separate ones at every M in {1, 2, 4, 8}, at base width 16
-    and 64 (``python benchmarks/stacked_resnet.py``; numbers in the README), so there they keep the
-    single path. The rule picks an engine only; both give the same run (see :func:`train_stacked`).
+    ResNet18s took 1.07-1.68x the time of M separate ones at M in {1, 2, 4, 8}, base width 16 and 64
+    (one noisy reading of 0.78x; ``python benchmarks/stacked_resnet.py``, numbers in the README), so
+    there they keep the single path. The rule picks an engine only; both engines run the same
+    protocol (:func:`train_stacked`).
     """
     if device.type == "cpu" and any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules()):
         return "batch-norm models train faster one after another on the CPU (benchmarks/stacked_resnet.py)"
