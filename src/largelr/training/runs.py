@@ -32,7 +32,7 @@ import numpy as np
 import torch
 
 from largelr.datasets import SpuriousDataset, load_dataset
-from largelr.io import atomic_path, atomic_write_json, atomic_write_text, read_json
+from largelr.io import _finite_or_none, atomic_path, atomic_write_json, atomic_write_text, read_json
 from largelr.training.models import SpuriousModel, build_model, input_stem
 from largelr.training.optim import schedule_length
 from largelr.training.stacked import (
@@ -123,6 +123,11 @@ def train_group(
                 records[i] = _train_one(dataset, Path(run_dirs[i]), cells[i], model_spec, settings[i], torch_device,
                                         single)
             continue
+        done = [finished_record(Path(run_dirs[i]), cells[i], model_spec, settings[i], torch_device) for i in members]
+        if all(record is not None for record in done):  # a rerun after every model of the stack stopped
+            log.info("stack of %d cells: every run folder complete, not trained again", len(members))
+            records.update(zip(members, done))
+            continue
         checkpoint = Path(checkpoint_dir) / f"checkpoint-{number}.pt" if checkpoint_dir is not None else None
         log.info("training %d cells stacked on %s (%d train samples)", len(members), torch_device, len(dataset.train))
 
@@ -160,9 +165,33 @@ def _start(device: str, matmul_precision: str = "highest") -> torch.device:
     return resolve_device(device)
 
 
+def finished_record(run_dir: Path, cell: dict[str, Any], model_spec: dict[str, Any], settings: TrainSettings,
+                    torch_device: torch.device) -> dict[str, Any] | None:
+    """The ``run.json`` of a complete run folder (written last, module docstring) whose cell, model,
+    settings, device and matmul precision are this job's, else None: a rerun of a killed group
+    skips the cells it had finished instead of training them again."""
+    path = run_dir / "run.json"
+    if not path.exists():
+        return None
+    record = read_json(path)
+    expected = json.loads(json.dumps(_finite_or_none({"cell": cell, "model": model_spec, "settings": asdict(settings),
+                                      "device": str(torch_device),
+                                      "matmul_precision": torch.get_float32_matmul_precision()})))
+    if any(record.get(key) != value for key, value in expected.items()):
+        log.info("%s: run.json was written for other settings; training again", run_dir)
+        return None
+    return record
+
+
 def _train_one(dataset: SpuriousDataset, run_dir: Path, cell: dict[str, Any], model_spec: dict[str, Any],
                settings: TrainSettings, torch_device: torch.device,
                engine: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Train one cell into ``run_dir``, or return its record when the folder is already complete."""
+    record = finished_record(run_dir, cell, model_spec, settings, torch_device)
+    if record is not None:
+        log.info("%s: complete in %s (%s), not trained again", cell, run_dir, record["status"])
+        (run_dir / CHECKPOINT_NAME).unlink(missing_ok=True)  # left when killed after run.json
+        return record
     run_dir.mkdir(parents=True, exist_ok=True)
     model = init_model(dataset, model_spec, settings.seed).to(torch_device)
     log.info("training %s on %s (%d train samples)", cell, torch_device, len(dataset.train))
