@@ -1,18 +1,26 @@
 #!/usr/bin/env bash
-# GPU check, one command (< 8 minutes on one GPU): the CUDA path of the pipeline, end to end.
+# GPU check, one command (< 9 minutes on one GPU): what the `paper` preset's cost rests on, measured.
 #
 #   1. device facts (torch, CUDA, GPU name);
-#   2. stacked vs single-model training on the GPU: the same losses and weights (3 parity cells);
-#   3. the `ci` preset with `device: cuda` (every rule, through Snakemake), timed;
-#   4. the throughput benchmark (benchmarks/train_throughput.py) on every workload, with the
-#      paper preset's GPU-hour estimate;
-#   5. a short report: $OUT_DIR/gpu_report.md (plus the full logs beside it).
+#   2. stacked vs single-model training on the device: the same losses and weights, for the parity
+#      FCN (3 cells) and for ResNet18 with its batch-norm statistics (3 cells, 200 steps, float64;
+#      skipped, with the engine's reason, where the stacked engine refuses batch-norm models);
+#   3. benchmarks/paper_cost.py's per-step and check timings on the device, for the `paper` and `gpu`
+#      presets (today's engine vs this one; --json beside the report);
+#   4. one Colored MNIST ResNet18 training group of the `paper` grid (full 60 000 images, 2 LRs x
+#      2 seeds) trained to 100 % training accuracy or a 6-minute limit; its finished runs then
+#      calibrate paper_cost.py's iteration rule (--calibrate-from), printed with the same timings;
+#   5. a short report: $OUT_DIR/gpu_report.md (the full logs beside it).
+#   With FULL=1 also: the `ci` preset through Snakemake on the device, and benchmarks/train_throughput.py.
 #
 # Usage:  bash benchmarks/gpu_check.sh [OUT_DIR]        (default OUT_DIR: $OUT or gpu_check_out)
 # Environment: DATA_ROOT (MNIST/ and cifar-10-batches-py/; default: .gpudata, then ../shared/data),
-#   DEVICE (default cuda; `DEVICE=cpu` dry-runs this script on a CPU), CI_TARGET (a Snakemake
-#   target instead of the whole ci preset), STEPS (benchmark steps, default 500), BENCH_DATASET
-#   (one benchmark workload instead of all).
+#   DEVICE (default cuda; `DEVICE=cpu` dry-runs this script on a CPU), and the budgets, whose defaults
+#   are the GPU run's: EXACT_STEPS (200), COST_ARGS (extra paper_cost.py arguments), COST_LIMIT (s, 100),
+#   TRAIN_SUBSET (Colored MNIST training images, default all 60 000), TRAIN_LIMIT (s, 360), FULL (0).
+#   A CPU dry run in a few minutes:
+#     DEVICE=cpu EXACT_STEPS=3 COST_ARGS="--quick --only parity" TRAIN_SUBSET=300 TRAIN_LIMIT=60 \
+#       bash benchmarks/gpu_check.sh /tmp/gpu_check_cpu
 # Packages missing on the machine can come as wheels in .whl/ (installed to /tmp/site).
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -21,6 +29,12 @@ OUT_DIR=${1:-${OUT:-gpu_check_out}}
 mkdir -p "$OUT_DIR"
 OUT_DIR=$(cd "$OUT_DIR" && pwd)
 DEVICE=${DEVICE:-cuda}
+EXACT_STEPS=${EXACT_STEPS:-200}
+COST_ARGS=${COST_ARGS:-}
+COST_LIMIT=${COST_LIMIT:-100}
+TRAIN_SUBSET=${TRAIN_SUBSET:-0}
+TRAIN_LIMIT=${TRAIN_LIMIT:-360}
+FULL=${FULL:-0}
 STEPS=${STEPS:-500}
 if [ -z "${DATA_ROOT:-}" ]; then
   for candidate in "$REPO/.gpudata" "$REPO/../shared/data"; do
@@ -47,60 +61,139 @@ if device.type == "cuda":
     print(f"- GPU: {p.name}, {p.total_memory / 2**30:.0f} GiB, {p.multi_processor_count} SMs")
 PY
 
-echo "== 2. stacked vs single on $DEVICE" | tee -a "$report"
-python3 - "$DEVICE" <<'PY' 2>&1 | tee -a "$report"
+echo "== 2. stacked vs single on $DEVICE (losses to 1e-5 relative, weights and running statistics to 1e-4)" \
+  | tee -a "$report"
+timeout 240 python3 - "$DEVICE" "$EXACT_STEPS" <<'PY' 2>&1 | tee "$OUT_DIR/exactness.log" | grep -v "^  " | tee -a "$report"
 import sys, torch
 from largelr.datasets.synthetic import generate_parity
-from largelr.training.runs import init_model, to_tensor_split
-from largelr.training.stacked import train_stacked
-from largelr.training.loop import TrainSettings, train
+from largelr.training.loop import TensorSplit, TrainSettings, train
+from largelr.training.runs import _start, init_model, to_tensor_split
+from largelr.training.stacked import train_stacked, why_not_stackable
+
+device, steps = _start(sys.argv[1]), int(sys.argv[2])
+
+
+def compare(name, data, spec, splits, lrs, dtype=torch.float32):
+    settings = [TrainSettings(lr=lr, seed=s, max_iters=steps, eval_interval=max(1, steps // 10), stop_loss=1e-12,
+                              checkpoint_interval=10 * steps) for s, lr in enumerate(lrs)]
+    models = [init_model(data, spec, s.seed).to(dtype) for s in settings]
+    reason = why_not_stackable(models[0], settings)
+    if reason is not None:
+        print(f"- {name}: skipped, the stacked engine refuses it here ({reason})")
+        return
+    outcomes = train_stacked([m.to(device) for m in models], *splits, settings)
+    worst_loss = worst_weight = 0.0
+    for s, o in zip(settings, outcomes):
+        model = init_model(data, spec, s.seed).to(device, dtype)
+        r = train(model, *splits, s)
+        a = torch.tensor([h["train_loss"] for h in r.history])
+        b = torch.tensor([h["train_loss"] for h in o.result.history])
+        worst_loss = max(worst_loss, float(((a - b).abs() / a.abs()).max()))
+        state = model.state_dict()
+        worst_weight = max(worst_weight, max(float((state[k].cpu().double() - o.state[k].double()).abs().max())
+                                             for k in state if k in o.state))
+        missing = sorted(set(state) - set(o.state))
+        if missing:
+            print(f"  {name}: the stacked state lacks {missing[:3]}")
+    ok = worst_loss <= 1e-5 and worst_weight <= 1e-4
+    print(f"- {name}, {len(lrs)} cells, {steps} steps: max relative loss difference {worst_loss:.2e}, max weight / "
+          f"statistic difference {worst_weight:.2e} -> {'OK' if ok else 'DIFFERENT'}")
+
+
 torch.use_deterministic_algorithms(True, warn_only=True)
-device = torch.device(sys.argv[1])
-data = generate_parity(seed=0, n_train=2000, n_test=2000)
-spec = {"arch": "fcn", "width": 200, "depth": 3}
-splits = to_tensor_split(data, "train", device), to_tensor_split(data, "test", device)
-settings = [TrainSettings(lr=lr, seed=s, max_iters=200, eval_interval=1, stop_loss=1e-12) for lr, s in [(0.05, 0), (0.3, 1), (0.75, 2)]]
-outcomes = train_stacked([init_model(data, spec, s.seed).to(device) for s in settings], *splits, settings)
-worst_loss = worst_weight = 0.0
-for s, o in zip(settings, outcomes):
-    model = init_model(data, spec, s.seed).to(device)
-    r = train(model, *splits, s)
-    a = torch.tensor([h["train_loss"] for h in r.history]); b = torch.tensor([h["train_loss"] for h in o.result.history])
-    worst_loss = max(worst_loss, float(((a - b).abs() / a.abs()).max()))
-    worst_weight = max(worst_weight, max(float((v.cpu() - o.state[k]).abs().max()) for k, v in model.state_dict().items()))
-print(f"- 3 parity cells, 200 steps: max relative loss difference {worst_loss:.2e}, max weight difference {worst_weight:.2e}"
-      f" -> {'OK' if worst_loss <= 1e-5 and worst_weight <= 1e-4 else 'DIFFERENT'}")
-PY
+parity = generate_parity(seed=0, n_train=2000, n_test=2000)
+splits = to_tensor_split(parity, "train", device), to_tensor_split(parity, "test", device)
+compare("parity FCN 3x200", parity, {"arch": "fcn", "width": 200, "depth": 3}, splits, [0.05, 0.3, 0.75])
 
-echo "== 3. ci preset with device: $DEVICE" | tee -a "$report"
-workdir=$(mktemp -d)
+
+class Shaped:  # what init_model reads of a dataset: Colored MNIST's input shape and classes
+    input_shape, num_classes = (3, 28, 28), 10
+
+
+g = torch.Generator().manual_seed(0)
+def split(n):
+    y = torch.randint(10, (n,), generator=g)
+    x = torch.rand((n, 3, 28, 28), generator=g, dtype=torch.float64)
+    return TensorSplit(x.to(device), y.to(device), y.to(device))
+# float64, as tests/training/test_stacked_batch_norm.py: in float32 a batch-norm ResNet's trajectories
+# separate chaotically (rounding differences of the grouped convolutions grow ~10x per 20 steps)
+n = 1000 if device.type == "cuda" else 200  # a CPU dry run: fewer samples per log row
+compare("ResNet18 (stock stem, Colored MNIST shape, float64)", Shaped(),
+        {"arch": "torchvision", "name": "resnet18", "small_input": False}, (split(n), split(n // 2)), [0.01, 0.05, 0.1],
+        torch.float64)
+PY
+rc=${PIPESTATUS[0]}
+[ "$rc" = 0 ] || echo "- stopped (exit $rc; 124 = the 240 s limit)" | tee -a "$report"
+
+echo "== 3. paper_cost.py timings on $DEVICE (paper and gpu presets; full log: paper_cost.txt)" | tee -a "$report"
+timeout "$COST_LIMIT" python3 benchmarks/paper_cost.py --preset paper,gpu --device "$DEVICE" $COST_ARGS \
+  --json "$OUT_DIR/paper_cost.json" > "$OUT_DIR/paper_cost.txt" 2> "$OUT_DIR/paper_cost.err"
+echo "- exit $? (124 = stopped at COST_LIMIT=${COST_LIMIT} s)" | tee -a "$report"
+grep -E "^(#|paper|gpu|ratio|- )" "$OUT_DIR/paper_cost.txt" | tee -a "$report"
+
+echo "== 4. Colored MNIST ResNet18 group of the paper grid (2 LRs x 2 seeds) to 100 % or ${TRAIN_LIMIT} s" \
+  | tee -a "$report"
+mkdir -p "$OUT_DIR/calibration"
+timeout 300 python3 - "$DATA_ROOT" "$TRAIN_SUBSET" "$OUT_DIR/calibration" <<'PY' > "$OUT_DIR/train_group.log" 2>&1
+import sys, time
+from largelr.datasets import save_dataset
+from largelr.datasets.semisynthetic import generate_colored_mnist
+
+data_root, subset, out = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+t0 = time.time()
+data = generate_colored_mnist(seed=0, data_root=data_root, subset_train=subset or None, subset_test=1000)
+save_dataset(data, f"{out}/colored_mnist.npz")
+print(f"dataset: {len(data.train)} training images, built in {time.time() - t0:.0f} s", flush=True)
+PY
 t0=$(date +%s)
-timeout 330 python3 -m snakemake ${CI_TARGET:-} -s "$REPO/Snakefile" --directory "$workdir" --cores 8 --scheduler greedy \
-  --config preset=ci device="$DEVICE" data_root="$DATA_ROOT" > "$OUT_DIR/ci_snakemake.log" 2>&1
-status=$?
-t1=$(date +%s)
-echo "- snakemake exit $status after $((t1 - t0)) s (log: ci_snakemake.log)" | tee -a "$report"
-python3 - "$workdir" <<'PY' 2>&1 | tee -a "$report"
-import json, pathlib, sys
-import pandas as pd
-root = pathlib.Path(sys.argv[1]) / "results/ci"
-records = [json.loads(p.read_text()) for p in root.glob("runs/**/run.json")]
-if records:
-    frame = pd.DataFrame({"status": [r["status"] for r in records], "device": [r["device"] for r in records],
-                          "engine": [r.get("engine", {}).get("kind") for r in records],
-                          "wall_s": [r["wall_time_s"] for r in records]})
-    print(f"- {len(records)} runs: " + ", ".join(f"{k} {v}" for k, v in frame["status"].value_counts().items())
-          + "; devices " + ", ".join(sorted(set(frame["device"]))) + "; engines "
-          + ", ".join(f"{k} {v}" for k, v in frame["engine"].value_counts().items()))
-    bench = [pd.read_csv(p, sep="\t")["s"].iloc[0] for p in root.glob("benchmarks/train/**/*.tsv")]
-    print(f"- training jobs: {len(bench)}, {sum(bench):.0f} s of job time in all")
-figures = sorted(p.stem for p in root.glob("figures/*.png"))
-print(f"- figures drawn: {len(figures)} ({' '.join(figures)})")
-PY
-tail -n 40 "$OUT_DIR/ci_snakemake.log" | grep -iE "error|exception" | head -5 | sed 's/^/  /' | tee -a "$report"
+# the paper grid's cells (config.yaml: paper, colored_mnist / resnet18 / sgd), stopped at TRAIN_LIMIT
+timeout "$TRAIN_LIMIT" python3 - "$DEVICE" "$OUT_DIR/calibration" <<'PY' >> "$OUT_DIR/train_group.log" 2>&1
+import logging, sys
+from largelr.training.recipes import train_settings
+from largelr.training.runs import train_group
 
-echo "== 4. throughput (per cell, ratios against a plain DataLoader loop)" | tee -a "$report"
-timeout 240 python3 benchmarks/train_throughput.py --dataset "${BENCH_DATASET:-all}" --device "$DEVICE" --steps "$STEPS" \
-  --data-root "$DATA_ROOT" --paper-estimate 2>&1 | tee "$OUT_DIR/throughput.txt" | tee -a "$report"
+device, out = sys.argv[1], sys.argv[2]
+logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+cells = [{"dataset": "colored_mnist", "model": "resnet18", "optimizer": "sgd", "lr": lr, "hp": "none", "seed": s}
+         for lr in (0.01, 0.1) for s in (0, 1)]
+training = {"max_iters": 200000, "eval_interval": 100, "checkpoint_interval": 5000, "test_eval_samples": 1000}
+train_group(f"{out}/colored_mnist.npz", [f"{out}/runs/lr~{c['lr']}/seed~{c['seed']}" for c in cells], cells,
+            {"arch": "torchvision", "name": "resnet18", "small_input": False},
+            [train_settings(c, {"kind": "sgd"}, training) for c in cells], device=device, checkpoint_dir=out)
+PY
+status=$?
+echo "training: $([ $status = 0 ] && echo finished || echo "stopped (exit $status; 124 = the limit)") after \
+$(( $(date +%s) - t0 )) s" >> "$OUT_DIR/train_group.log"
+echo "- $(grep -E '^dataset:' "$OUT_DIR/train_group.log")" | tee -a "$report"
+echo "- $(grep -E '^training:' "$OUT_DIR/train_group.log")" | tee -a "$report"
+python3 - "$OUT_DIR/calibration" "$OUT_DIR/train_group.log" <<'PY' 2>&1 | tee -a "$report"
+import json, pathlib, sys
+runs = sorted(pathlib.Path(sys.argv[1]).glob("runs/**/run.json"))
+for path in runs:
+    r = json.loads(path.read_text())
+    print(f"- lr {r['cell']['lr']}, seed {r['cell']['seed']}: {r['status']} after {r['iterations']} iterations "
+          f"({r['iterations'] * 100 / 60000:.1f} epochs of 60 000), {r['wall_time_s']:.0f} s, engine {r['engine']}")
+progress = [line for line in pathlib.Path(sys.argv[2]).read_text().splitlines() if " iter " in line]
+print(f"- {len(runs)} of 4 cells finished" + (f"; last log line: {progress[-1].split(' ', 3)[-1]}" if progress else ""))
+PY
+if compgen -G "$OUT_DIR/calibration/runs/*/*/run.json" >/dev/null; then
+  echo "- paper_cost.py with the iteration rule refitted on these runs:" | tee -a "$report"
+  timeout "$COST_LIMIT" python3 benchmarks/paper_cost.py --preset paper,gpu --device "$DEVICE" $COST_ARGS \
+    --calibrate-from "$OUT_DIR/calibration" --json "$OUT_DIR/paper_cost_calibrated.json" \
+    > "$OUT_DIR/paper_cost_calibrated.txt" 2>> "$OUT_DIR/paper_cost.err"
+  grep -E "^(paper|gpu|ratio|- iterations)" "$OUT_DIR/paper_cost_calibrated.txt" | tee -a "$report"
+fi
+
+if [ "$FULL" = 1 ]; then
+  echo "== 5. ci preset with device: $DEVICE" | tee -a "$report"
+  workdir=$(mktemp -d)
+  t0=$(date +%s)
+  timeout 330 python3 -m snakemake -s "$REPO/Snakefile" --directory "$workdir" --cores 8 --scheduler greedy \
+    --config preset=ci device="$DEVICE" data_root="$DATA_ROOT" > "$OUT_DIR/ci_snakemake.log" 2>&1
+  echo "- snakemake exit $? after $(( $(date +%s) - t0 )) s (log: ci_snakemake.log)" | tee -a "$report"
+  echo "== 6. throughput (per cell, ratios against a plain DataLoader loop)" | tee -a "$report"
+  timeout 240 python3 benchmarks/train_throughput.py --dataset all --device "$DEVICE" --steps "$STEPS" \
+    --data-root "$DATA_ROOT" 2>&1 | tee "$OUT_DIR/throughput.txt" | tee -a "$report"
+fi
 
 echo "== total $(( $(date +%s) - started )) s" | tee -a "$report"
