@@ -25,10 +25,10 @@ EXPERIMENTS = [
     {"dataset": "parity", "model": "fcn_parity", "optimizer": "sgd", "lrs": [0.05, 0.2, 0.5]},
     # B: a stacked group in progress (one cell stopped, stalled; not linked into runs/ yet)
     {"dataset": "moon_star", "model": "fcn_moon_star", "optimizer": "sgd", "lrs": [0.05, 0.5]},
-    # E: one cell after another (a logs/train/<group>.log): the first done, the second training
+    # E: one cell after another in parts (logs/train/<group>.part-K.log): part 1 done, part 2 training
     {"dataset": "parity", "model": "fcn_tiny", "optimizer": "sgd", "lrs": [0.1, 0.2, 0.3], "seeds": [0],
      "training": {"max_iters": 800}},
-    # C: its job failed (a traceback in its log): not started
+    # C: its job failed (a traceback in logs/train/<group>.log): not started
     {"dataset": "parity", "model": "fcn_parity", "optimizer": "sgd", "lrs": [0.5], "seeds": [0],
      "vary": {"l2": [0.001]}},
 ]
@@ -83,9 +83,10 @@ def _build(results: Path, cells) -> None:
     first = by_member[(E, "lr~0.1/seed~0")]  # E: one after another, its second cell training
     atomic_write_json(results / "training" / E / first.member / "run.json", _record(first, "converged"))
     second = by_member[(E, "lr~0.2/seed~0")].record
-    alone = results / "logs" / "train" / f"{E}.log"
-    alone.parent.mkdir(parents=True)
-    alone.write_text(
+    atomic_write_json(results / "training" / E / "group.part-1.json", {"cells": []})  # part 1 finished
+    (results / "logs" / "train" / E).parent.mkdir(parents=True)
+    (results / "logs" / "train" / f"{E}.part-1.log").write_text(_line(0, "training 1 cells one after another"))
+    (results / "logs" / "train" / f"{E}.part-2.log").write_text(
         _line(0, "training 3 cells one after another: training.engine is 'sequential'", "largelr.training.runs")
         + _line(1, f"training {first.record} on cpu (2000 train samples)", "largelr.training.runs")
         + _line(5, f"{first.record}: converged after 300 iterations in 4.0 s", "largelr.training.runs")
@@ -93,8 +94,8 @@ def _build(results: Path, cells) -> None:
         + "".join(_line(6 + 5 * k, f"iter {100 * k:6d}  loss 0.5000  BC-ratio 1.000  train acc "
                                    f"{'0.7500' if k == 2 else '-'}  test acc 0.7000", "largelr.training.loop")
                   for k in (1, 2)))
-    failed = results / "logs" / "train" / C / "group.log"  # C: the job failed
-    failed.parent.mkdir(parents=True)
+    failed = results / "logs" / "train" / f"{C}.log"  # C: the job failed
+    failed.parent.mkdir(parents=True, exist_ok=True)
     failed.write_text(_line(0, "training 1 cells one after another: a group of one", "largelr.training.runs")
                       + "Traceback (most recent call last):\n  ...\nRuntimeError: out of memory\n")
 

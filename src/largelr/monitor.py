@@ -7,9 +7,10 @@ it works while Snakemake runs, on a cluster's shared file system, or with nothin
 * a cell is **done** when its ``run.json`` exists: ``runs/<cell>/run.json`` (linked) or
   ``training/<group>/lr~LR/seed~S/run.json`` (written by the group job when the cell stopped;
   ``run.json`` is written last, so its presence means the run is complete);
-* a training job has **started** when its log ``logs/train/<group>/<job>.log`` (or
-  ``logs/train/<group>.log``) exists (the job opens it first) and is **running** until its
-  manifest ``training/<group>/<job>.json`` exists; a log holding a Python traceback is a failed job;
+* a training job has **started** when its log ``logs/train/<group>.log`` (a part of a split
+  group: ``<group>.part-K.log``) exists (the job opens it first) and is **running** until its
+  manifest ``training/<group>/group.json`` (``group.part-K.json``) exists (:func:`job_logs`); a
+  log holding a Python traceback is a failed job;
 * a running job's cells are **training**: every cell of the group not yet done when the job
   trains them stacked, the one named by its last ``training {cell} on ...`` line when it trains
   them one after another; every other cell that is not done is **pending**.
@@ -174,11 +175,20 @@ def parse_training_log(text: str) -> LogProgress:
             progress.cell = None
             progress.restart()
         elif match := _START_CELL.match(line):
-            progress.cell = ast.literal_eval(match["cell"])
+            progress.cell = _literal(match["cell"])
             progress.restart()
         elif match := _ITER.match(line):
             _read_evaluation(progress, match)
     return progress
+
+
+def _literal(text: str) -> dict[str, Any] | None:
+    """The cell dict a ``training {cell} on ...`` line prints (None if it is not a plain literal)."""
+    try:
+        value = ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return None
+    return value if isinstance(value, dict) else None
 
 
 def _read_evaluation(progress: LogProgress, match: re.Match) -> None:
@@ -200,12 +210,17 @@ def _read_evaluation(progress: LogProgress, match: re.Match) -> None:
 
 
 def job_logs(results: Path, group: str) -> list[tuple[Path, Path]]:
-    """(log, manifest) of every training job of a group that has started."""
-    logs = results / "logs" / "train"
-    jobs = [(log, results / "training" / group / f"{log.stem}.json") for log in sorted((logs / group).glob("*.log"))]
+    """(log, manifest) of every training job of a group that has started: the whole group's
+    ``logs/train/<group>.log`` (manifest ``training/<group>/group.json``), a part's
+    ``logs/train/<group>.part-K.log`` (``group.part-K.json``), or ``logs/train/<group>/<job>.log``
+    (``<job>.json``)."""
+    logs, training = results / "logs" / "train", results / "training" / group
     whole = logs / f"{group}.log"
-    if whole.exists():
-        jobs.append((whole, results / "training" / group / "group.json"))
+    jobs = [(whole, training / "group.json")] if whole.exists() else []
+    name = Path(group).name
+    for part in sorted(whole.parent.glob(f"{name}.part-*.log")):
+        jobs.append((part, training / f"group{part.name[len(name):-len('.log')]}.json"))
+    jobs += [(log, training / f"{log.stem}.json") for log in sorted((logs / group).glob("*.log"))]
     return jobs
 
 
