@@ -15,7 +15,7 @@ records = train_group(
     settings=[train_settings(cell, params.optimizer, training)
               for cell, training in zip(params.cells, params.trainings)],
     device=params.device,
-    engine=params.trainings[0]["engine"],  # preset.schema.yaml fills training.engine
+    engine=params.engine,  # training.engine; "sequential" for a part of a split group (common.smk)
     checkpoint_dir=params.checkpoint_dir,
     matmul_precision=params.trainings[0]["matmul_precision"],  # filled by preset.schema.yaml
 )

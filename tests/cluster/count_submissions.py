@@ -15,7 +15,7 @@ import re
 import subprocess
 import sys
 
-LOCAL_RULES = {"train", "all"}
+LOCAL_RULES = {"train", "download_source", "all"}
 
 
 def count(dry_run: str) -> dict[str, int]:

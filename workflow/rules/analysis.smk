@@ -14,7 +14,8 @@ rule evaluate:
         "../../envs/torch.yaml"
     threads: 1
     resources:
-        gpu=gpu,
+        gpu_jobs=gpu,
+        gpu_mem_mb=rule_gpu_mem_mb("evaluate"),
         mem_mb=rule_mem_mb("evaluate"),
         runtime=rule_runtime("evaluate"),
     params:
@@ -76,7 +77,8 @@ rule attribute:
         "../../envs/analysis.yaml"
     threads: 1
     resources:
-        gpu=gpu,
+        gpu_jobs=gpu,
+        gpu_mem_mb=rule_gpu_mem_mb("attribute"),
         mem_mb=rule_mem_mb("attribute"),
         runtime=rule_runtime("attribute"),
     params:
@@ -102,7 +104,8 @@ rule prune:
         "../../envs/torch.yaml"
     threads: 1
     resources:
-        gpu=gpu,
+        gpu_jobs=gpu,
+        gpu_mem_mb=rule_gpu_mem_mb("prune"),
         mem_mb=rule_mem_mb("prune"),
         runtime=rule_runtime("prune"),
     params:
@@ -131,7 +134,8 @@ rule attribute_with_method:
         "../../envs/analysis.yaml"
     threads: 1
     resources:
-        gpu=gpu,
+        gpu_jobs=gpu,
+        gpu_mem_mb=rule_gpu_mem_mb("attribute_with_method"),
         mem_mb=rule_mem_mb("attribute_with_method"),
         runtime=rule_runtime("attribute_with_method"),
     params:
@@ -143,7 +147,8 @@ rule attribute_with_method:
 
 rule background_attribution:
     """Share of |attribution| on the DeepLabV3 background class (§5, Fig 10); needs local weights.
-    DeepLabV3 runs on the CPU (largelr.analyses.background has no device): gpu=0."""
+    DeepLabV3 runs on the CPU (largelr.analyses.background has no device): gpu_jobs=0.
+    """
     input:
         dataset=DATASET_FILE,
         maps=path(ANALYSIS_DIR, "attribution_maps.npz"),
@@ -157,7 +162,7 @@ rule background_attribution:
         "../../envs/analysis.yaml"
     threads: 1
     resources:
-        gpu=0,
+        gpu_jobs=0,
         mem_mb=rule_mem_mb("background_attribution"),
         runtime=rule_runtime("background_attribution"),
     params:
@@ -182,7 +187,8 @@ rule landscape:
         "../../envs/torch.yaml"
     threads: 1
     resources:
-        gpu=gpu,
+        gpu_jobs=gpu,
+        gpu_mem_mb=rule_gpu_mem_mb("landscape"),
         mem_mb=rule_mem_mb("landscape"),
         runtime=rule_runtime("landscape"),
     params:
@@ -209,7 +215,8 @@ rule dynamics:
         "../../envs/analysis.yaml"
     threads: 1
     resources:
-        gpu=gpu,
+        gpu_jobs=gpu,
+        gpu_mem_mb=rule_gpu_mem_mb("dynamics"),
         mem_mb=rule_mem_mb("dynamics"),
         runtime=rule_runtime("dynamics"),
     params:

@@ -25,6 +25,7 @@ from largelr.config import (
     training_grid,
 )
 from largelr.columns import ATTRIBUTION_COLUMNS
+from largelr.datasets.download import GENERATOR_SOURCES, SOURCES
 from largelr.training.cost import (
     STARTUP_MINUTES,
     estimate_cell_minutes,
@@ -54,6 +55,8 @@ def path(*parts):
 CELL = next(iter(PARAMSPACES.values())).wildcard_pattern
 RESULTS = path("results", "{preset}")
 DATASET_FILE = path(RESULTS, "data", "{dataset}.npz")
+# the MNIST / CIFAR files found under data_root (rule download_source)
+SOURCE_FILE = path(RESULTS, "data", "sources", "{source}.json")
 RUN_DIR = path(RESULTS, "runs", CELL)
 ANALYSIS_DIR = path(RESULTS, "analysis", CELL)
 # analyses of a group of runs: every LR and seed of one (dataset, model, optimizer)
@@ -65,6 +68,8 @@ TRAINING_GROUP = path(
     "dataset~{dataset}", "model~{model}", "optimizer~{optimizer}", "hp~{hp}"
 )
 TRAINING_DIR = path(RESULTS, "training", TRAINING_GROUP)
+# one training job: the whole group ({part} empty) or one part of a split group (.part-K)
+TRAINING_JOB = f"{TRAINING_GROUP}{{part}}"
 # where the group job leaves a cell's run files (the train rule links them into RUN_DIR)
 GROUP_CELL_DIR = path(TRAINING_DIR, "lr~{lr}", "seed~{seed}")
 SUMMARY_CSV = path(RESULTS, "summary", "runs.csv")
@@ -107,6 +112,7 @@ wildcard_constraints:
     lr=r"[0-9.eE+-]+",
     hp=r"none|[a-z_0-9]+=[0-9.eE+-]+",
     seed=r"\d+",
+    source="|".join(SOURCES),
 
 
 # ---- the preset, the cell, the grid -----------------------------------------------------
@@ -176,6 +182,15 @@ def data_root(wildcards):
 
 def download(wildcards):
     return preset_of(wildcards)["download"]
+
+
+def dataset_sources(wildcards):
+    """generate_dataset: the source listings (download_source) of the MNIST / CIFAR files it reads."""
+    generator = dataset_spec(wildcards)["generator"]
+    return [
+        SOURCE_FILE.format(preset=wildcards.preset, source=source)
+        for source in GENERATOR_SOURCES.get(generator, ())
+    ]
 
 
 def model_spec(wildcards):
@@ -253,16 +268,36 @@ RULE_RESOURCES = {
         "runtime": (720, 240),
         "gpu_mem_mb": (24000, 2000),
     },
-    "evaluate": {"mem_mb": (32000, 4000), "runtime": (120, 30), "gpu_mem_mb": (16000, 2000)},
-    "attribute": {"mem_mb": (16000, 4000), "runtime": (60, 30), "gpu_mem_mb": (8000, 2000)},
+    "evaluate": {
+        "mem_mb": (32000, 4000),
+        "runtime": (120, 30),
+        "gpu_mem_mb": (16000, 2000),
+    },
+    "attribute": {
+        "mem_mb": (16000, 4000),
+        "runtime": (60, 30),
+        "gpu_mem_mb": (8000, 2000),
+    },
     "attribute_with_method": {
         "mem_mb": (16000, 4000),
         "runtime": (60, 30),
         "gpu_mem_mb": (8000, 2000),
     },
-    "prune": {"mem_mb": (16000, 4000), "runtime": (120, 30), "gpu_mem_mb": (16000, 2000)},
-    "dynamics": {"mem_mb": (32000, 4000), "runtime": (240, 60), "gpu_mem_mb": (16000, 2000)},
-    "landscape": {"mem_mb": (32000, 4000), "runtime": (240, 60), "gpu_mem_mb": (16000, 2000)},
+    "prune": {
+        "mem_mb": (16000, 4000),
+        "runtime": (120, 30),
+        "gpu_mem_mb": (16000, 2000),
+    },
+    "dynamics": {
+        "mem_mb": (32000, 4000),
+        "runtime": (240, 60),
+        "gpu_mem_mb": (16000, 2000),
+    },
+    "landscape": {
+        "mem_mb": (32000, 4000),
+        "runtime": (240, 60),
+        "gpu_mem_mb": (16000, 2000),
+    },
     "background_attribution": {"mem_mb": (16000, 4000), "runtime": (60, 30)},
 }
 # a full-scale training job asks RUNTIME_SAFETY x its estimate, at least MIN_TRAIN_RUNTIME minutes
@@ -280,7 +315,11 @@ def scaled_resource(rule, resource, preset):
 
 def rule_mem_mb(rule):
     """resources: mem_mb of ``rule`` for a job's preset (RULE_RESOURCES), times the attempt."""
-    return lambda wildcards, attempt: scaled_resource(rule, "mem_mb", wildcards.preset) * attempt
+
+    def mem_mb(wildcards, attempt):
+        return scaled_resource(rule, "mem_mb", wildcards.preset) * attempt
+
+    return mem_mb
 
 
 def rule_runtime(rule):
@@ -296,10 +335,13 @@ def rule_runtime(rule):
 
 def rule_gpu_mem_mb(rule):
     """resources: gpu_mem_mb of ``rule`` (device memory, MB) for a CUDA job, else 0. With a global
-    gpu_mem_mb (profiles/default: the device's memory) the jobs that share the GPU fit on it."""
-    return lambda wildcards: scaled_resource(rule, "gpu_mem_mb", wildcards.preset) * gpu(
-        wildcards
-    )
+    gpu_mem_mb (profiles/default: the device's memory) the jobs that share the GPU fit on it.
+    """
+
+    def gpu_mem_mb(wildcards):
+        return scaled_resource(rule, "gpu_mem_mb", wildcards.preset) * gpu(wildcards)
+
+    return gpu_mem_mb
 
 
 @functools.cache
@@ -414,7 +456,8 @@ def group_manifest(wildcards):
     position = next(
         i
         for i, row in enumerate(rows)
-        if float(row["lr"]) == float(wildcards.lr) and int(row["seed"]) == int(wildcards.seed)
+        if float(row["lr"]) == float(wildcards.lr)
+        and int(row["seed"]) == int(wildcards.seed)
     )
     jobs = training_jobs(*_group_key(wildcards))
     part = next(name for name, cells in jobs.items() if position in cells)

@@ -1,5 +1,26 @@
+rule download_source:
+    """MNIST / CIFAR-10 / CIFAR-100 files under data_root, downloaded if missing and allowed, on
+    the submitting host (compute nodes often have no internet); lists the files it found.
+    """
+    output:
+        SOURCE_FILE,
+    log:
+        log_file("download", "{source}"),
+    localrule: True
+    conda:
+        "../../envs/torch.yaml"
+    params:
+        data_root=data_root,
+        download=download,
+    script:
+        "../../scripts/download_source.py"
+
+
 rule generate_dataset:
-    """One spurious-correlation dataset (SPEC §2), cached as one .npz with both splits."""
+    """One spurious-correlation dataset (§4.1), cached as one .npz with both splits; reads its
+    source files (download_source) without downloading."""
+    input:
+        dataset_sources,
     output:
         DATASET_FILE,
     log:
@@ -12,6 +33,5 @@ rule generate_dataset:
     params:
         spec=dataset_spec,
         data_root=data_root,
-        download=download,
     script:
         "../../scripts/generate_dataset.py"

@@ -1,22 +1,22 @@
 rule train_group:
-    """Every LR x seed of one (dataset, model, optimizer, intervention) in one job ({job} =
-    group), as one stacked model where the recipe allows (§4.2 protocol per model), or a part of
-    a long group whose cells train one after another (part-K, training_jobs); resumes from its
-    checkpoint and skips the cells whose run folder is complete.
+    """Every LR x seed of one (dataset, model, optimizer, intervention) in one job, as one stacked
+    model where the recipe allows (§4.2 protocol per model), or one part of a long group whose
+    cells train one after another ({part} = .part-K, training_jobs); resumes from its checkpoint
+    and skips the cells whose run folder is complete.
     """
     input:
         dataset=DATASET_FILE,
     output:
-        manifest=path(TRAINING_DIR, "{job}.json"),
+        manifest=path(TRAINING_DIR, "group{part}.json"),
     log:
-        log_file("train", TRAINING_GROUP, "{job}"),
+        log_file("train", TRAINING_JOB),
     benchmark:
-        benchmark_file("train", TRAINING_GROUP, "{job}")
+        benchmark_file("train", TRAINING_JOB)
+    wildcard_constraints:
+        part=r"(\.part-\d+)?",
     conda:
         "../../envs/torch.yaml"
     threads: 1
-    wildcard_constraints:
-        job=r"group|part-\d+",
     resources:
         gpu_jobs=gpu,
         gpu_mem_mb=rule_gpu_mem_mb("train_group"),

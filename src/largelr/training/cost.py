@@ -1,0 +1,194 @@
+"""How long a training group takes on one GPU: the estimate behind ``train_group``'s runtime request.
+
+The workflow asks a cluster for a training job's wall time from this estimate (not a fixed
+number), and splits a group whose cells train one after another into several jobs when the
+estimate exceeds the preset's ``max_job_minutes`` (workflow/rules/common.smk). The §4.2
+protocol trains every cell to 100 % training accuracy, so the iterations are not known in
+advance; the estimate is a stated rule, not a measurement:
+
+* **Per-step time** (:data:`STEP_SECONDS`): one training step of one model at batch 100 on one
+  NVIDIA H200 in fp32, single-model engine. FCN and CNN: the README's H200 measurements
+  (Benchmarks: parity FCN 3×200 468 steps/s, Colored MNIST FCN 2×1024 511 steps/s, VGG11-like
+  CNN 322 steps/s; ``benchmarks/gpu_check.sh``, 2026-11-26). The torchvision models have no H200
+  measurement on record: their entries are **assumptions**, a launch-bound step on ≤ 64-px inputs
+  (about 10 µs per kernel for the forward, backward and update kernels of the model, rounded up).
+  Inputs larger than 32×32 at batch 100 scale the step by their pixels × batch.
+* **Stacks** (:data:`STACK_COST`): M stacked models cost ``max(1, STACK_COST · M)`` single steps
+  (README: M = 45 costs 1.6 (parity FCN) to 3.5 (Colored MNIST FCN) single FCN steps, 27 CNN
+  steps; torchvision models are assumed to gain nothing).
+* **Stopping check**: today's full-split evaluation every ``eval_interval`` iterations, in
+  chunks of 2000 samples (``protocol.EVAL_BATCH``); a chunk costs :data:`CHECK_CHUNK_STEPS`
+  training steps (an FCN chunk is launch-bound like a step; the others are compute-bound, a
+  forward pass being about a third of a step, over 20× the samples). An early-exit check only
+  makes jobs end sooner than requested.
+* **Iterations** (:func:`expected_iterations`): ``max(E_min · n / b, S / η)`` capped at
+  ``max_iters`` (``max_iters`` for ``stop_loss`` runs), with ``S`` ("SGD time" η·t) and ``E_min``
+  per model family and optimizer family in :data:`ITERATIONS_RULE`: the values of
+  ``benchmarks/paper_cost.py``'s built-in calibration (FCN fitted on the demo's finished runs,
+  2026-12-02; CNN, ResNet and Swin-T assumed). Momentum β counts as an LR η / (1 − β); a step
+  schedule (LR × 0.1, Figs 22 and 28 top right) as LR × 0.1 throughout.
+
+Public API (kept small; ``benchmarks/paper_cost.py`` may reuse it): :func:`estimate_cell_minutes`,
+:func:`estimate_group_minutes` and :func:`trains_one_after_another`. Torch-free: the workflow
+imports it while it builds the DAG.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from typing import Any, Iterable, Mapping
+
+from largelr.columns import NO_INTERVENTION, parse_hp
+from largelr.config import cell_training
+from largelr.training.recipes import INTERVENTIONS
+
+#: seconds per training step of one model at batch 100, single engine, one NVIDIA H200, fp32 (module doc)
+STEP_SECONDS: dict[str, float] = {
+    "fcn": 1 / 468,  # README Benchmarks, H200: parity FCN 3x200 (b) single, 468 steps/s (the slower FCN)
+    "cnn": 1 / 322,  # README Benchmarks, H200: VGG11-like CNN (b) single, 322 steps/s
+    "resnet18": 0.010,  # assumed (no H200 measurement on record): launch-bound, ~600 kernels per step
+    "resnet50": 0.025,  # assumed: ~1500 kernels per step
+    "wide_resnet101_2": 0.040,  # assumed: ~3000 kernels per step, 127 M weights
+    "swin_t": 0.030,  # assumed: ~2500 kernels per step
+    "torchvision": 0.040,  # assumed: any other torchvision classifier
+}
+#: M stacked models cost max(1, STACK_COST * M) single steps (README Benchmarks, H200, M = 45)
+STACK_COST: dict[str, float] = {"fcn": 3.5 / 45, "cnn": 27 / 45, "torchvision": 1.0}
+#: training steps per 2000-sample chunk of the full-split check (module doc)
+CHECK_CHUNK_STEPS: dict[str, float] = {"fcn": 1.0, "cnn": 2000 / 100 / 3, "torchvision": 2000 / 100 / 3}
+EVAL_BATCH = 2000  # largelr.training.protocol.EVAL_BATCH (samples per forward pass of the check)
+#: (model family, optimizer family) -> (S = eta * iterations, E_min epochs): paper_cost.py's calibration
+ITERATIONS_RULE: dict[tuple[str, str], tuple[float, float]] = {
+    ("fcn", "sgd"): (208.0, 10.0),
+    ("cnn", "sgd"): (208.0, 10.0),
+    ("resnet", "sgd"): (50.0, 15.0),
+    ("other", "sgd"): (50.0, 15.0),
+    ("fcn", "adaptive"): (0.5, 10.0),
+    ("cnn", "adaptive"): (0.5, 10.0),
+    ("resnet", "adaptive"): (0.5, 15.0),
+    ("other", "adaptive"): (0.05, 3.0),
+}
+#: training-set sizes of the generators that read a fixed source (params n_train / subset_train override)
+TRAIN_SIZES: dict[str, int] = {
+    "colored_mnist": 60000, "double_mnist": 60000, "mnist_cifar": 50000, "corrupted_cifar10": 50000,
+    "cifar10": 50000, "cifar100": 50000, "celeba": 162770, "waterbirds": 4795, "imagenet": 1281167,
+}
+STACKABLE_OPTIMIZERS = ("sgd", "adam", "adamw")  # largelr.training.stacked.STACKABLE_OPTIMIZERS
+#: architectures without buffers (largelr.training.stacked.why_not_stackable refuses models with buffers)
+BUFFER_FREE_ARCHS = ("fcn", "cnn")
+STARTUP_MINUTES = 5.0  # loading the dataset onto the device, building the models (assumed)
+
+
+def arch_key(model: Mapping[str, Any]) -> str:
+    """The :data:`STEP_SECONDS` key of a ``models:`` entry."""
+    if model["arch"] != "torchvision":
+        return model["arch"]
+    return model["name"] if model["name"] in STEP_SECONDS else "torchvision"
+
+
+def _family(model: Mapping[str, Any]) -> str:
+    return model["arch"] if model["arch"] in ("fcn", "cnn") else "torchvision"
+
+
+def train_size(dataset: Mapping[str, Any]) -> int:
+    """Training samples of a ``datasets:`` entry (params n_train / subset_train, else the source's)."""
+    params = dataset.get("params", {})
+    full = params.get("n_train") or TRAIN_SIZES.get(dataset["generator"], 60000)
+    return int(min(full, params.get("subset_train") or full))
+
+
+def cell_recipe(preset: Mapping[str, Any], cell: Mapping[str, Any]) -> tuple[dict, dict]:
+    """(optimizer block, training block) of a cell with its intervention applied (as recipes.train_settings)."""
+    recipe = copy.deepcopy(preset["optimizers"][cell["optimizer"]])
+    training = dict(cell_training(preset, dict(cell)))
+    intervention = parse_hp(cell.get("hp", NO_INTERVENTION))
+    if intervention is not None:
+        INTERVENTIONS[intervention[0]](recipe, training, intervention[1])
+    return recipe, training
+
+
+def expected_iterations(preset: Mapping[str, Any], cell: Mapping[str, Any]) -> int:
+    """Iterations to 100 % training accuracy: ``max(E_min · n / b, S / η)``, at most ``max_iters``."""
+    recipe, training = cell_recipe(preset, cell)
+    cap = int(training["max_iters"])
+    if recipe.get("stop_loss") is not None:
+        return cap
+    model = preset["models"][cell["model"]]
+    family = "resnet" if "resnet" in model.get("name", "") else (
+        model["arch"] if model["arch"] in ("fcn", "cnn") else "other")
+    kind = recipe.get("kind", "sgd")
+    sgd_time, min_epochs = ITERATIONS_RULE[(family, "sgd" if kind == "sgd" else "adaptive")]
+    lr = float(cell["lr"]) / (1 - float(recipe.get("momentum", 0.0)))
+    if (recipe.get("schedule") or {}).get("kind") == "step":
+        lr *= float(recipe["schedule"].get("factor", 0.1))
+    epochs = min_epochs * train_size(preset["datasets"][cell["dataset"]]) / int(training.get("batch_size", 100))
+    return int(min(cap, max(math.ceil(epochs), math.ceil(sgd_time / lr))))
+
+
+def step_seconds(preset: Mapping[str, Any], cell: Mapping[str, Any]) -> float:
+    """One training step of one model of ``cell`` (:data:`STEP_SECONDS`, scaled for large inputs, ASAM ×2)."""
+    recipe, training = cell_recipe(preset, cell)
+    params = preset["datasets"][cell["dataset"]].get("params", {})
+    side = int(params.get("image_size", 32))
+    scale = max(1.0, side * side * int(training.get("batch_size", 100)) / (32 * 32 * 100))
+    return STEP_SECONDS[arch_key(preset["models"][cell["model"]])] * scale * (2 if recipe.get("asam") else 1)
+
+
+def estimate_cell_minutes(preset: Mapping[str, Any], cell: Mapping[str, Any], stack: int = 1) -> float:
+    """GPU minutes of one cell trained alone (``stack`` = 1), or its share of a stack of ``stack`` models."""
+    _, training = cell_recipe(preset, cell)
+    family = _family(preset["models"][cell["model"]])
+    iterations = expected_iterations(preset, cell)
+    n = train_size(preset["datasets"][cell["dataset"]]) + int(training.get("test_eval_samples", 0))
+    check = math.ceil(n / EVAL_BATCH) * CHECK_CHUNK_STEPS[family]
+    steps = iterations * (1 + check / max(1, int(training["eval_interval"])))
+    factor = max(1.0, STACK_COST[family] * stack) / stack
+    return steps * step_seconds(preset, cell) * factor / 60
+
+
+def trains_one_after_another(preset: Mapping[str, Any], cells: Iterable[Mapping[str, Any]]) -> bool:
+    """Whether a training group's cells train one after another (not stacked), read from the config.
+
+    Mirrors :func:`largelr.training.stacked.why_not_stackable` (engine ``sequential``, an optimizer
+    without a stacked update, ASAM, validation selection, a model with buffers) without building
+    the model. A group with differing shared settings (an intervention group never has them) is
+    treated as stacked, the side that never splits.
+    """
+    cells = list(cells)
+    recipe, training = cell_recipe(preset, cells[0])
+    model = preset["models"][cells[0]["model"]]
+    return (training.get("engine", "stacked") != "stacked"
+            or recipe.get("kind", "sgd") not in STACKABLE_OPTIMIZERS
+            or bool(recipe.get("asam")) or float(recipe.get("validation_fraction", 0) or 0) > 0
+            or model["arch"] not in BUFFER_FREE_ARCHS)
+
+
+def estimate_group_minutes(preset: Mapping[str, Any], group_rows: Iterable[Mapping[str, Any]]) -> float:
+    """GPU minutes of one ``train_group`` job on one H200: its cells one after another, or as one stack.
+
+    ``preset`` is a resolved preset (``resolve_config``), ``group_rows`` the grid rows of the job's
+    cells (dicts with dataset, model, optimizer, lr, hp, seed). Includes :data:`STARTUP_MINUTES`.
+    """
+    rows = list(group_rows)
+    if not rows:
+        return 0.0
+    stack = 1 if trains_one_after_another(preset, rows) else len(rows)
+    if stack == 1:
+        return STARTUP_MINUTES + sum(estimate_cell_minutes(preset, row) for row in rows)
+    # a stack runs until its slowest model stops: every model costs its share until then
+    slowest = max(rows, key=lambda row: expected_iterations(preset, row))
+    return STARTUP_MINUTES + stack * estimate_cell_minutes(preset, slowest, stack)
+
+
+def split_cells(minutes: list[float], limit: float) -> list[list[int]]:
+    """Consecutive runs of cell indices whose minutes sum to at most ``limit`` (a cell above it alone)."""
+    parts: list[list[int]] = [[]]
+    total = 0.0
+    for i, m in enumerate(minutes):
+        if parts[-1] and total + m > limit:
+            parts.append([])
+            total = 0.0
+        parts[-1].append(i)
+        total += m
+    return parts
