@@ -37,7 +37,8 @@ rule train_group:
 
 rule train:
     """One cell's run folder: its files as its group's training job wrote them (hard links, or
-    copies across file systems). A shell job: a `run:` block would start a Snakemake subprocess."""
+    copies across file systems). A shell job: a `run:` block would start a Snakemake subprocess.
+    """
     input:
         manifest=group_manifest,
     output:
