@@ -49,6 +49,8 @@ rule train:
     log:
         log_file("link", CELL),
     localrule: True
+    conda:
+        "../../envs/plot.yaml"  # (ln and cp only; any env of the workflow, for --use-conda)
     params:
         source=cell_in_group,
     shell:
