@@ -16,10 +16,11 @@
 # Usage:  bash benchmarks/gpu_check.sh [OUT_DIR]        (default OUT_DIR: $OUT or gpu_check_out)
 # Environment: DATA_ROOT (MNIST/ and cifar-10-batches-py/; default: .gpudata, then ../shared/data),
 #   DEVICE (default cuda; `DEVICE=cpu` dry-runs this script on a CPU), and the budgets, whose defaults
-#   are the GPU run's: EXACT_STEPS (200), COST_ARGS (extra paper_cost.py arguments), COST_LIMIT (s, 100),
+#   are the GPU run's: EXACT_STEPS (200), COST_ARGS (paper_cost.py arguments, "--steps 3 --stack-sizes 4,16"),
+#   COST_LIMIT (s, 80; the gpu preset is measured first, the second, recalibrated run reuses the times),
 #   TRAIN_SUBSET (Colored MNIST training images, default all 60 000), TRAIN_LIMIT (s, 360), FULL (0).
 #   A CPU dry run in a few minutes:
-#     DEVICE=cpu EXACT_STEPS=3 COST_ARGS="--quick --only parity" TRAIN_SUBSET=300 TRAIN_LIMIT=60 \
+#     DEVICE=cpu EXACT_STEPS=3 COST_ARGS="--quick --only parity" TRAIN_SUBSET=100 TRAIN_LIMIT=150 \
 #       bash benchmarks/gpu_check.sh /tmp/gpu_check_cpu
 # Packages missing on the machine can come as wheels in .whl/ (installed to /tmp/site).
 set -uo pipefail
@@ -30,8 +31,8 @@ mkdir -p "$OUT_DIR"
 OUT_DIR=$(cd "$OUT_DIR" && pwd)
 DEVICE=${DEVICE:-cuda}
 EXACT_STEPS=${EXACT_STEPS:-200}
-COST_ARGS=${COST_ARGS:-}
-COST_LIMIT=${COST_LIMIT:-100}
+COST_ARGS=${COST_ARGS:---steps 3 --stack-sizes 4,16}
+COST_LIMIT=${COST_LIMIT:-80}
 TRAIN_SUBSET=${TRAIN_SUBSET:-0}
 TRAIN_LIMIT=${TRAIN_LIMIT:-360}
 FULL=${FULL:-0}
@@ -117,7 +118,7 @@ def split(n):
     return TensorSplit(x.to(device), y.to(device), y.to(device))
 # float64, as tests/training/test_stacked_batch_norm.py: in float32 a batch-norm ResNet's trajectories
 # separate chaotically (rounding differences of the grouped convolutions grow ~10x per 20 steps)
-n = 1000 if device.type == "cuda" else 200  # a CPU dry run: fewer samples per log row
+n = 1000 if device.type == "cuda" else 64  # a CPU dry run: fewer samples per log row
 compare("ResNet18 (stock stem, Colored MNIST shape, float64)", Shaped(),
         {"arch": "torchvision", "name": "resnet18", "small_input": False}, (split(n), split(n // 2)), [0.01, 0.05, 0.1],
         torch.float64)
@@ -125,9 +126,10 @@ PY
 rc=${PIPESTATUS[0]}
 [ "$rc" = 0 ] || echo "- stopped (exit $rc; 124 = the 240 s limit)" | tee -a "$report"
 
-echo "== 3. paper_cost.py timings on $DEVICE (paper and gpu presets; full log: paper_cost.txt)" | tee -a "$report"
-timeout "$COST_LIMIT" python3 benchmarks/paper_cost.py --preset paper,gpu --device "$DEVICE" $COST_ARGS \
-  --json "$OUT_DIR/paper_cost.json" > "$OUT_DIR/paper_cost.txt" 2> "$OUT_DIR/paper_cost.err"
+echo "== 3. paper_cost.py timings on $DEVICE (gpu and paper presets; full log: paper_cost.txt)" | tee -a "$report"
+timeout "$COST_LIMIT" python3 benchmarks/paper_cost.py --preset gpu,paper --device "$DEVICE" $COST_ARGS \
+  --cache "$OUT_DIR/paper_cost_times.json" --json "$OUT_DIR/paper_cost.json" > "$OUT_DIR/paper_cost.txt" \
+  2> "$OUT_DIR/paper_cost.err"
 echo "- exit $? (124 = stopped at COST_LIMIT=${COST_LIMIT} s)" | tee -a "$report"
 grep -E "^(#|paper|gpu|ratio|- )" "$OUT_DIR/paper_cost.txt" | tee -a "$report"
 
@@ -135,7 +137,7 @@ echo "== 4. Colored MNIST ResNet18 group of the paper grid (2 LRs x 2 seeds) to 
   | tee -a "$report"
 mkdir -p "$OUT_DIR/calibration"
 timeout 300 python3 - "$DATA_ROOT" "$TRAIN_SUBSET" "$OUT_DIR/calibration" <<'PY' > "$OUT_DIR/train_group.log" 2>&1
-import sys, time
+import json, sys, time
 from largelr.datasets import save_dataset
 from largelr.datasets.semisynthetic import generate_colored_mnist
 
@@ -143,6 +145,8 @@ data_root, subset, out = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 t0 = time.time()
 data = generate_colored_mnist(seed=0, data_root=data_root, subset_train=subset or None, subset_test=1000)
 save_dataset(data, f"{out}/colored_mnist.npz")
+with open(f"{out}/n_train.json", "w") as handle:  # paper_cost.py --calibrate-from reads the epochs from it
+    json.dump({"colored_mnist": len(data.train)}, handle)
 print(f"dataset: {len(data.train)} training images, built in {time.time() - t0:.0f} s", flush=True)
 PY
 t0=$(date +%s)
@@ -169,17 +173,19 @@ echo "- $(grep -E '^training:' "$OUT_DIR/train_group.log")" | tee -a "$report"
 python3 - "$OUT_DIR/calibration" "$OUT_DIR/train_group.log" <<'PY' 2>&1 | tee -a "$report"
 import json, pathlib, sys
 runs = sorted(pathlib.Path(sys.argv[1]).glob("runs/**/run.json"))
+sizes = pathlib.Path(sys.argv[1]) / "n_train.json"
+n = json.loads(sizes.read_text())["colored_mnist"] if sizes.exists() else 60000
 for path in runs:
     r = json.loads(path.read_text())
     print(f"- lr {r['cell']['lr']}, seed {r['cell']['seed']}: {r['status']} after {r['iterations']} iterations "
-          f"({r['iterations'] * 100 / 60000:.1f} epochs of 60 000), {r['wall_time_s']:.0f} s, engine {r['engine']}")
+          f"({r['iterations'] * 100 / n:.1f} epochs of {n}), {r['wall_time_s']:.0f} s, engine {r['engine']}")
 progress = [line for line in pathlib.Path(sys.argv[2]).read_text().splitlines() if " iter " in line]
 print(f"- {len(runs)} of 4 cells finished" + (f"; last log line: {progress[-1].split(' ', 3)[-1]}" if progress else ""))
 PY
 if compgen -G "$OUT_DIR/calibration/runs/*/*/run.json" >/dev/null; then
   echo "- paper_cost.py with the iteration rule refitted on these runs:" | tee -a "$report"
-  timeout "$COST_LIMIT" python3 benchmarks/paper_cost.py --preset paper,gpu --device "$DEVICE" $COST_ARGS \
-    --calibrate-from "$OUT_DIR/calibration" --json "$OUT_DIR/paper_cost_calibrated.json" \
+  timeout "$COST_LIMIT" python3 benchmarks/paper_cost.py --preset gpu,paper --device "$DEVICE" $COST_ARGS \
+    --cache "$OUT_DIR/paper_cost_times.json" --calibrate-from "$OUT_DIR/calibration" --json "$OUT_DIR/paper_cost_calibrated.json" \
     > "$OUT_DIR/paper_cost_calibrated.txt" 2>> "$OUT_DIR/paper_cost.err"
   grep -E "^(paper|gpu|ratio|- iterations)" "$OUT_DIR/paper_cost_calibrated.txt" | tee -a "$report"
 fi

@@ -148,16 +148,19 @@ def calibrate(run_dirs: Path) -> tuple[dict[tuple[str, str], tuple[float, float]
     """:data:`CALIBRATION` refitted from the converged ``run.json`` files under ``run_dirs``.
 
     Per family: ``S`` = the median η × iterations of the runs whose ``S / η`` exceeds their
-    ``E_min`` bound, ``E_min`` = the smallest epoch count seen (epochs from ``n_train`` in the
-    record, else the dataset table). Families without converged runs keep the built-in values.
+    ``E_min`` bound, ``E_min`` = the smallest epoch count seen (epochs from ``n_train.json`` in
+    ``run_dirs``, ``{dataset: size}``, else the full dataset's size). Families without converged
+    runs keep the built-in values.
     """
+    sizes_file = Path(run_dirs) / "n_train.json"  # {dataset: training-set size}, for runs on a subset
+    sizes = json.loads(sizes_file.read_text()) if sizes_file.exists() else {}
     found: dict[tuple[str, str], list[tuple[float, float]]] = {}
     for path in sorted(Path(run_dirs).glob("**/run.json")):
         record = json.loads(path.read_text())
         if record.get("status") != "converged":
             continue
         settings = record["settings"]
-        n = record.get("n_train") or _default_n(record["cell"]["dataset"])
+        n = sizes.get(record["cell"]["dataset"]) or _default_n(record["cell"]["dataset"])
         epochs = record["iterations"] * settings["batch_size"] / n
         family = (model_family(record["model"]), optimizer_family(settings["optimizer"].get("kind", "sgd")))
         found.setdefault(family, []).append((record["cell"]["lr"] * record["iterations"], epochs))

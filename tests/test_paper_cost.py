@@ -102,6 +102,8 @@ def test_calibration_refits_from_converged_runs_only(cost, tmp_path):
     run("d", 0.001, 200000, status="max_iters")  # not finished: not used
     fitted, name = cost.calibrate(tmp_path)
     assert fitted[("resnet", "sgd")] == (600.0, 10.0)
+    (tmp_path / "n_train.json").write_text(json.dumps({"colored_mnist": 6000}))  # runs on a subset
+    assert cost.calibrate(tmp_path)[0][("resnet", "sgd")] == (600.0, 100.0)
     assert fitted[("fcn", "sgd")] == cost.CALIBRATION[("fcn", "sgd")]
     assert "resnet/sgd from 3 runs" in name
 
