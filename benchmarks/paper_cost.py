@@ -202,8 +202,10 @@ def load_preset(name: str, config_path: Path = REPO / "config.yaml") -> dict[str
     return resolve_config(only, REPO / "workflow" / "schemas")[name]
 
 
-def preset_groups(preset: dict[str, Any], calibration: dict, only: str | None = None) -> list[Group]:
-    """Every training group of ``preset`` (optionally those whose dataset or model contains ``only``)."""
+def preset_groups(preset: dict[str, Any], calibration: dict, only: str | None = None,
+                  device: torch.device = torch.device("cuda")) -> list[Group]:
+    """Every training group of ``preset`` (optionally those whose dataset or model contains ``only``),
+    with its stacks under both engines on ``device``."""
     grid = training_grid(preset)
     groups = []
     for key, rows in grid.groupby(["dataset", "model", "optimizer", "hp"], sort=False):
@@ -219,7 +221,7 @@ def preset_groups(preset: dict[str, Any], calibration: dict, only: str | None = 
         iterations = [expected_iterations(effective_lr(s), n, s.batch_size, s.max_iters, family, calibration,
                                           s.stop_loss) for s in settings]
         group = Group(tuple(key), spec, shape, classes, n, settings, iterations, preset=preset, cell=cells[0])
-        group.stacks_today, group.stacks_new = _engine_stacks(group)
+        group.stacks_today, group.stacks_new = _engine_stacks(group, device)
         groups.append(group)
     return groups
 
@@ -245,9 +247,14 @@ def only_batch_norm_buffers(model: nn.Module) -> bool:
     return bool(owners) and all(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in owners)
 
 
-def _engine_stacks(group: Group) -> tuple[list[list[int]], list[list[int]]]:
-    """Stacks of cell indices under today's engine and this one (a stack of one trains alone)."""
+def _engine_stacks(group: Group, device: torch.device) -> tuple[list[list[int]], list[list[int]]]:
+    """Stacks of cell indices under today's engine and this one (a stack of one trains alone). This
+    engine keeps batch-norm models single where stacking is slower (the CPU:
+    :func:`largelr.training.stacked.why_not_faster_stacked`)."""
+    from largelr.training.stacked import why_not_faster_stacked
+
     model = _prototype(group)
+    slower = why_not_faster_stacked(model, device) is not None
     today, new = [], []
     for members in _stacks(group.settings):
         member_settings = [group.settings[i] for i in members]
@@ -255,7 +262,8 @@ def _engine_stacks(group: Group) -> tuple[list[list[int]], list[list[int]]]:
         has_buffers = any(True for _ in model.buffers())  # today's engine trains these alone
         today += [members] if reason is None and not has_buffers else [[i] for i in members]
         bn_only = reason is not None and "buffers" in reason and only_batch_norm_buffers(model)
-        new += [members] if reason is None or bn_only else [[i] for i in members]
+        stackable = (reason is None or bn_only) and not (slower and has_buffers)
+        new += [members] if stackable else [[i] for i in members]
     return today, new
 
 
@@ -755,7 +763,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
 def report_preset(preset: str, args: argparse.Namespace, timer: Timer, sizes: Sequence[int],
                   calibration: dict) -> dict[str, Any]:
     """Both tables and the totals of one preset (measurements shared through ``timer``'s cache)."""
-    groups = preset_groups(load_preset(preset), calibration, args.only)
+    device = torch.device("cuda") if isinstance(timer, AssumedTimer) else timer.device
+    groups = preset_groups(load_preset(preset), calibration, args.only, device)
     name = device_name(timer.device, timer)
     work = _count_weighted((g.key[1], it) for g in groups for it in g.iterations)
     print(f"\n# {preset}: {len(groups)} training groups, {sum(len(g.iterations) for g in groups)} cells; expected "
