@@ -22,6 +22,7 @@ import pandas as pd
 import yaml
 
 from largelr.columns import GRID_COLUMNS, NO_INTERVENTION, format_hp
+from largelr.figures.spec import figure_datasets  # noqa: F401  (re-exported: config users read figures)
 
 NON_PRESET_KEYS = {"preset", "presets"}
 
@@ -96,11 +97,6 @@ def check_figure_metrics(preset: dict[str, Any], name: str, figure: str, spec: d
     if any(m.startswith("pruned_accuracy") for m in metrics) and "accuracy" not in normalisations:
         raise ValueError(f"presets.{name}.figures.{figure}.metrics: pruned_accuracy needs 'accuracy' in "
                          f"presets.{name}.analysis.prune_normalisations")
-
-
-def figure_datasets(spec: dict[str, Any]) -> list[str]:
-    """The datasets a figure draws: its ``datasets`` list or its single ``dataset``."""
-    return list(spec.get("datasets", [])) or ([spec["dataset"]] if "dataset" in spec else [])
 
 
 def figure_kinds(presets: dict[str, dict[str, Any]]) -> dict[str, str]:

@@ -578,7 +578,9 @@ def chosen_cells(wildcards):
             }
         )
         # Fig 9's "models with different LRs and FL": the spec's intervention cells (hps)
-        selections += intervention_selections(spec, grid, dataset, model, spec.get("seeds"))
+        selections += intervention_selections(
+            spec, grid, dataset, model, spec.get("seeds")
+        )
     return selections
 
 

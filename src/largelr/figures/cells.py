@@ -11,7 +11,7 @@ from typing import Any
 
 import pandas as pd
 
-from largelr.config import figure_datasets
+from largelr.figures.spec import figure_datasets
 
 LR_DROP = "lr_drop_at"
 

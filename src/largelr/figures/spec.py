@@ -1,0 +1,14 @@
+"""Reading a figure's entry in a preset (``figures.<name>`` of ``config.yaml``).
+
+Dependency-free on purpose: plotting scripts run in ``envs/plot.yaml``, which has neither torch
+nor the dataset layer that ``largelr.config``'s validation reaches.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def figure_datasets(spec: dict[str, Any]) -> list[str]:
+    """The datasets a figure draws: its ``datasets`` list or its single ``dataset``."""
+    return list(spec.get("datasets", [])) or ([spec["dataset"]] if "dataset" in spec else [])
