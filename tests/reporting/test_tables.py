@@ -268,3 +268,13 @@ def test_scorecard_has_a_row_per_normalisation_and_ranking_and_live_selectivity_
     assert card.loc["csi_live", "verdict"] == "supported"
     assert card.loc["bsi_live", "verdict"] == "no claim" and card.loc["bsi_live", "spearman"] < 0  # ρ shown, no claim
     assert card.loc["test_acc", "normalisation"] == ""
+
+
+def test_table2_leaves_out_the_lr_drop_axis_of_fig28():
+    # lr_drop_at cells (Fig 28 top right) are no row of the paper's Table 2, and a group that has
+    # only them has no Table 2 rows at all
+    with_drop = pd.concat([_intervention_runs(), pd.DataFrame(cell_rows(0.1, "lr_drop_at=300", [0.8]))])
+    assert list(table2(with_drop, {"cnn": "cnn"})["intervention"]) == ["lr", "high_lr_l2", "batch_size", "l2"]
+    only_drop = pd.concat([pd.DataFrame(cell_rows(0.1, "none", [0.9])),
+                           pd.DataFrame(cell_rows(0.1, "lr_drop_at=300", [0.8]))])
+    assert table2(only_drop, {}).empty

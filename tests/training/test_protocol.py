@@ -289,7 +289,8 @@ def test_fast_steps_do_not_synchronise_with_the_host(parity):
 
 def test_ci_parity_group_is_bit_identical_to_the_reference_protocol(one_torch_thread):
     """The ci preset's parity experiment (FCN 3×200, 2000 samples, 1500 iterations, snapshots
-    every 500) plus LR 2.0, which diverges at iteration 800, a log row: stacked, both protocols."""
+    every 500) plus LR 2.0, which diverges (at iteration 800 on one CPU, 1133 on another: the iteration
+    depends on the machine's floating point, not on the protocol): stacked, both protocols."""
     data = generate_parity(seed=0, n_train=2000, n_test=2000, core_bits=6, spurious_bits=2, noise_bits=12)
     spec = {"arch": "fcn", "width": 200, "depth": 3}
     settings = [TrainSettings(lr=lr, seed=seed, max_iters=1500, eval_interval=100, checkpoint_interval=500,
@@ -308,5 +309,4 @@ def test_ci_parity_group_is_bit_identical_to_the_reference_protocol(one_torch_th
         for iteration, state in a.result.snapshots.items():
             _assert_same_weights(state, b.result.snapshots[iteration])
         _assert_same_rows(a.result.history, b.result.history)
-    assert (fast[2].result.status, fast[2].result.iterations) == (DIVERGED, 800)
     assert [o.result.status for o in fast] == [MAX_ITERS, CONVERGED, DIVERGED]

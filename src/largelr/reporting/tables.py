@@ -234,6 +234,9 @@ def write_table1(table: pd.DataFrame, stem: str | Path, caption: str) -> None:
 # Table 2's rows, in the paper's order: the plain LR sweep, high LR + L2, then the interventions.
 INTERVENTION_ORDER = ["lr", "high_lr_l2", "batch_size", "momentum", "l1", "l2", "focal_gamma", "asam_rho",
                       "lr_drop_at"]
+# Axes that are drawn (Fig 28 top right: LR dropped x0.1 at iteration i, suppl. D.4) but are no row of
+# the paper's Table 2, which lists the LR, high LR + L2 and the six regularisers only.
+NOT_IN_TABLE2 = ("lr_drop_at",)
 INTERVENTION_KEYS = ["dataset", "model", "optimizer"]
 TABLE2_COLUMNS = (INTERVENTION_KEYS + ["intervention", "base_lr", "hp_min", "hp_max", "runs", "capped_runs"]
                   + [f"{m}_{end}" for m in TABLE1_METRICS for end in ("min", "max")] + ["paper_dataset", "paper_model"])
@@ -295,7 +298,8 @@ def table2(runs: pd.DataFrame, model_arch: dict[str, str]) -> pd.DataFrame:
     accuracy is in %. The paper's values are matched on (dataset, intervention) only: its
     Table 2 names no model (§4.3 says Fig 6 uses a ResNet18), so ``paper_model`` is ours.
     """
-    labelled = intervention_runs(runs)
+    axis = runs["hp"].map(lambda hp: (parse_hp(hp) or (NO_INTERVENTION,))[0])
+    labelled = intervention_runs(runs[~axis.isin(NOT_IN_TABLE2)])
     rows = []
     for (dataset, model, optimizer, intervention), group in labelled.groupby(
             INTERVENTION_KEYS + ["intervention"], sort=False):
