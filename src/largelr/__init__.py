@@ -6,7 +6,8 @@ higher one (datasets < training < analyses < reporting, figures):
 
 - ``datasets`` (``datasets.smk``): MNIST/CIFAR/CelebA/Waterbirds/ImageNet readers
   (``sources``, ``standard``, ``celeba_waterbirds``, ``imagenet``), the generators
-  (``synthetic``, ``semisynthetic``), the registry and the ``.npz`` format (``format``);
+  (``synthetic``, ``semisynthetic`` with ``corruptions``), the registry and the ``.npz`` format
+  (``format``);
 - ``training`` (``training.smk``): ``models``, ``optim``, ``objectives``, ``recipes``,
   ``loop`` (the §4.2 protocol), ``stacked`` (many cells as one model), ``runs`` (run folders);
 - ``analyses`` (``analysis.smk``): ``metrics`` (§3 formulas), ``evaluation``,

@@ -16,10 +16,10 @@ import pytest
 
 from helpers import assert_figure
 from largelr.datasets.format import CORE, NOISE, SPURIOUS, load_dataset, save_dataset
+from largelr.datasets.corruptions import CORRUPTIONS_TYPE0
 from largelr.datasets.semisynthetic import (
     COLOR_STD_BY_SEVERITY,
     COLORED_MNIST_COLORS,
-    CORRUPTIONS_TYPE0,
     SEMISYNTHETIC_GENERATORS,
     resize_digits,
     sample_bias_labels,
@@ -314,7 +314,7 @@ def test_mnist_cifar_digit_b_on_top_cifar_y_below(mnist, cifar):
 @pytest.mark.parametrize("corruption", CORRUPTIONS_TYPE0)
 def test_every_corruption_returns_a_changed_32x32_uint8_image(corruption, cifar):
     _needs_corruptions()
-    from largelr.datasets.semisynthetic import corrupt_image
+    from largelr.datasets.corruptions import corrupt_image
 
     images = cifar["test"][0][:4].transpose(0, 2, 3, 1)
     for i, image in enumerate(images):
@@ -328,7 +328,7 @@ def test_every_corruption_returns_a_changed_32x32_uint8_image(corruption, cifar)
 
 
 def test_corrupted_cifar10_samples_are_their_source_image_corrupted_by_b(cifar):
-    from largelr.datasets.semisynthetic import corrupt_image
+    from largelr.datasets.corruptions import corrupt_image
 
     dataset, provenance = built("corrupted_cifar10")
     assert dataset.meta["corruptions"] == list(CORRUPTIONS_TYPE0)
@@ -349,7 +349,7 @@ def test_corrupted_cifar10_samples_are_their_source_image_corrupted_by_b(cifar):
 
 def test_corruption_workers_do_not_change_the_result(cifar):
     _needs_corruptions()
-    from largelr.datasets.semisynthetic import corrupt_images
+    from largelr.datasets.corruptions import corrupt_images
 
     images = cifar["test"][0][:20]
     ids = np.arange(20) % K
