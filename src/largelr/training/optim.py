@@ -39,7 +39,6 @@ from typing import Any, Iterable, Mapping
 
 import torch
 
-OPTIMIZER_KINDS = ("sgd", "adam", "adamw", "psgd_kron")
 SCHEDULE_KINDS = ("constant", "step", "cosine", "wsd")
 
 # heavyball compiles its update kernels with torch.compile ("max-autotune") by default; on a
@@ -59,68 +58,92 @@ def build_optimizer(parameters: Iterable, spec: Mapping[str, Any], lr: float) ->
     Fig 6/19/Table 2 intervention; Adam β=(0.9, 0.999) of suppl. D.4/Fig 23; AdamW and
     PSGD-Kron of suppl. D.4 "Optimizers & LR schedules" (Fig 28).
 
-    ``spec["kind"]`` and its keys (others in the block are ignored: the block is validated
-    by the config JSON schema and may carry e.g. schedule settings):
-
-    * ``"sgd"``: ``momentum`` (0.0), ``nesterov`` (False), ``weight_decay`` (0.0),
-      ``dampening`` (0.0) → :class:`torch.optim.SGD`.
-    * ``"adam"``: ``betas`` ((0.9, 0.999)), ``eps`` (1e-8), ``weight_decay`` (0.0; coupled,
-      i.e. added to the gradient), ``amsgrad`` (False) → :class:`torch.optim.Adam`.
-    * ``"adamw"``: ``betas`` ((0.9, 0.999)), ``eps`` (1e-8), ``weight_decay`` (0.01;
-      decoupled, ``w ← w − lr·wd·w``), ``amsgrad`` (False) → :class:`torch.optim.AdamW`.
-    * ``"psgd_kron"``: ``heavyball.PSGDKron`` (Li, "Preconditioned Stochastic Gradient
-      Descent", arXiv:1512.04202; Kron variant after Walters & Pooladzandi's kron_torch).
-      Keys: ``beta`` (0.9, momentum EMA fed to the preconditioner), ``weight_decay`` (0.0),
-      ``preconditioner_update_probability`` (heavyball's annealed schedule when absent),
-      ``compile`` (False: eager kernels; True: heavyball's torch.compile
-      "max-autotune-no-cudagraphs" mode — a process-wide heavyball setting), and
-      ``options`` (dict of further ``PSGDKron`` keyword arguments, passed through). Do not set
-      heavyball's own ``warmup_steps``: warm up with the ``wsd`` schedule instead, since
-      heavyball would otherwise rewrite ``group["lr"]`` under the LR scheduler.
-      ``heavyball`` is imported only here, so torch-only installs never need it.
+    ``spec["kind"]`` picks the builder, whose docstring lists the block's keys and defaults
+    (others in the block are ignored: the block is validated by the config JSON schema and
+    may carry e.g. schedule settings): ``"sgd"`` :func:`_sgd`, ``"adam"`` / ``"adamw"``
+    :func:`_adam`, ``"psgd_kron"`` :func:`_psgd_kron`.
 
     Raises ``ValueError`` (naming ``optimizers.*.kind``) for an unknown kind.
     """
     kind = spec.get("kind")
-    lr = float(lr)
-    if kind == "sgd":
-        return torch.optim.SGD(
-            parameters,
-            lr=lr,
-            momentum=float(spec.get("momentum", 0.0)),
-            dampening=float(spec.get("dampening", 0.0)),
-            nesterov=bool(spec.get("nesterov", False)),
-            weight_decay=float(spec.get("weight_decay", 0.0)),
+    builder = _OPTIMIZER_BUILDERS.get(kind) if isinstance(kind, str) else None
+    if builder is None:
+        raise ValueError(
+            f"optimizers.*.kind: unknown optimizer kind {kind!r}; expected one of {list(OPTIMIZER_KINDS)}"
         )
-    if kind in ("adam", "adamw"):
-        cls = torch.optim.Adam if kind == "adam" else torch.optim.AdamW
-        default_wd = 0.0 if kind == "adam" else 0.01
-        return cls(
-            parameters,
-            lr=lr,
-            betas=_betas(spec.get("betas", (0.9, 0.999))),
-            eps=float(spec.get("eps", 1e-8)),
-            weight_decay=float(spec.get("weight_decay", default_wd)),
-            amsgrad=bool(spec.get("amsgrad", False)),
-        )
-    if kind == "psgd_kron":
-        try:
-            import heavyball  # lazy: optional dependency
-        except ImportError as error:  # pragma: no cover - depends on the environment
-            raise ImportError(
-                "optimizers.*.kind 'psgd_kron' needs the 'heavyball' package (pip install heavyball)"
-            ) from error
-        heavyball.utils.compile_mode = _HEAVYBALL_COMPILE_MODE if spec.get("compile", False) else None
-        kwargs: dict[str, Any] = {
-            "lr": lr,
-            "beta": float(spec.get("beta", 0.9)),
-            "weight_decay": float(spec.get("weight_decay", 0.0)),
-        }
-        if spec.get("preconditioner_update_probability") is not None:
-            kwargs["preconditioner_update_probability"] = float(spec["preconditioner_update_probability"])
-        kwargs.update(dict(spec.get("options", {})))
-        return heavyball.PSGDKron(parameters, **kwargs)
-    raise ValueError(f"optimizers.*.kind: unknown optimizer kind {kind!r}; expected one of {list(OPTIMIZER_KINDS)}")
+    return builder(parameters, spec, float(lr))
+
+
+def _sgd(parameters: Iterable, spec: Mapping[str, Any], lr: float) -> torch.optim.Optimizer:
+    """:class:`torch.optim.SGD` (the §2 update; momentum is the Fig 6/19/Table 2 intervention).
+
+    Keys: ``momentum`` (0.0), ``nesterov`` (False), ``weight_decay`` (0.0), ``dampening`` (0.0).
+    """
+    return torch.optim.SGD(
+        parameters,
+        lr=lr,
+        momentum=float(spec.get("momentum", 0.0)),
+        dampening=float(spec.get("dampening", 0.0)),
+        nesterov=bool(spec.get("nesterov", False)),
+        weight_decay=float(spec.get("weight_decay", 0.0)),
+    )
+
+
+def _adam(parameters: Iterable, spec: Mapping[str, Any], lr: float) -> torch.optim.Optimizer:
+    """:class:`torch.optim.Adam` (kind ``adam``, suppl. D.4/Fig 23) or :class:`torch.optim.AdamW`
+    (kind ``adamw``, Fig 28).
+
+    Keys: ``betas`` ((0.9, 0.999)), ``eps`` (1e-8), ``amsgrad`` (False) and ``weight_decay``:
+    for ``adam`` 0.0, coupled (added to the gradient); for ``adamw`` 0.01, decoupled
+    (``w ← w − lr·wd·w``).
+    """
+    kind = spec.get("kind")
+    cls = torch.optim.Adam if kind == "adam" else torch.optim.AdamW
+    default_wd = 0.0 if kind == "adam" else 0.01
+    return cls(
+        parameters,
+        lr=lr,
+        betas=_betas(spec.get("betas", (0.9, 0.999))),
+        eps=float(spec.get("eps", 1e-8)),
+        weight_decay=float(spec.get("weight_decay", default_wd)),
+        amsgrad=bool(spec.get("amsgrad", False)),
+    )
+
+
+def _psgd_kron(parameters: Iterable, spec: Mapping[str, Any], lr: float) -> torch.optim.Optimizer:
+    """``heavyball.PSGDKron`` (Li, "Preconditioned Stochastic Gradient Descent", arXiv:1512.04202;
+    Kron variant after Walters & Pooladzandi's kron_torch), the PSGD-Kron run of Fig 28.
+
+    Keys: ``beta`` (0.9, momentum EMA fed to the preconditioner), ``weight_decay`` (0.0),
+    ``preconditioner_update_probability`` (heavyball's annealed schedule when absent),
+    ``compile`` (False: eager kernels; True: heavyball's torch.compile
+    "max-autotune-no-cudagraphs" mode — a process-wide heavyball setting), and ``options``
+    (dict of further ``PSGDKron`` keyword arguments, passed through). Do not set heavyball's
+    own ``warmup_steps``: warm up with the ``wsd`` schedule instead, since heavyball would
+    otherwise rewrite ``group["lr"]`` under the LR scheduler. ``heavyball`` is imported only
+    here, so torch-only installs never need it.
+    """
+    try:
+        import heavyball  # lazy: optional dependency
+    except ImportError as error:  # pragma: no cover - depends on the environment
+        raise ImportError(
+            "optimizers.*.kind 'psgd_kron' needs the 'heavyball' package (pip install heavyball)"
+        ) from error
+    heavyball.utils.compile_mode = _HEAVYBALL_COMPILE_MODE if spec.get("compile", False) else None
+    kwargs: dict[str, Any] = {
+        "lr": lr,
+        "beta": float(spec.get("beta", 0.9)),
+        "weight_decay": float(spec.get("weight_decay", 0.0)),
+    }
+    if spec.get("preconditioner_update_probability") is not None:
+        kwargs["preconditioner_update_probability"] = float(spec["preconditioner_update_probability"])
+    kwargs.update(dict(spec.get("options", {})))
+    return heavyball.PSGDKron(parameters, **kwargs)
+
+
+#: The function building each optimizer kind of a recipe's ``optimizer.kind``: the one place to add one.
+_OPTIMIZER_BUILDERS = {"sgd": _sgd, "adam": _adam, "adamw": _adam, "psgd_kron": _psgd_kron}
+OPTIMIZER_KINDS = tuple(_OPTIMIZER_BUILDERS)
 
 
 def _betas(value: Any) -> tuple[float, float]:
