@@ -279,6 +279,39 @@ def narrow_resnet(net: nn.Module, width: int, in_channels: int = 3) -> None:
             nn.init.constant_(module.bias, 0)
 
 
+def _small_input_stem(net: nn.Module, in_channels: int, name: str, pretrained: bool) -> None:
+    """Give a torchvision ResNet the CIFAR stem: a bias-free 3×3 / stride-1 conv, no max-pool
+    (step 2 of :class:`TorchvisionClassifier`'s doc)."""
+    if pretrained:
+        warnings.warn(f"{name}: small_input replaces the pretrained 7x7 stem conv by a fresh 3x3 conv", stacklevel=3)
+    net.conv1 = nn.Conv2d(in_channels, net.conv1.out_channels, kernel_size=3, stride=1, padding=1, bias=False)
+    net.maxpool = nn.Identity()
+
+
+def _adapt_first_conv(net: nn.Module, in_channels: int, name: str, pretrained: bool) -> None:
+    """Replace the first Conv2d by one taking ``in_channels`` channels where it expects another
+    count (step 3 of :class:`TorchvisionClassifier`'s doc): pretrained RGB weights summed over
+    the channels for 1-channel data, PyTorch's default init otherwise."""
+    conv_name, conv = next(((n, m) for n, m in net.named_modules() if isinstance(m, nn.Conv2d)), (None, None))
+    if conv is None or conv.in_channels == in_channels:
+        return
+    if conv.groups != 1:
+        raise ValueError(f"{name}: cannot adapt grouped first conv {conv_name!r} to {in_channels} channels")
+    new = nn.Conv2d(
+        in_channels, conv.out_channels, kernel_size=conv.kernel_size, stride=conv.stride,
+        padding=conv.padding, dilation=conv.dilation, bias=conv.bias is not None,
+        padding_mode=conv.padding_mode,
+    )
+    if pretrained and in_channels == 1:
+        with torch.no_grad():
+            new.weight.copy_(conv.weight.sum(dim=1, keepdim=True))
+            if conv.bias is not None:
+                new.bias.copy_(conv.bias)
+    elif pretrained:
+        warnings.warn(f"{name}: first conv {conv_name!r} re-initialised for {in_channels}-channel inputs", stacklevel=3)
+    _set_submodule(net, conv_name, new)
+
+
 class TorchvisionClassifier(SpuriousModel):
     """Any torchvision classification model behind the :class:`SpuriousModel` interface.
 
@@ -365,31 +398,8 @@ class TorchvisionClassifier(SpuriousModel):
 
         self.small_input = bool(small_input) and isinstance(net, torchvision.models.ResNet)
         if self.small_input:
-            if pretrained:
-                warnings.warn(f"{name}: small_input replaces the pretrained 7x7 stem conv by a fresh 3x3 conv",
-                              stacklevel=2)
-            net.conv1 = nn.Conv2d(in_channels, net.conv1.out_channels, kernel_size=3, stride=1, padding=1, bias=False)
-            net.maxpool = nn.Identity()
-
-        conv_name, conv = next(((n, m) for n, m in net.named_modules() if isinstance(m, nn.Conv2d)), (None, None))
-        if conv is not None and conv.in_channels != in_channels:
-            if conv.groups != 1:
-                raise ValueError(f"{name}: cannot adapt grouped first conv {conv_name!r} to {in_channels} channels")
-            new = nn.Conv2d(
-                in_channels, conv.out_channels, kernel_size=conv.kernel_size, stride=conv.stride,
-                padding=conv.padding, dilation=conv.dilation, bias=conv.bias is not None,
-                padding_mode=conv.padding_mode,
-            )
-            if pretrained and in_channels == 1:
-                with torch.no_grad():
-                    new.weight.copy_(conv.weight.sum(dim=1, keepdim=True))
-                    if conv.bias is not None:
-                        new.bias.copy_(conv.bias)
-            elif pretrained:
-                warnings.warn(
-                    f"{name}: first conv {conv_name!r} re-initialised for {in_channels}-channel inputs", stacklevel=2
-                )
-            _set_submodule(net, conv_name, new)
+            _small_input_stem(net, in_channels, name, pretrained)
+        _adapt_first_conv(net, in_channels, name, pretrained)
 
         self.head = net.get_submodule(head_name)
         _set_submodule(net, head_name, nn.Identity())
