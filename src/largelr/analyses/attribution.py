@@ -127,10 +127,30 @@ def attributions(
     statistics) and its previous mode is restored afterwards; parameters are not modified.
     Returns a detached tensor on ``x``'s device.
     """
-    from captum.attr import DeepLift, IntegratedGradients  # heavy import
+    from captum.attr import IntegratedGradients  # heavy import
 
     if method not in METHODS:
         raise ValueError(f"unknown attribution method {method!r}; known: {list(METHODS)}")
+    x, target, baseline = _attribution_inputs(x, target, baseline)
+    was_training = model.training
+    model.eval()
+    try:
+        if method == "integrated_gradients":
+            attr = IntegratedGradients(model).attribute(
+                x, baselines=baseline, target=target, n_steps=n_steps,
+                internal_batch_size=internal_batch_size,
+            )
+            return attr.detach()
+        return _deeplift_attributions(model, x, target, baseline, internal_batch_size or len(x))
+    finally:
+        model.train(was_training)
+
+
+def _attribution_inputs(
+    x: Tensor, target: int | Sequence[int] | Tensor, baseline: Tensor | float | None
+) -> tuple[Tensor, Tensor, Tensor]:
+    """``x`` detached and floating point, one target class per sample and the baseline as a tensor
+    of ``x``'s shape (zeros for ``None``, the paper's choice, §3.3), for :func:`attributions`."""
     if x.dim() < 2:
         raise ValueError(f"x must be batched (N×...), got shape {tuple(x.shape)}")
     x = x.detach()
@@ -141,38 +161,32 @@ def attributions(
         baseline = torch.zeros_like(x)
     else:
         baseline = torch.as_tensor(baseline, dtype=x.dtype, device=x.device).expand_as(x).contiguous()
+    return x, target, baseline
 
-    was_training = model.training
-    model.eval()
-    try:
-        if method == "integrated_gradients":
-            attr = IntegratedGradients(model).attribute(
-                x, baselines=baseline, target=target, n_steps=n_steps,
-                internal_batch_size=internal_batch_size,
+
+def _deeplift_attributions(model: nn.Module, x: Tensor, target: Tensor, baseline: Tensor, chunk: int) -> Tensor:
+    """captum ``DeepLift`` (rescale rule, Fig 14) on :func:`deeplift_model`'s copy of ``model``, ``chunk``
+    samples at a time; warns when the completeness delta shows rules captum lacks (module docstring)."""
+    from captum.attr import DeepLift  # heavy import
+
+    net = deeplift_model(model, x[:1]).eval()
+    outs, deltas, changes = [], [], []
+    with warnings.catch_warnings():
+        # captum warns on every call that it sets hooks on the non-linear modules
+        warnings.filterwarnings("ignore", message=r"Setting forward, backward hooks")
+        for start in range(0, len(x), chunk):
+            sl = slice(start, start + chunk)
+            a, d = DeepLift(net).attribute(
+                x[sl].clone().requires_grad_(), baselines=baseline[sl], target=target[sl],
+                return_convergence_delta=True,
             )
-            return attr.detach()
-
-        net = deeplift_model(model, x[:1]).eval()
-        chunk = internal_batch_size or len(x)
-        outs, deltas, changes = [], [], []
-        with warnings.catch_warnings():
-            # captum warns on every call that it sets hooks on the non-linear modules
-            warnings.filterwarnings("ignore", message=r"Setting forward, backward hooks")
-            for start in range(0, len(x), chunk):
-                sl = slice(start, start + chunk)
-                a, d = DeepLift(net).attribute(
-                    x[sl].clone().requires_grad_(), baselines=baseline[sl], target=target[sl],
-                    return_convergence_delta=True,
-                )
-                outs.append(a.detach())
-                deltas.append(d.detach())
-                with torch.no_grad():
-                    change = net(x[sl]) - net(baseline[sl])
-                changes.append(change.gather(1, target[sl, None]).squeeze(1))
-        _check_deeplift_completeness(torch.cat(deltas), torch.cat(changes))
-        return torch.cat(outs)
-    finally:
-        model.train(was_training)
+            outs.append(a.detach())
+            deltas.append(d.detach())
+            with torch.no_grad():
+                change = net(x[sl]) - net(baseline[sl])
+            changes.append(change.gather(1, target[sl, None]).squeeze(1))
+    _check_deeplift_completeness(torch.cat(deltas), torch.cat(changes))
+    return torch.cat(outs)
 
 
 def _check_deeplift_completeness(delta: Tensor, change: Tensor) -> None:
@@ -185,7 +199,7 @@ def _check_deeplift_completeness(delta: Tensor, change: Tensor) -> None:
             f"max |f(x) - f(baseline)| = {scale:.3g}): the model has non-linearities captum has no "
             "DeepLift rule for (functional ops, GELU, LayerNorm, softmax attention, ...); plain "
             "gradients are used through them",
-            stacklevel=3,
+            stacklevel=4,  # the caller of attributions()
         )
 
 
