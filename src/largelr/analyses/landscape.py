@@ -191,11 +191,7 @@ def loss_landscape(
     ``fast_max_bytes`` of cached products.
     """
     params = list(model.parameters())
-    d1, d2 = directions
-    _check_direction(d1, params, "d1")
-    _check_direction(d2, params, "d2")
-    d1 = [d.to(device=p.device, dtype=p.dtype) for d, p in zip(d1, params)]
-    d2 = [d.to(device=p.device, dtype=p.dtype) for d, p in zip(d2, params)]
+    d1, d2 = (_aligned_direction(d, params, which) for d, which in zip(directions, ("d1", "d2")))
     alphas, betas = [float(a) for a in alphas], [float(b) for b in betas]
     grids = {key: np.full((len(alphas), len(betas)), np.nan) for key in LANDSCAPE_KEYS}
     saved = [p.detach().clone() for p in params]
@@ -203,27 +199,11 @@ def loss_landscape(
     model.eval()
     splits = [split] if spurious_split is None else [split, spurious_split]
     try:
-        caches: list[_FCNFirstLayerCache] = []
-        if fast and _fcn_fast_path_ok(model, splits, fast_max_bytes):
-            k = next(n for n, p in enumerate(params) if p is model.hidden[0].weight)
-            caches = [_FCNFirstLayerCache(model, s, saved[k], d1[k], d2[k], batch_size) for s in splits]
-        forwards: list[Forward] = caches or [_plain_forward(model, s) for s in splits]
-        # parameters that move in the plane (zero directions stay at w0; with the FCN cache the
-        # first-layer weight is not read, so it is not updated either)
-        skip = {id(model.hidden[0].weight)} if caches else set()
-        moving = [
-            (p, w0, u, v) for p, w0, u, v in zip(params, saved, d1, d2)
-            if id(p) not in skip and (bool(u.any()) or bool(v.any()))
-        ]
+        caches, forwards, moving = _plane_evaluation(model, splits, saved, d1, d2, batch_size, fast, fast_max_bytes)
         progress = Progress(log, "landscape", total=len(alphas) * len(betas), unit="points")
         for i, alpha in enumerate(alphas):
             for j, beta in enumerate(betas):
-                for p, w0, u, v in moving:
-                    p.copy_(w0)
-                    if alpha != 0.0:
-                        p.add_(u, alpha=alpha)
-                    if beta != 0.0:
-                        p.add_(v, alpha=beta)
+                _move_in_plane(moving, alpha, beta)
                 for cache in caches:
                     cache.alpha, cache.beta = alpha, beta
                 loss, acc, follows_bias = _split_stats(forwards[0], split, batch_size)
@@ -242,6 +222,47 @@ def loss_landscape(
             p.copy_(w0)
         model.train(was_training)
     return grids
+
+
+def _aligned_direction(direction: Sequence[torch.Tensor], params: list[nn.Parameter], which: str) -> list[torch.Tensor]:
+    """``direction`` checked against the model's parameters and moved to their devices and dtypes."""
+    _check_direction(direction, params, which)
+    return [d.to(device=p.device, dtype=p.dtype) for d, p in zip(direction, params)]
+
+
+Moving = list[tuple[nn.Parameter, torch.Tensor, torch.Tensor, torch.Tensor]]
+
+
+def _plane_evaluation(
+    model: nn.Module, splits: list[TensorSplit], saved: list[torch.Tensor], d1: list[torch.Tensor],
+    d2: list[torch.Tensor], batch_size: int, fast: bool, fast_max_bytes: int,
+) -> tuple[list[_FCNFirstLayerCache], list[Forward], Moving]:
+    """How :func:`loss_landscape` evaluates the plane: the FCN first-layer caches (empty off the fast
+    path), one forward per split, and the (parameter, w0, d1, d2) of every parameter that moves."""
+    params = list(model.parameters())
+    caches: list[_FCNFirstLayerCache] = []
+    if fast and _fcn_fast_path_ok(model, splits, fast_max_bytes):
+        k = next(n for n, p in enumerate(params) if p is model.hidden[0].weight)
+        caches = [_FCNFirstLayerCache(model, s, saved[k], d1[k], d2[k], batch_size) for s in splits]
+    forwards: list[Forward] = caches or [_plain_forward(model, s) for s in splits]
+    # parameters that move in the plane (zero directions stay at w0; with the FCN cache the
+    # first-layer weight is not read, so it is not updated either)
+    skip = {id(model.hidden[0].weight)} if caches else set()
+    moving = [
+        (p, w0, u, v) for p, w0, u, v in zip(params, saved, d1, d2)
+        if id(p) not in skip and (bool(u.any()) or bool(v.any()))
+    ]
+    return caches, forwards, moving
+
+
+def _move_in_plane(moving: Moving, alpha: float, beta: float) -> None:
+    """Set every moving parameter to w0 + α·d1 + β·d2 (in place, under ``torch.no_grad``)."""
+    for p, w0, u, v in moving:
+        p.copy_(w0)
+        if alpha != 0.0:
+            p.add_(u, alpha=alpha)
+        if beta != 0.0:
+            p.add_(v, alpha=beta)
 
 
 # ---- one trained run (the `landscape` rule's work) ----------------------------------------------
