@@ -33,7 +33,8 @@ from largelr.training.cost import (
     split_cells,
     trains_one_after_another,
 )
-from largelr.figures.cells import intervention_selections, lr_drop_selections
+import largelr.figures.cells as figure_cells
+from largelr.figures.cells import lr_drop_selections
 from largelr.figures.names import DISPLAY_NAMES
 from largelr.reporting.inventory import paper_caption
 
@@ -535,53 +536,16 @@ def figure_selection(spec, hp="none"):
 
 
 def figure_groups(wildcards):
-    """(dataset, model) pairs of a figure, in the order of its datasets: its model or every model."""
-    spec, grid = figure_spec(wildcards), GRIDS[wildcards.preset]
-    pairs = []
-    for dataset in figure_datasets(spec):
-        rows = grid[
-            (grid["dataset"] == dataset)
-            & (grid["optimizer"] == spec["optimizer"])
-            & (grid["hp"] == "none")
-        ]
-        models = [spec["model"]] if "model" in spec else sorted(rows["model"].unique())
-        pairs += [
-            (dataset, model) for model in models if (rows["model"] == model).any()
-        ]
-    return pairs
+    """(dataset, model) pairs of a figure (largelr.figures.cells.figure_groups)."""
+    return figure_cells.figure_groups(figure_spec(wildcards), GRIDS[wildcards.preset])
 
 
 def chosen_cells(wildcards):
-    """landscape / attribution_methods / dynamics figures: the spec's LRs (default: the grid's
-    smallest and largest) and seeds (default: the first) of each (dataset, model) of the figure,
-    and the intervention cells the spec names (``hps``, landscape figures).
-    """
-    spec, grid = figure_spec(wildcards), GRIDS[wildcards.preset]
-    selections = []
-    for dataset, model in figure_groups(wildcards):
-        rows = grid[
-            (grid["dataset"] == dataset)
-            & (grid["model"] == model)
-            & (grid["hp"] == "none")
-            & (grid["optimizer"] == spec["optimizer"])
-        ]
-        lrs = spec.get("lrs") or [rows["lr"].min(), rows["lr"].max()]
-        seeds = spec.get("seeds") or [int(rows["seed"].min())]
-        selections.append(
-            {
-                "dataset": dataset,
-                "model": model,
-                "optimizer": spec["optimizer"],
-                "hp": "none",
-                "lr": [float(lr) for lr in lrs],
-                "seed": seeds,
-            }
-        )
-        # Fig 9's "models with different LRs and FL": the spec's intervention cells (hps)
-        selections += intervention_selections(
-            spec, grid, dataset, model, spec.get("seeds")
-        )
-    return selections
+    """The chosen cells of a landscape / attribution_methods / dynamics figure
+    (largelr.figures.cells.chosen_selections)."""
+    return figure_cells.chosen_selections(
+        figure_spec(wildcards), GRIDS[wildcards.preset]
+    )
 
 
 def lr_drop_cells(wildcards):

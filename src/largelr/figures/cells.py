@@ -32,6 +32,34 @@ def lr_drop_selections(spec: dict[str, Any], grid: pd.DataFrame) -> list[dict[st
     return selections
 
 
+def figure_groups(spec: dict[str, Any], grid: pd.DataFrame) -> list[tuple[str, str]]:
+    """(dataset, model) pairs of a figure, in the order of its datasets: its model or every model."""
+    pairs = []
+    for dataset in figure_datasets(spec):
+        rows = grid[(grid["dataset"] == dataset) & (grid["optimizer"] == spec["optimizer"]) & (grid["hp"] == "none")]
+        models = [spec["model"]] if "model" in spec else sorted(rows["model"].unique())
+        pairs += [(dataset, model) for model in models if (rows["model"] == model).any()]
+    return pairs
+
+
+def chosen_selections(spec: dict[str, Any], grid: pd.DataFrame) -> list[dict[str, Any]]:
+    """landscape / attribution_methods / dynamics figures: the spec's LRs (default: the grid's
+    smallest and largest) and seeds (default: the first) of each (dataset, model) of the figure,
+    and the intervention cells the spec names (``hps``, landscape figures).
+    """
+    selections = []
+    for dataset, model in figure_groups(spec, grid):
+        rows = grid[(grid["dataset"] == dataset) & (grid["model"] == model) & (grid["hp"] == "none")
+                    & (grid["optimizer"] == spec["optimizer"])]
+        lrs = spec.get("lrs") or [rows["lr"].min(), rows["lr"].max()]
+        seeds = spec.get("seeds") or [int(rows["seed"].min())]
+        selections.append({"dataset": dataset, "model": model, "optimizer": spec["optimizer"], "hp": "none",
+                           "lr": [float(lr) for lr in lrs], "seed": seeds})
+        # Fig 9's "models with different LRs and FL": the spec's intervention cells (hps)
+        selections += intervention_selections(spec, grid, dataset, model, spec.get("seeds"))
+    return selections
+
+
 def intervention_selections(spec: dict[str, Any], grid: pd.DataFrame, dataset: str, model: str,
                             seeds: list[int] | None = None) -> list[dict[str, Any]]:
     """Fig 9 ("landscapes for models with different LRs and FL"): the cells of the spec's ``hps``
@@ -50,4 +78,4 @@ def intervention_selections(spec: dict[str, Any], grid: pd.DataFrame, dataset: s
     return selections
 
 
-__all__ = ["intervention_selections", "lr_drop_selections"]
+__all__ = ["chosen_selections", "figure_groups", "intervention_selections", "lr_drop_selections"]
