@@ -76,7 +76,7 @@ class TrainSettings:
     validation_fraction: float = 0.0
     select_best: bool = False
     snapshot_interval: int = 0  # 0 = no snapshots; see largelr.training.loop
-    stall_window: int = 0  # evaluations without a training-accuracy gain that end a run as stalled; 0 = off
+    stall_window: int = 0  # evaluations without progress in training accuracy or loss that end a run; 0 = off
     stall_min_gain: float = 0.0  # the gain (in training accuracy) that counts as progress
     stall_min_loss_drop: float = 0.0  # or the relative drop of the training loss that does
     train_eval_interval: int = 5000  # iterations between full-split train_ce / train_acc rows; 0 = every row
@@ -332,8 +332,9 @@ def stop_status(history: list[dict[str, float | None]], settings: TrainSettings)
     if finished(history[-1], settings):
         return CONVERGED
     if stalled(history, settings):
-        log.info("iteration %d: no training-accuracy gain in %d evaluations, run stalled",
-                 history[-1]["iteration"], settings.stall_window)
+        log.info("iteration %d: in %d evaluations training accuracy rose by at most %g and training loss fell by "
+                 "at most %g of its lowest, run stalled", history[-1]["iteration"], settings.stall_window,
+                 settings.stall_min_gain, settings.stall_min_loss_drop)
         return STALLED
     return None
 
