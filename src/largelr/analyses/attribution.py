@@ -1,22 +1,17 @@
-"""Input attributions and the statistics built on them (paper §3.3, §5, suppl. E; SPEC §5).
+"""Input attributions of trained models and of one trained run (paper §3.3, §5, suppl. E).
 
 Attributions (captum, paper suppl. E.1):
 
 * :func:`attributions` — Integrated Gradients (the paper's default, §3.3: zero baseline,
   target = true class) or DeepLift (Fig 14), same shape as the input.
 * :func:`attribution_map` — |attr| summed over the channel axis (images) / |attr| (vectors).
+* :func:`deeplift_model` — the model copy DeepLift runs on (below).
+* :func:`attribute_run` — one trained run's ``attribution.json`` and ``attribution_maps.npz``
+  (the ``attribute`` rule).
 
-Statistics on attribution maps (all per sample, float64 numpy):
-
-* :func:`region_shares` / :func:`mean_region_shares` — share of Σ|attr| inside the core /
-  spurious / noise region masks of the datasets (Figs 3, 26; suppl. E.1 "what percentage of
-  models' attribution is on the spurious vs. core feature").
-* :func:`attribution_entropy` — Shannon entropy of the normalised map (§5, Fig 10).
-* :func:`background_share` — Σ|attr| on segmenter background pixels / Σ|attr| (§5, Fig 10;
-  masks from :func:`largelr.analyses.segmentation.background_masks`).
-* :func:`hard_samples` — the test samples shown in Figs 8, 33, 34 (suppl. E.1).
-* :func:`aggregate_over_seeds` — per-seed normalised maps averaged over seeds (§3.3: IG "over
-  10 random seeds").
+The statistics on attribution maps (region shares, entropy, background share, hard samples,
+seed aggregates) live in :mod:`largelr.analyses.attribution_stats`, torch-free so that
+plotting jobs can use them; this module re-exports them for its callers.
 
 Conventions: a sample whose total attribution is 0 has undefined shares / entropy → ``nan``
 (and is ignored by the ``nanmean`` aggregates). Maps are taken in absolute value everywhere,
@@ -68,7 +63,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from largelr.analyses.attribution_stats import (  # re-exported: the statistics of this module's docstring
+from largelr.analyses.attribution_stats import (  # re-exported for this module's callers (docstring)
     aggregate_over_seeds,
     attribution_entropy,
     background_share,
@@ -354,7 +349,7 @@ def attribution_map(attr: Tensor) -> Tensor:
     """|attr| summed over the channel axis: N×C×H×W → N×H×W (images); N×D → |attr| (vectors).
 
     This is the per-pixel map that matches the datasets' region masks (channels share a mask)
-    and the map whose entropy §5 uses ("channels summed", SPEC §5).
+    and the map whose entropy §5 uses (channels summed).
     """
     attr = torch.as_tensor(attr).detach()
     if attr.dim() == 4:

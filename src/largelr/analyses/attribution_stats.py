@@ -1,5 +1,16 @@
 """Statistics on attribution maps, torch-free so plotting jobs can use them (§3.3, §5, suppl. E).
 
+* :func:`region_shares` / :func:`mean_region_shares` — share of Σ|attr| inside the core /
+  spurious / noise region masks of the datasets (Figs 3, 26; suppl. E.1 "what percentage of
+  models' attribution is on the spurious vs. core feature"); :func:`regions_separate_core_and_spurious`
+  says whether the masks make that share meaningful, :func:`region_attribution_record` is a run's record.
+* :func:`attribution_entropy` — Shannon entropy of the normalised map (§5, Fig 10).
+* :func:`background_share` — Σ|attr| on segmenter background pixels / Σ|attr| (§5, Fig 10;
+  masks from :func:`largelr.analyses.segmentation.background_masks`).
+* :func:`hard_samples` — the test samples shown in Figs 8, 33, 34 (suppl. E.1).
+* :func:`aggregate_over_seeds` — per-seed normalised maps averaged over seeds (§3.3: IG "over
+  10 random seeds").
+
 Per-sample float64 numpy results; inputs may be numpy arrays or torch tensors (converted
 through ``.detach().cpu().numpy()`` without importing torch). See :mod:`largelr.analyses.attribution`
 for the attributions themselves and the conventions (|map| everywhere, zero maps → ``nan``).
