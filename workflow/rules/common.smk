@@ -36,6 +36,7 @@ from largelr.training.cost import (
 import largelr.figures.cells as figure_cells
 from largelr.figures.cells import lr_drop_selections
 from largelr.figures.names import DISPLAY_NAMES
+from largelr.grid_selection import select_cells
 from largelr.reporting.inventory import paper_caption
 
 # ---- configuration: validated before any job starts, every preset -----------------------
@@ -135,15 +136,7 @@ def cell_of(wildcards):
 
 def cell_paths(preset, template, **selection):
     """``template`` (with a {cell} field) for every grid cell of ``preset`` matching ``selection``."""
-    grid = GRIDS[preset]
-    for key, value in selection.items():
-        grid = grid[
-            (
-                grid[key].isin(value)
-                if isinstance(value, (list, tuple, set))
-                else grid[key] == value
-            )
-        ]
+    grid = select_cells(GRIDS[preset], selection)
     cells = Paramspace(grid).instance_patterns if len(grid) else []
     return [template.format(preset=preset, cell=cell) for cell in cells]
 
@@ -373,13 +366,9 @@ def gpu(wildcards):
 # preset's max_job_minutes: then consecutive cells form jobs ".part-1", ".part-2", ... within
 # the limit (group.part-K.json). Each cell trains alone either way, so a split changes no result.
 def _whole_group(preset, dataset, model, optimizer, hp):
-    grid = GRIDS[preset]
-    return grid[
-        (grid["dataset"] == dataset)
-        & (grid["model"] == model)
-        & (grid["optimizer"] == optimizer)
-        & (grid["hp"] == hp)
-    ]
+    return select_cells(
+        GRIDS[preset], dataset=dataset, model=model, optimizer=optimizer, hp=hp
+    )
 
 
 @functools.cache

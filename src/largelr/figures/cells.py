@@ -2,7 +2,8 @@
 (pandas only: the workflow imports it while building the DAG; ``workflow/rules/common.smk``).
 
 Each function returns *selections*: dicts of grid column → value or list of values, the form
-``cell_files`` in ``common.smk`` expands into one path per matching cell.
+:func:`largelr.grid_selection.select_cells` takes (``cell_files`` in ``common.smk`` expands each
+into one path per matching cell).
 """
 
 from __future__ import annotations
@@ -12,18 +13,22 @@ from typing import Any
 import pandas as pd
 
 from largelr.figures.spec import figure_datasets
+from largelr.grid_selection import select_cells
 
 LR_DROP = "lr_drop_at"
+
+
+def _model_of(spec: dict[str, Any]) -> dict[str, str]:
+    """A figure's model condition: its ``model`` if it names one, else none (every model)."""
+    return {"model": spec["model"]} if "model" in spec else {}
 
 
 def lr_drop_selections(spec: dict[str, Any], grid: pd.DataFrame) -> list[dict[str, Any]]:
     """Fig 28 top right (suppl. D.4; figure kind ``lr_drop``): the ``lr_drop_at`` cells of each
     (dataset, model) of the figure, and the plain cells at their base LRs and seeds (never
     dropped: the figure's references; a selection that matches no cell adds nothing)."""
-    rows = grid[grid["dataset"].isin(figure_datasets(spec)) & (grid["optimizer"] == spec["optimizer"])
-                & grid["hp"].str.startswith(f"{LR_DROP}=")]
-    if "model" in spec:
-        rows = rows[rows["model"] == spec["model"]]
+    rows = select_cells(grid, dataset=figure_datasets(spec), optimizer=spec["optimizer"],
+                        hp=lambda hp: hp.str.startswith(f"{LR_DROP}="), **_model_of(spec))
     selections = []
     for (dataset, model), group in rows.groupby(["dataset", "model"], sort=False):
         cell = {"dataset": dataset, "model": model, "optimizer": spec["optimizer"], "lr": sorted(set(group["lr"])),
@@ -36,7 +41,7 @@ def figure_groups(spec: dict[str, Any], grid: pd.DataFrame) -> list[tuple[str, s
     """(dataset, model) pairs of a figure, in the order of its datasets: its model or every model."""
     pairs = []
     for dataset in figure_datasets(spec):
-        rows = grid[(grid["dataset"] == dataset) & (grid["optimizer"] == spec["optimizer"]) & (grid["hp"] == "none")]
+        rows = select_cells(grid, dataset=dataset, optimizer=spec["optimizer"], hp="none")
         models = [spec["model"]] if "model" in spec else sorted(rows["model"].unique())
         pairs += [(dataset, model) for model in models if (rows["model"] == model).any()]
     return pairs
@@ -49,8 +54,7 @@ def chosen_selections(spec: dict[str, Any], grid: pd.DataFrame) -> list[dict[str
     """
     selections = []
     for dataset, model in figure_groups(spec, grid):
-        rows = grid[(grid["dataset"] == dataset) & (grid["model"] == model) & (grid["hp"] == "none")
-                    & (grid["optimizer"] == spec["optimizer"])]
+        rows = select_cells(grid, dataset=dataset, model=model, hp="none", optimizer=spec["optimizer"])
         lrs = spec.get("lrs") or [rows["lr"].min(), rows["lr"].max()]
         seeds = spec.get("seeds") or [int(rows["seed"].min())]
         selections.append({"dataset": dataset, "model": model, "optimizer": spec["optimizer"], "hp": "none",
@@ -68,8 +72,7 @@ def intervention_selections(spec: dict[str, Any], grid: pd.DataFrame, dataset: s
     (dataset, model) is an error naming it."""
     selections = []
     for hp in spec.get("hps", []):
-        rows = grid[(grid["dataset"] == dataset) & (grid["model"] == model)
-                    & (grid["optimizer"] == spec["optimizer"]) & (grid["hp"] == hp)]
+        rows = select_cells(grid, dataset=dataset, model=model, optimizer=spec["optimizer"], hp=hp)
         if rows.empty:
             raise ValueError(f"figure spec {spec.get('title', '')!r}: hps entry {hp!r} has no cells of "
                              f"({dataset}, {model}, {spec['optimizer']})")
