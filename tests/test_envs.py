@@ -115,3 +115,35 @@ def test_plotting_env_stays_free_of_torch(repo):
     for name, script, env_file in rules_with_scripts(repo):
         if env_file.name == "plot.yaml":
             assert "torch" not in third_party_imports(script, repo / "src"), name
+
+
+CONDA = re.compile(r"^\s+conda:\s*\n?\s*\"([^\"]+)\"", re.M)
+USED_BY = re.compile(r"^# Used by rules: (.+)\.$", re.M)
+
+
+def rules_by_env(repo: Path) -> dict[str, set[str]]:
+    """``envs/*.yaml`` file name -> the rules (of ``workflow/rules/*.smk``) whose ``conda:`` names it."""
+    found: dict[str, set[str]] = {}
+    for smk in sorted((repo / "workflow/rules").glob("*.smk")):
+        for name, body in RULE.findall(smk.read_text()):
+            conda = CONDA.search(body)
+            if conda:
+                found.setdefault(Path(conda.group(1)).name, set()).add(name)
+    return found
+
+
+@pytest.mark.parametrize("env_file", sorted((REPO / "envs").glob("*.yaml")), ids=lambda path: path.name)
+def test_env_header_names_the_rules_that_use_it(repo, env_file):
+    """The header line ``# Used by rules: a, b, prefix*.`` lists every rule of the env, and only those."""
+    header = USED_BY.search(env_file.read_text())
+    assert header, f"{env_file.name}: no '# Used by rules: ...' header line"
+    named = [word.strip() for word in header.group(1).split(",")]
+    using = rules_by_env(repo).get(env_file.name, set())
+
+    def covers(word: str, rule: str) -> bool:
+        return rule.startswith(word[:-1]) if word.endswith("*") else rule == word
+
+    missing = sorted(rule for rule in using if not any(covers(word, rule) for word in named))
+    stale = [word for word in named if not any(covers(word, rule) for rule in using)]
+    assert not missing, f"{env_file.name}'s header does not name rules that use it: {missing}"
+    assert not stale, f"{env_file.name}'s header names rules that do not use it (or no longer exist): {stale}"
