@@ -1,0 +1,78 @@
+"""Presets, overrides and the training grid: the one config resolution of the project.
+
+The package by job: :mod:`.presets` (merging), :mod:`.schema` (validation and types),
+:mod:`.references` (names a preset must define), :mod:`.grid` (the training grid); one error type,
+:class:`ConfigError`. Every public name is importable from ``largelr.config``.
+
+``config.yaml`` holds ``preset`` (the default one to run), ``presets`` (``ci``, ``demo``,
+``paper``, ...) and optionally top-level override blocks with the same keys as a preset.
+The resolved configuration of preset P is ``deep_merge(presets[P], overrides)``, so
+``--config preset=ci 'training={max_iters: 50}'`` changes one key of the ci preset.
+
+The grid is a table with one row per training cell (dataset, model, optimizer, lr, hp, seed),
+expanded from the preset's ``experiments`` list (``hp`` is an intervention of
+:mod:`largelr.training.recipes`, or ``none``); Snakemake's ``Paramspace`` turns it into one readable
+folder per cell: ``dataset~parity/model~fcn/optimizer~sgd/lr~0.1/hp~none/seed~0``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from largelr.config.errors import ConfigError
+from largelr.config.grid import cell_training, training_grid
+from largelr.config.presets import NON_PRESET_KEYS, deep_merge, overrides, resolve_preset
+from largelr.config.references import (
+    REGION_SHARE_METRICS,
+    check_figure_metrics,
+    check_references,
+    check_unique_cells,
+    figure_kinds,
+)
+from largelr.config.schema import _validate, coerce_to_schema, load_schema
+from largelr.figures.spec import figure_datasets
+
+__all__ = [
+    "NON_PRESET_KEYS", "REGION_SHARE_METRICS", "ConfigError", "cell_training", "check_figure_metrics",
+    "check_references", "check_unique_cells", "coerce_to_schema", "deep_merge", "figure_datasets",
+    "figure_kinds", "load_schema", "overrides", "resolve_config", "resolve_preset", "training_grid",
+]
+
+
+def resolve_config(config: dict[str, Any], schema_dir: str | Path) -> dict[str, dict[str, Any]]:
+    """Validate the whole config and return every preset resolved, defaults filled in.
+
+    The one config resolution of the project, for the workflow (``common.smk``) and the tests:
+    ``schema_dir`` is the folder of ``config.schema.yaml`` / ``preset.schema.yaml`` (the
+    workflow passes ``workflow/schemas`` below its ``workflow.basedir``).
+
+    1. ``config`` against ``config.schema.yaml``;
+    2. per preset: the top-level overrides merged in (:func:`resolve_preset`), strings read by
+       the schema's types (:func:`coerce_to_schema`: ``--config 'training={max_iters: 300}'``
+       reaches Snakemake's ``config`` as ``{'max_iters': '300'}``), then validated against
+       ``preset.schema.yaml`` with its defaults filled in, the references checked
+       (:func:`check_references`) and each dataset's ``params`` checked against its generator;
+    3. ``config["preset"]`` must name one of the presets.
+
+    Raises :class:`ConfigError` naming the offending key.
+    """
+    # the generator registry knows which params each dataset generator takes; imported here so
+    # that the plumbing modules stay importable without the dataset layer at module level
+    from largelr.datasets.registry import check_params
+
+    config_schema = load_schema(schema_dir, "config.schema.yaml")
+    config = coerce_to_schema(config, config_schema)
+    _validate(config, config_schema, "config")
+    resolved = {}
+    for name in config["presets"]:
+        preset_schema = load_schema(schema_dir, "preset.schema.yaml")
+        preset = coerce_to_schema(resolve_preset(config, name), preset_schema)
+        _validate(preset, preset_schema, f"presets.{name} (after overrides)", fill_defaults=True)
+        check_references(preset, name)
+        for dataset, spec in preset["datasets"].items():
+            check_params(dataset, spec)
+        resolved[name] = preset
+    if config["preset"] not in resolved:
+        raise ConfigError(f"config key 'preset': unknown preset {config['preset']!r}; defined: {sorted(resolved)}")
+    return resolved

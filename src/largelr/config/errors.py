@@ -1,0 +1,7 @@
+"""The one error type of a configuration mistake (issue 20 item 3)."""
+
+from __future__ import annotations
+
+
+class ConfigError(ValueError):
+    """An invalid configuration; the message names the offending key."""
