@@ -1,4 +1,4 @@
-"""Optimizers and LR schedules (SPEC §4; paper suppl. D.4, Figs 22/23/28)."""
+"""Optimizers and LR schedules (paper §2, §4.2, suppl. D.4, Figs 22/23/28)."""
 
 from __future__ import annotations
 
@@ -164,7 +164,7 @@ def test_each_optimizer_builds_and_steps(kind):
 
 @pytest.mark.parametrize("kind", ALL_KINDS)
 def test_optimizer_state_resumes_exactly(kind):
-    """Checkpoint/resume (SPEC §4): 2 + 2 steps with a state reload equal 4 straight steps."""
+    """Checkpoint/resume (README, Interruptions): 2 + 2 steps with a state reload equal 4 straight steps."""
     straight = _model()
     opt = build_optimizer(straight.parameters(), {"kind": kind}, lr=0.01)
     for s in range(4):

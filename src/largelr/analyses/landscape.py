@@ -1,4 +1,4 @@
-"""2-D loss / accuracy / spurious-utilisation landscapes around trained weights (paper Fig 9, SPEC §5).
+"""2-D loss / accuracy / spurious-utilisation landscapes around trained weights (paper Fig 9, §5).
 
 Following Li et al. (2018, "Visualizing the Loss Landscape of Neural Nets"), the weights w0 of a
 trained model are perturbed in the plane spanned by two random **filter-normalised** directions

@@ -1,4 +1,4 @@
-"""The training protocol of §4.2 / suppl. C (SPEC §4) and its variants (§5, suppl. D.4).
+"""The training protocol of §4.2 / suppl. C and its variants (§5, suppl. D.4).
 
 Default: minibatch SGD with a constant learning rate, ``w_{t+1} = w_t − η ∇ (1/b) Σ ℓ`` (§2),
 batch 100, run **until 100 % training accuracy** (checked every ``eval_interval`` iterations;

@@ -1,4 +1,4 @@
-"""Models behind one interface (SPEC §3; paper §4.2, suppl. C).
+"""Models behind one interface (paper §4.2, suppl. C).
 
 Every model is a :class:`SpuriousModel`: ``features(x)`` returns the **penultimate
 post-activation representation** (the input of the final linear layer, used by every
@@ -52,7 +52,7 @@ class SpuriousModel(nn.Module):
 
 
 class FCN(SpuriousModel):
-    """Fully connected ReLU network without any bias (SPEC §3: flatten → hidden → linear).
+    """Fully connected ReLU network without any bias (suppl. C: flatten → hidden → linear).
 
     Width 200 with 3 hidden layers is the paper's parity model (Fig 3), 200 × 2 its
     moon-star model (suppl. C), 1024 × 2 (2048 for CIFAR-based data) its image FCN.
@@ -106,7 +106,7 @@ class HalvingMaxPool2d(nn.Module):
 
 
 class CNN(SpuriousModel):
-    """VGG11-like CNN without bias and with a single linear layer (paper suppl. C, SPEC §3).
+    """VGG11-like CNN without bias and with a single linear layer (paper suppl. C).
 
     ``channels`` (default :data:`VGG11_CHANNELS`) lists the 3×3 / padding-1 convolutions and the
     ``"M"`` max-pools; every conv is bias-free and followed by a ReLU. ``width_multiplier``

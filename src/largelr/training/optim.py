@@ -1,4 +1,4 @@
-"""Optimizers and learning-rate schedules of the paper's variants (SPEC §4, suppl. D.4).
+"""Optimizers and learning-rate schedules of the paper's variants (§2, §4.2, suppl. D.4).
 
 The paper trains with plain minibatch SGD at a constant LR (§2, §4.2). Its robustness
 checks swap in other optimizers and schedules, each of which is one config block here:
