@@ -72,13 +72,13 @@ def test_unknown_key_inside_a_preset_is_rejected_naming_it(config, schemas):
 def test_experiment_referencing_an_undefined_model_names_the_key(config, schemas):
     bad = deep_merge(config, {})
     bad["presets"]["ci"]["experiments"][0]["model"] = "no_such_model"
-    with pytest.raises(ValueError, match=r"presets\.ci\.experiments\[0\]\.model"):
+    with pytest.raises(ConfigError, match=r"presets\.ci\.experiments\[0\]\.model"):
         resolve_config(bad, schemas)
 
 
 def test_unknown_dataset_param_and_unknown_preset_are_rejected(config, schemas):
     bad = deep_merge(config, {"datasets": {"parity": {"generator": "parity", "params": {"core_bitz": 3}}}})
-    with pytest.raises(ValueError, match="core_bitz"):  # check_params: the generator has no such argument
+    with pytest.raises(ConfigError, match=r"presets\.ci\.datasets\.parity\.params: .*core_bitz"):  # the generator lacks it
         resolve_config(bad, schemas)
     with pytest.raises(ConfigError, match="unknown preset 'nope'"):
         resolve_config(dict(config, preset="nope"), schemas)
@@ -158,7 +158,7 @@ def test_analysis_defaults_of_the_code_are_the_schemas(schemas):
 def test_a_figure_asking_for_core_attribution_on_colored_mnist_fails_naming_the_dataset(config, schemas):
     figures = config["presets"]["demo"]["figures"]
     figures["fig26"] = {**figures["fig26"], "datasets": ["double_mnist", "colored_mnist"]}
-    with pytest.raises(ValueError, match=r"presets\.demo\.figures\.fig26\.metrics: core_attribution .*'colored_mnist'"):
+    with pytest.raises(ConfigError, match=r"presets\.demo\.figures\.fig26\.metrics: core_attribution .*'colored_mnist'"):
         resolve_config(config, schemas)
 
 
@@ -173,5 +173,15 @@ def test_pruned_accuracy_figures_need_the_accuracy_normalisation(config, schemas
         assert analysis["prune_rankings"] == ["weight_norm", "activation", "global_weight_norm"]
     assert "pruned_accuracy" in presets["demo"]["figures"]["fig03"]["metrics"]  # parity: the paper's reading
     config["presets"]["demo"]["analysis"]["prune_normalisations"] = ["retention"]
-    with pytest.raises(ValueError, match=r"presets\.demo\.figures\.fig03\.metrics: pruned_accuracy needs"):
+    with pytest.raises(ConfigError, match=r"presets\.demo\.figures\.fig03\.metrics: pruned_accuracy needs"):
         resolve_config(config, schemas)
+
+
+def test_every_config_mistake_is_a_config_error(config, schemas):
+    """One error type (issue 20 item 3), still a ValueError for callers that catch that."""
+    assert issubclass(ConfigError, ValueError)
+    with pytest.raises(ConfigError, match="unknown preset 'nope'"):
+        resolve_preset(config, "nope")
+    bad = deep_merge(config, {"presets": {"ci": {"analysis": {"attribution_datasets": ["nowhere"]}}}})
+    with pytest.raises(ConfigError, match=r"presets\.ci\.analysis\.attribution_datasets: 'nowhere'"):
+        resolve_config(bad, schemas)

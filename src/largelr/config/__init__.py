@@ -71,7 +71,10 @@ def resolve_config(config: dict[str, Any], schema_dir: str | Path) -> dict[str, 
         _validate(preset, preset_schema, f"presets.{name} (after overrides)", fill_defaults=True)
         check_references(preset, name)
         for dataset, spec in preset["datasets"].items():
-            check_params(dataset, spec)
+            try:
+                check_params(dataset, spec)
+            except ValueError as error:  # the generator's message names the key: one error type
+                raise ConfigError(f"presets.{name}.{error}") from error
         resolved[name] = preset
     if config["preset"] not in resolved:
         raise ConfigError(f"config key 'preset': unknown preset {config['preset']!r}; defined: {sorted(resolved)}")

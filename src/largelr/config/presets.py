@@ -5,6 +5,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from largelr.config.errors import ConfigError
+
 NON_PRESET_KEYS = {"preset", "presets"}
 
 
@@ -27,5 +29,5 @@ def overrides(config: dict[str, Any]) -> dict[str, Any]:
 def resolve_preset(config: dict[str, Any], name: str) -> dict[str, Any]:
     """Preset ``name`` with the top-level overrides applied."""
     if name not in config["presets"]:
-        raise ValueError(f"config key 'preset': unknown preset {name!r}; defined: {sorted(config['presets'])}")
+        raise ConfigError(f"config key 'preset': unknown preset {name!r}; defined: {sorted(config['presets'])}")
     return deep_merge(config["presets"][name], overrides(config))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from largelr.config.errors import ConfigError
 from largelr.config.grid import _intervention_labels
 from largelr.figures.spec import figure_datasets
 
@@ -15,22 +16,22 @@ def check_references(preset: dict[str, Any], name: str) -> None:
     for i, experiment in enumerate(preset["experiments"]):
         for key, table in (("dataset", "datasets"), ("model", "models"), ("optimizer", "optimizers")):
             if experiment[key] not in preset[table]:
-                raise ValueError(
+                raise ConfigError(
                     f"presets.{name}.experiments[{i}].{key}: {experiment[key]!r} is not defined under "
                     f"presets.{name}.{table} (defined: {sorted(preset[table])})"
                 )
     for dataset in preset.get("analysis", {}).get("attribution_datasets", []):
         if dataset not in preset["datasets"]:
-            raise ValueError(f"presets.{name}.analysis.attribution_datasets: {dataset!r} is not defined under "
+            raise ConfigError(f"presets.{name}.analysis.attribution_datasets: {dataset!r} is not defined under "
                              f"presets.{name}.datasets")
     for figure, spec in preset.get("figures", {}).items():
         if not figure_datasets(spec):
-            raise ValueError(f"presets.{name}.figures.{figure}: give `datasets` (or `dataset`)")
+            raise ConfigError(f"presets.{name}.figures.{figure}: give `datasets` (or `dataset`)")
         if spec.get("kind") == "pruning_curves" and "method" not in spec:
-            raise ValueError(f"presets.{name}.figures.{figure}.method: a pruning_curves figure needs a method")
+            raise ConfigError(f"presets.{name}.figures.{figure}.method: a pruning_curves figure needs a method")
         for dataset in figure_datasets(spec):
             if dataset not in preset["datasets"]:
-                raise ValueError(f"presets.{name}.figures.{figure}: dataset {dataset!r} is not defined under "
+                raise ConfigError(f"presets.{name}.figures.{figure}: dataset {dataset!r} is not defined under "
                                  f"presets.{name}.datasets")
         check_figure_metrics(preset, name, figure, spec)
 
@@ -50,11 +51,11 @@ def check_figure_metrics(preset: dict[str, Any], name: str, figure: str, spec: d
     for metric in (m for m in metrics if m in REGION_SHARE_METRICS):
         for dataset in figure_datasets(spec):
             if not masks_separate_core_and_spurious(preset["datasets"][dataset]["generator"]):
-                raise ValueError(f"presets.{name}.figures.{figure}.metrics: {metric} is undefined on dataset "
+                raise ConfigError(f"presets.{name}.figures.{figure}.metrics: {metric} is undefined on dataset "
                                  f"{dataset!r}: its region masks do not separate core from spurious pixels")
     normalisations = preset.get("analysis", {}).get("prune_normalisations", ["retention", "accuracy"])
     if any(m.startswith("pruned_accuracy") for m in metrics) and "accuracy" not in normalisations:
-        raise ValueError(f"presets.{name}.figures.{figure}.metrics: pruned_accuracy needs 'accuracy' in "
+        raise ConfigError(f"presets.{name}.figures.{figure}.metrics: pruned_accuracy needs 'accuracy' in "
                          f"presets.{name}.analysis.prune_normalisations")
 
 
@@ -65,7 +66,7 @@ def figure_kinds(presets: dict[str, dict[str, Any]]) -> dict[str, str]:
         for figure, spec in preset.get("figures", {}).items():
             kind = spec.get("kind", "lr_sweep")
             if kinds.setdefault(figure, kind) != kind:
-                raise ValueError(f"presets.{name}.figures.{figure}: kind {kind!r} differs from {kinds[figure]!r} "
+                raise ConfigError(f"presets.{name}.figures.{figure}: kind {kind!r} differs from {kinds[figure]!r} "
                                  "elsewhere")
     return kinds
 
@@ -79,5 +80,5 @@ def check_unique_cells(preset: dict[str, Any], name: str) -> None:
             for hp in _intervention_labels(experiment):
                 key = (experiment["dataset"], experiment["model"], experiment["optimizer"], float(lr), hp)
                 if seen.setdefault(key, overrides) != overrides:
-                    raise ValueError(f"presets.{name}.experiments[{i}].training: cell {key} is also listed by "
+                    raise ConfigError(f"presets.{name}.experiments[{i}].training: cell {key} is also listed by "
                                      f"another experiment with different training settings")
