@@ -18,6 +18,7 @@ import torch
 from largelr.datasets import SpuriousDataset, save_dataset
 from largelr.datasets.synthetic import generate_parity
 from largelr.io import atomic_write_json
+from largelr.metric_registry import TABLE1_METRICS
 from largelr.training.loop import TrainSettings
 from largelr.training.runs import init_model, train_cell
 
@@ -79,10 +80,6 @@ def assert_figure(pdf: Path, png: Path, min_bytes: int = 1000) -> None:
     """Both files are real (non-trivial) PDF and PNG images."""
     assert pdf.read_bytes()[:5] == b"%PDF-" and pdf.stat().st_size > min_bytes
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > min_bytes
-
-
-#: the metrics of Table 1, as columns of ``summary/runs.csv``
-TABLE1_METRICS = ("test_acc", "prunability", "act_compressibility", "csi", "class_sep")
 
 
 def cell_rows(lr: float, hp: str, accuracies: list[float], status: str = "converged", dataset: str = "colored_mnist",

@@ -1,5 +1,10 @@
 """Column names shared by run records, metric files and ``summary/runs.csv`` (torch-free)."""
 
+# the metric columns are declared in largelr.metric_registry; re-exported here for the run files' readers
+from largelr.metric_registry import (  # noqa: F401
+    ATTRIBUTION_COLUMNS, BACKGROUND_COLUMNS, METRIC_NAMES, PARAMETER_COLUMNS,
+)
+
 # One training cell of the grid (SPEC §4: dataset, model, optimizer, LR, intervention, seed).
 GRID_COLUMNS = ["dataset", "model", "optimizer", "lr", "hp", "seed"]
 # Run statuses (runs.csv ``status``): ``converged`` = 100 % training accuracy (or the recipe's
@@ -10,13 +15,6 @@ CONVERGED_STATUS = "converged"
 CAPPED_STATUSES = ("max_iters", "stalled")
 # Facts of a finished run, from run.json.
 RUN_COLUMNS = ["status", "iterations", "wall_time_s", "device", "max_bc_loss_ratio"]
-# Per-run metrics of SPEC §5, from metrics.json.
-# ``pruned_accuracy`` is the ``accuracy`` reading of κ-prunability (PRUNE_NORMALISATIONS);
-# ``csi_live`` / ``bsi_live`` average CSI / BSI over live neurons only (§3.3, dead ones left out).
-METRIC_NAMES = (
-    "test_acc", "worst_group_acc", "prunability", "pruned_accuracy", "act_compressibility", "act_sparsity",
-    "act_pq_index", "class_sep", "csi", "csi_live", "bsi", "bsi_live",
-)
 # Readings of "prune κ of the nodes" (§3.2; largelr.analyses.pruning.PRUNE_RANKINGS, analysis.prune_rankings):
 # metrics.json has ``prunability`` (the first listed ranking) and ``prunability_<name>`` per listed one.
 PRUNE_RANKING_NAMES = ("weight_norm", "activation", "global_weight_norm")
@@ -44,12 +42,6 @@ def pruned_accuracy_column(ranking: str) -> str:
 PRUNED_ACCURACY_COLUMNS = tuple(pruned_accuracy_column(name) for name in PRUNE_RANKING_NAMES)
 # The note runs.csv gives when a value is undefined (e.g. region shares without a spurious region).
 NOTES_COLUMN = "notes"
-# Per-run attribution statistics (§3.3, suppl. E), from attribution.json.
-ATTRIBUTION_COLUMNS = ("core_attribution", "spurious_attribution", "noise_attribution", "attribution_entropy")
-# Parameter compressibility (Fig 25), from pruning.json's "parameters" block.
-PARAMETER_COLUMNS = ("param_qk_compressibility", "param_pq_index")
-# Background attribution % (§5, Fig 10), from background.json.
-BACKGROUND_COLUMNS = ("background_attribution",)
 
 # The ``hp`` column: ``none`` or one intervention value ``name=value`` (see largelr.training.recipes).
 NO_INTERVENTION = "none"

@@ -29,35 +29,7 @@ from matplotlib.lines import Line2D
 from largelr.columns import CAPPED_STATUSES
 from largelr.io import atomic_path
 from largelr.figures.save import save_figure
-
-# Table 1's columns, in the paper's order, with the paper's labels (the default variables).
-TABLE1_LABELS = {
-    "test_acc": "Test Acc.",
-    "prunability": "Prunability",
-    "act_compressibility": "Act. Comp.",
-    "csi": "Avg. CSI",
-    "class_sep": "Class Sep.",
-}
-# Every variable a metrics-vs-LR figure can draw (Figs 10, 17, 25, 26 use the extra ones).
-LR_SWEEP_METRICS = {
-    **TABLE1_LABELS,
-    "worst_group_acc": "Worst-Group Acc.",
-    # the accuracy reading of prunability (§3.2: mean Acc(f^(κ)), not divided by Acc(f))
-    "pruned_accuracy": "Prunability (mean pruned acc.)",
-    "csi_live": "Avg. CSI (live neurons)",
-    "bsi_live": "Avg. BSI (live neurons)",
-    "act_sparsity": "Act. Sparsity",
-    "act_pq_index": "Act. PQ-Index",
-    "bsi": "Avg. BSI",
-    "param_qk_compressibility": "Param. Comp.",
-    "param_pq_index": "Param. PQ-Index",
-    "core_attribution": "Core Attr. %",
-    "spurious_attribution": "Spurious Attr. %",
-    "noise_attribution": "Noise Attr. %",
-    "attribution_entropy": "Attr. Entropy",
-    "background_attribution": "Background Attr. %",
-    "max_bc_loss_ratio": "Max BC Loss Ratio",
-}
+from largelr.metric_registry import LR_SWEEP_METRICS, TABLE1_LABELS
 
 
 def normalised_long_table(runs: pd.DataFrame, metrics: dict[str, str]) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -47,9 +47,8 @@ from scipy.stats import spearmanr
 from largelr.io import atomic_path, atomic_write_text
 from largelr.columns import CAPPED_STATUSES, CONVERGED_STATUS, NO_INTERVENTION, PRUNE_RANKING_NAMES, parse_hp, \
     prunability_column, pruned_accuracy_column
+from largelr.metric_registry import NO_CLAIM, SCORECARD_EXTRA, TABLE1_METRICS, TABLE1_READINGS
 
-# Table 1's metric columns; test accuracy is reported in % as in the paper.
-TABLE1_METRICS = ["test_acc", "prunability", "act_compressibility", "csi", "class_sep"]
 # Datasets whose Table 1 accuracy is worst-group accuracy (§4.1: "we examine worst-group test
 # accuracy in our experiments with CelebA and Waterbirds"); the others use unbiased test accuracy.
 WORST_GROUP_DATASETS = ("celeba", "waterbirds")
@@ -68,8 +67,6 @@ PAPER_ARCHS = {"fcn": "FCN", "cnn": "CNN", "resnet18": "ResNet18", "resnet50": "
 CAPPED_MARK = "†"
 CAPPED_LEGEND = (f"{CAPPED_MARK} includes runs stopped before 100 % training accuracy (iteration cap or "
                  "stalled, counted as capped runs): their values are of under-trained models.")
-# Table 1's extra column: the accuracy reading of prunability (§3.2), compared with the paper's prunability.
-TABLE1_READINGS = ["pruned_accuracy"]
 # Classes of the paper's datasets (§4.1; the semi-synthetic ones have 10): chance = 1 / classes.
 PAPER_NUM_CLASSES = {"Parity": 2, "Moon-Star": 2, "Colored MNIST": 10, "Double MNIST": 10, "MNIST-CIFAR": 10,
                      "Cor. CIFAR-10": 10, "CelebA": 2, "Waterbirds": 2}
@@ -359,11 +356,6 @@ UNDER_TRAINED = "inconclusive (under-trained)"
 SCORECARD_KEYS = ["dataset", "model", "optimizer"]
 
 
-# Scorecard rows beyond Table 1's metrics when the runs table has them: the accuracy reading of
-# prunability (§3.2), CSI over live neurons, BSI over all / live neurons (§3.3).
-SCORECARD_EXTRA = ["pruned_accuracy", "csi_live", "bsi", "bsi_live"]
-# Metrics the paper states no direction for (§3.3 defines BSI, no claim about LR): ρ is shown, no verdict.
-NO_CLAIM = ("bsi", "bsi_live")
 NO_CLAIM_VERDICT = "no claim"
 
 
