@@ -29,7 +29,10 @@ Shared protocol (SPEC §2, "Notation"):
 * Images are stored as ``uint8`` N×C×H×W; region masks (N×H×W) mark core / spurious /
   noise pixels for the attribution metrics (suppl. D).
 
-Every generator takes ``return_provenance=True`` to also return, per split, the indices
+Every generator takes, as keyword arguments, its own parameters and those of :class:`Protocol`
+(``rho_train``, ``seed``, ``data_root``, ``download``, ``subset_train``, ``subset_test``,
+``return_provenance``); :func:`_semisynthetic` makes a generator from a dataset's recipe, so
+a new dataset here is one recipe. ``return_provenance=True`` also returns, per split, the indices
 of the source images it used (``core_index`` into the source split; ``spurious_index``
 into the MNIST split where a second image is drawn; ``corruption_seed`` for Corrupted
 CIFAR-10) — used by the tests to check that every sample's ``y`` and pixels come from
@@ -38,6 +41,9 @@ the right source image.
 
 from __future__ import annotations
 
+import functools
+import inspect
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Callable
 
@@ -216,20 +222,72 @@ def _finish(dataset: SpuriousDataset, provenance: dict, return_provenance: bool)
 SplitMaker = Callable[[str, int | None, dict[str, np.random.Generator]], tuple[Split, dict[str, np.ndarray]]]
 
 
-def _generate(name: str, make_split: SplitMaker, rho_train: float, seed: int, subset_train: int | None,
-              subset_test: int | None, return_provenance: bool, **meta: Any):
+@dataclass(frozen=True)
+class Protocol:
+    """The parameters every generator of this module takes besides its own (the shared protocol of
+    the module docstring); ``rho_train``'s default is the dataset's (§4.1)."""
+
+    rho_train: float
+    seed: int = 0
+    data_root: str | Path = "data"
+    download: bool = False
+    subset_train: int | None = None
+    subset_test: int | None = None
+    return_provenance: bool = False
+
+
+#: What a dataset's recipe returns: its ``make_split`` and its own entries of the stored meta.
+RecipeResult = tuple[SplitMaker, dict[str, Any]]
+Recipe = Callable[..., RecipeResult]
+
+
+def _semisynthetic(name: str, rho_train: float) -> Callable[[Recipe], Callable[..., Any]]:
+    """Decorator making the generator of dataset ``name`` from its recipe.
+
+    ``recipe(protocol, **own)`` checks its own keyword parameters and returns ``make_split`` and the
+    dataset's own meta. The generator takes ``own`` and the fields of :class:`Protocol` (``rho_train``
+    defaulting to ``rho_train``) as keyword arguments — :func:`inspect.signature` lists them all, as
+    :mod:`largelr.datasets.registry` reads it — checks the protocol's values, then runs the recipe
+    and :func:`_generate`.
+    """
+
+    def decorate(recipe: Recipe) -> Callable[..., Any]:
+        own = list(inspect.signature(recipe).parameters.values())[1:]
+        shared = [
+            param.replace(kind=inspect.Parameter.KEYWORD_ONLY, default=rho_train if param.name == "rho_train"
+                          else param.default)
+            for param in inspect.signature(Protocol).parameters.values()
+        ]
+        signature = inspect.Signature(shared[:1] + own + shared[1:])
+
+        @functools.wraps(recipe)
+        def generator(**kwargs: Any):
+            bound = signature.bind(**kwargs)
+            bound.apply_defaults()
+            protocol = Protocol(**{field.name: bound.arguments[field.name] for field in fields(Protocol)})
+            _check_common(protocol.rho_train, protocol.subset_train, protocol.subset_test)
+            make_split, meta = recipe(protocol, **{param.name: bound.arguments[param.name] for param in own})
+            return _generate(name, make_split, protocol, **meta)
+
+        generator.__signature__ = signature
+        return generator
+
+    return decorate
+
+
+def _generate(name: str, make_split: SplitMaker, protocol: Protocol, **meta: Any):
     """The frame of every generator here: ``make_split(split, subset, streams)`` builds the train
     then the test split (and its provenance) from the seed's streams; the meta is
     :func:`_common_meta` with the common parameters and ``meta``."""
-    streams = _streams(seed)
-    subsets = {"train": subset_train, "test": subset_test}
+    streams = _streams(protocol.seed)
+    subsets = {"train": protocol.subset_train, "test": protocol.subset_test}
     splits, provenance = {}, {}
     for split in ("train", "test"):
         splits[split], provenance[split] = make_split(split, subsets[split], streams)
     dataset = SpuriousDataset(name=name, num_classes=NUM_CLASSES, **splits)
-    dataset.meta = _common_meta(name, dataset, rho_train=rho_train, seed=seed, subset_train=subset_train,
-                                subset_test=subset_test, **meta)
-    return _finish(dataset, provenance, return_provenance)
+    dataset.meta = _common_meta(name, dataset, rho_train=protocol.rho_train, seed=protocol.seed,
+                                subset_train=protocol.subset_train, subset_test=protocol.subset_test, **meta)
+    return _finish(dataset, provenance, protocol.return_provenance)
 
 
 def _two_halves(n: int, shape: tuple[int, int], axis: int, first: int, second: int) -> np.ndarray:
@@ -268,17 +326,8 @@ def colorize_digits(digits: np.ndarray, b: np.ndarray, std: float, rng: np.rando
     return out
 
 
-def generate_colored_mnist(
-    *,
-    rho_train: float = 0.025,
-    severity: int = 4,
-    seed: int = 0,
-    data_root: str | Path = "data",
-    download: bool = False,
-    subset_train: int | None = None,
-    subset_test: int | None = None,
-    return_provenance: bool = False,
-):
+@_semisynthetic("colored_mnist", rho_train=0.025)
+def generate_colored_mnist(p: Protocol, *, severity: int = 4) -> RecipeResult:
     """Colored MNIST (Nam et al. 2020, LfF protocol; paper §4.1, ρ_train = 0.025).
 
     ``y`` = digit, ``b`` = colour: the digit's foreground takes the colour of label ``b``
@@ -290,21 +339,19 @@ def generate_colored_mnist(
     and shape occupy the same pixels, so no pixel is SPURIOUS in this dataset (the paper,
     suppl. E: "pixels for spurious and core features overlap").
     """
-    _check_common(rho_train, subset_train, subset_test)
     if severity not in COLOR_STD_BY_SEVERITY:
         raise ValueError(f"severity must be one of {sorted(COLOR_STD_BY_SEVERITY)}, got {severity}")
     std = COLOR_STD_BY_SEVERITY[severity]
 
     def make_split(split, subset, streams):
-        digits, labels = load_mnist(data_root, split, download)
-        index, y, b = _biased_split_labels(labels, subset, rho_train, streams, split)
+        digits, labels = load_mnist(p.data_root, split, p.download)
+        index, y, b = _biased_split_labels(labels, subset, p.rho_train, streams, split)
         core = digits[index]
         x = colorize_digits(core, b, std, streams[f"content_{split}"])
         region = np.where(core > 0, CORE, NOISE).astype(np.uint8)
         return Split(x=x, y=y, b=b, region=region), {"core_index": index}
 
-    return _generate(
-        "colored_mnist", make_split, rho_train, seed, subset_train, subset_test, return_provenance,
+    return make_split, dict(
         severity=severity,
         color_std=std,
         source="MNIST",
@@ -318,17 +365,8 @@ def generate_colored_mnist(
 # --------------------------------------------------------------------------- Double MNIST
 
 
-def generate_double_mnist(
-    *,
-    rho_train: float = 0.025,
-    core_brightness: float = 0.5,
-    seed: int = 0,
-    data_root: str | Path = "data",
-    download: bool = False,
-    subset_train: int | None = None,
-    subset_test: int | None = None,
-    return_provenance: bool = False,
-):
+@_semisynthetic("double_mnist", rho_train=0.025)
+def generate_double_mnist(p: Protocol, *, core_brightness: float = 0.5) -> RecipeResult:
     """Double MNIST (new in the paper, §4.1; Fig. 1): two digits side by side, 1×28×56.
 
     Left half: an MNIST digit of class ``y`` with intensities scaled by
@@ -338,21 +376,19 @@ def generate_double_mnist(
 
     Region mask: left half (columns 0–27) CORE, right half (28–55) SPURIOUS; no NOISE.
     """
-    _check_common(rho_train, subset_train, subset_test)
     if not 0.0 < core_brightness <= 1.0:
         raise ValueError(f"core_brightness must lie in (0, 1], got {core_brightness}")
 
     def make_split(split, subset, streams):
-        digits, labels = load_mnist(data_root, split, download)
-        index, y, b = _biased_split_labels(labels, subset, rho_train, streams, split)
+        digits, labels = load_mnist(p.data_root, split, p.download)
+        index, y, b = _biased_split_labels(labels, subset, p.rho_train, streams, split)
         right_index = _draw_from_class(labels, b, streams[f"content_{split}"], exclude=index)
         left = np.rint(core_brightness * digits[index].astype(np.float64)).astype(np.uint8)
         x = np.concatenate([left, digits[right_index]], axis=2)[:, None]
         region = _two_halves(len(x), (28, 56), 2, CORE, SPURIOUS)
         return Split(x=x, y=y, b=b, region=region), {"core_index": index, "spurious_index": right_index}
 
-    return _generate(
-        "double_mnist", make_split, rho_train, seed, subset_train, subset_test, return_provenance,
+    return make_split, dict(
         core_brightness=core_brightness,
         source="MNIST",
         core="left digit, scaled by core_brightness (y)",
@@ -377,16 +413,8 @@ def resize_digits(digits: np.ndarray, size: int = 32) -> np.ndarray:
     return out
 
 
-def generate_mnist_cifar(
-    *,
-    rho_train: float = 0.1,
-    seed: int = 0,
-    data_root: str | Path = "data",
-    download: bool = False,
-    subset_train: int | None = None,
-    subset_test: int | None = None,
-    return_provenance: bool = False,
-):
+@_semisynthetic("mnist_cifar", rho_train=0.1)
+def generate_mnist_cifar(p: Protocol) -> RecipeResult:
     """MNIST-CIFAR (Shah et al. 2020's domino, all 10 classes; §4.1), 3×64×32.
 
     Bottom 32 rows: a CIFAR-10 image of class ``y`` (core; ``y`` = CIFAR class). Top 32
@@ -396,20 +424,18 @@ def generate_mnist_cifar(
 
     Region mask: top half SPURIOUS, bottom half CORE; no NOISE.
     """
-    _check_common(rho_train, subset_train, subset_test)
 
     def make_split(split, subset, streams):
-        images, labels = load_cifar10(data_root, split, download)
-        digits, digit_labels = load_mnist(data_root, split, download)
-        index, y, b = _biased_split_labels(labels, subset, rho_train, streams, split)
+        images, labels = load_cifar10(p.data_root, split, p.download)
+        digits, digit_labels = load_mnist(p.data_root, split, p.download)
+        index, y, b = _biased_split_labels(labels, subset, p.rho_train, streams, split)
         digit_index = _draw_from_class(digit_labels, b, streams[f"content_{split}"])
         top = np.repeat(resize_digits(digits[digit_index])[:, None], 3, axis=1)
         x = np.concatenate([top, images[index]], axis=2)
         region = _two_halves(len(x), (64, 32), 1, SPURIOUS, CORE)
         return Split(x=x, y=y, b=b, region=region), {"core_index": index, "spurious_index": digit_index}
 
-    return _generate(
-        "mnist_cifar", make_split, rho_train, seed, subset_train, subset_test, return_provenance,
+    return make_split, dict(
         source="CIFAR-10 (bottom) + MNIST (top)",
         core="CIFAR-10 object, bottom 32×32 (y = CIFAR class)",
         spurious="MNIST digit resized to 32×32, top (b = digit)",
@@ -421,18 +447,8 @@ def generate_mnist_cifar(
 # --------------------------------------------------------------------------- Corrupted CIFAR-10
 
 
-def generate_corrupted_cifar10(
-    *,
-    rho_train: float = 0.1,
-    severity: int = 4,
-    seed: int = 0,
-    data_root: str | Path = "data",
-    download: bool = False,
-    subset_train: int | None = None,
-    subset_test: int | None = None,
-    num_workers: int = 1,
-    return_provenance: bool = False,
-):
+@_semisynthetic("corrupted_cifar10", rho_train=0.1)
+def generate_corrupted_cifar10(p: Protocol, *, severity: int = 4, num_workers: int = 1) -> RecipeResult:
     """Corrupted CIFAR-10 (Nam et al. 2020, LfF "type 0"; §4.1, Fig. 16), 3×32×32.
 
     ``y`` = CIFAR-10 class, ``b`` = corruption type: image gets corruption
@@ -445,14 +461,13 @@ def generate_corrupted_cifar10(
     Region mask: all pixels CORE. The corruption covers the whole image, so no pixel is
     SPURIOUS (like Colored MNIST, core and spurious features overlap spatially).
     """
-    _check_common(rho_train, subset_train, subset_test)
     if severity not in (1, 2, 3, 4, 5):
         raise ValueError(f"severity must be an integer in 1–5, got {severity}")
     _imagecorruptions_corrupt()  # fail early if the package is missing
 
     def make_split(split, subset, streams):
-        images, labels = load_cifar10(data_root, split, download)
-        index, y, b = _biased_split_labels(labels, subset, rho_train, streams, split)
+        images, labels = load_cifar10(p.data_root, split, p.download)
+        index, y, b = _biased_split_labels(labels, subset, p.rho_train, streams, split)
         seeds = streams[f"content_{split}"].integers(0, 2**32, size=len(index), dtype=np.uint64)
         x = corrupt_images(images[index], b, seeds, severity, num_workers)
         region = np.full((len(x), 32, 32), CORE, dtype=np.uint8)
@@ -460,8 +475,7 @@ def generate_corrupted_cifar10(
 
     from importlib.metadata import version
 
-    return _generate(
-        "corrupted_cifar10", make_split, rho_train, seed, subset_train, subset_test, return_provenance,
+    return make_split, dict(
         severity=severity,
         source="CIFAR-10",
         core="object (y = CIFAR class)",
