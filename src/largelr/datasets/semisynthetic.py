@@ -1,4 +1,4 @@
-"""The four semi-synthetic spurious-correlation datasets of §4.1 and suppl. C (SPEC §2).
+"""The four semi-synthetic spurious-correlation datasets of §4.1 and suppl. C.
 
 =====================  ===============================  ===============================  ======
 dataset                core feature (y)                 spurious feature (b)             ρ_train
@@ -9,7 +9,7 @@ MNIST-CIFAR            CIFAR-10 object (bottom)         MNIST digit (top)       
 Corrupted CIFAR-10     CIFAR-10 object                  corruption type (LfF "type 0")    0.1
 =====================  ===============================  ===============================  ======
 
-Shared protocol (SPEC §2, "Notation"):
+Shared protocol (§4.1, suppl. C; the notation of §2):
 
 * ``y`` is always the label of the source image that carries the core feature.
 * Training split: exactly ``round(ρ_train · n)`` bias-conflicting (BC, ``b ≠ y``) samples,
@@ -60,7 +60,7 @@ from largelr.datasets.sources import CIFAR10_CLASSES, load_cifar10, load_mnist
 
 NUM_CLASSES = 10
 
-#: LfF's Colored MNIST mean colour of bias label 0–9 (RGB in [0, 1]; SPEC §2).
+#: LfF's Colored MNIST mean colour of bias label 0–9 (RGB in [0, 1]).
 COLORED_MNIST_COLORS = np.array(
     [
         (0.9837, 0.3125, 0.1686),
