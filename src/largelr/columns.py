@@ -2,7 +2,7 @@
 
 # the metric columns are declared in largelr.metric_registry; re-exported here for the run files' readers
 from largelr.metric_registry import (  # noqa: F401
-    ATTRIBUTION_COLUMNS, BACKGROUND_COLUMNS, METRIC_NAMES, PARAMETER_COLUMNS,
+    ATTRIBUTION_COLUMNS, BACKGROUND_COLUMNS, METRIC_NAMES, PARAMETER_COLUMNS, columns_of,
 )
 
 # One training cell of the grid (SPEC §4: dataset, model, optimizer, LR, intervention, seed).
@@ -13,8 +13,8 @@ GRID_COLUMNS = ["dataset", "model", "optimizer", "lr", "hp", "seed"]
 # paper trains "until 100 % accuracy" (§4.2), so tables and figures mark them and verdicts skip them.
 CONVERGED_STATUS = "converged"
 CAPPED_STATUSES = ("max_iters", "stalled")
-# Facts of a finished run, from run.json.
-RUN_COLUMNS = ["status", "iterations", "wall_time_s", "device", "max_bc_loss_ratio"]
+# Facts of a finished run, from run.json, then the metrics run.json holds (``max_bc_loss_ratio``).
+RUN_COLUMNS = ["status", "iterations", "wall_time_s", "device", *columns_of("run")]
 # Readings of "prune κ of the nodes" (§3.2; largelr.analyses.pruning.PRUNE_RANKINGS, analysis.prune_rankings):
 # metrics.json has ``prunability`` (the first listed ranking) and ``prunability_<name>`` per listed one.
 PRUNE_RANKING_NAMES = ("weight_norm", "activation", "global_weight_norm")

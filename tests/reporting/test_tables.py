@@ -3,6 +3,7 @@ import pandas as pd
 import pytest
 
 from helpers import cell_rows
+from largelr.metric_registry import TABLE1_METRICS
 from largelr.reporting.tables import (FLOOR_MARK, UNDER_TRAINED, claims_scorecard, intervention_runs, main_recipe_runs,
                                       paper_prunability_reading, paper_table, retention_floor, table1, table2,
                                       write_table, write_table1)
@@ -15,8 +16,7 @@ def _runs(values_by_lr, metric="test_acc", dataset="parity", model="fcn_parity",
         for seed, value in enumerate(values):
             row = {"dataset": dataset, "model": model, "optimizer": optimizer, "lr": lr, "hp": "none", "seed": seed,
                    "status": status}
-            row.update({m: value for m in ("test_acc", "prunability", "act_compressibility", "csi", "class_sep",
-                                           "worst_group_acc")})
+            row.update({m: value for m in (*TABLE1_METRICS, "worst_group_acc")})
             rows.append(row)
     return pd.DataFrame(rows)
 

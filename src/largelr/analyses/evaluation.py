@@ -1,4 +1,7 @@
-"""Every per-run metric of SPEC §5 for one trained run (the ``evaluate`` rule's work).
+"""Every metrics.json metric for one trained run (the ``evaluate`` rule's work; §3.2, §3.3, §4.1).
+
+Each metric's formula and inputs are declared in :mod:`largelr.metric_registry`; this module
+computes the inputs once per run (:func:`metric_inputs`) and applies every formula:
 
 * unbiased test accuracy on the full unbiased test split, and worst-group accuracy (min over
   the (y, b) groups; the paper's metric for CelebA and Waterbirds, §4.1);
@@ -30,8 +33,9 @@ import torch
 
 from largelr.analyses import metrics
 from largelr.columns import (
-    DEFAULT_PRUNE_NORMALISATIONS, DEFAULT_PRUNE_RANKINGS, METRIC_NAMES, prunability_column, pruned_accuracy_column,
+    DEFAULT_PRUNE_NORMALISATIONS, DEFAULT_PRUNE_RANKINGS, prunability_column, pruned_accuracy_column,
 )
+from largelr.metric_registry import BY_NAME, METRIC_NAMES, Metric
 from largelr.datasets import SpuriousDataset
 from largelr.io import atomic_write_json
 from largelr.training.models import SpuriousModel
@@ -108,31 +112,42 @@ def prunability_metrics(model: SpuriousModel, test: TensorSplit, analysis: dict[
     return result
 
 
-def evaluate_model(model: SpuriousModel, test: TensorSplit, analysis: dict[str, Any],
-                   train_x: torch.Tensor | None = None) -> dict[str, Any]:
-    """All metrics of one model on the unbiased test split; see the module docstring.
-
-    ``train_x``: training inputs the ``activation`` ranking scores units on (§3.2 reading).
-    """
+def metric_inputs(model: SpuriousModel, test: TensorSplit, analysis: dict[str, Any],
+                  train_x: torch.Tensor | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The :data:`largelr.metric_registry.EVALUATION_INPUTS` of one model on the unbiased test split,
+    and the pruning curves' other summaries (retention curves, per-ranking columns; §3.2)."""
     base_accuracy = evaluate_accuracy(model, test)
     predicted = predictions(model, test.x)
     pruning = prunability_metrics(model, test, analysis, base_accuracy, train_x)
     sample = representation_sample(test, analysis["repr_samples"], analysis["repr_seed"])
-    z = penultimate_representation(model, sample.x)
-    y, b = sample.y.cpu(), sample.b.cpu()
-    return {
-        "test_acc": base_accuracy,
-        "worst_group_acc": metrics.worst_group_accuracy(predicted, test.y.cpu(), test.b.cpu()),
+    inputs = {
+        "base_accuracy": base_accuracy, "predicted": predicted, "test_y": test.y.cpu(), "test_b": test.b.cpu(),
         "prunability": pruning.pop("prunability", math.nan),
         "pruned_accuracy": pruning.pop("pruned_accuracy", math.nan),
-        "act_compressibility": metrics.mean_qk_compressibility(z, analysis["compress_kappa"], analysis["compress_q"]),
-        "act_sparsity": metrics.sparsity(z),
-        "act_pq_index": float(np.mean([metrics.pq_index(row) for row in z])),
-        "class_sep": metrics.class_separation_r2(z, y),
-        "csi": metrics.mean_class_selectivity(z, y),
-        "csi_live": metrics.mean_live_class_selectivity(z, y),
-        "bsi": metrics.mean_class_selectivity(z, b),
-        "bsi_live": metrics.mean_live_class_selectivity(z, b),
+        "z": penultimate_representation(model, sample.x), "y": sample.y.cpu(), "b": sample.b.cpu(),
+        "compress_kappa": analysis["compress_kappa"], "compress_q": analysis["compress_q"],
+    }
+    return inputs, pruning
+
+
+def metric_value(metric: Metric, inputs: dict[str, Any]) -> Any:
+    """``metric``'s formula of :mod:`largelr.analyses.metrics` on the inputs it names (the input itself
+    when it has no formula)."""
+    arguments = [inputs[name] for name in metric.on]
+    return getattr(metrics, metric.formula)(*arguments) if metric.formula else arguments[0]
+
+
+def evaluate_model(model: SpuriousModel, test: TensorSplit, analysis: dict[str, Any],
+                   train_x: torch.Tensor | None = None) -> dict[str, Any]:
+    """All metrics of one model on the unbiased test split; see the module docstring.
+
+    One value per metrics.json metric of :mod:`largelr.metric_registry` (in :data:`METRIC_NAMES`
+    order), then the κ grid, retention curves and per-ranking columns of the pruning pass.
+    ``train_x``: training inputs the ``activation`` ranking scores units on (§3.2 reading).
+    """
+    inputs, pruning = metric_inputs(model, test, analysis, train_x)
+    return {
+        **{name: metric_value(BY_NAME[name], inputs) for name in METRIC_NAMES},
         "prune_kappas": list(analysis["prune_kappas"]),
         "prune_retention": pruning.pop("prune_retention"),
         **pruning,

@@ -79,6 +79,11 @@ def pq_index(w: Tensor, p: float = 1.0, q: float = 2.0) -> float:
     return 1.0 - d ** (1.0 / q - 1.0 / p) * norm_p / norm_q
 
 
+def mean_pq_index(z: Tensor, p: float = 1.0, q: float = 2.0) -> float:
+    """PQ-index (:func:`pq_index`) of every row (sample) of ``z``, averaged (suppl. Fig 25, activations)."""
+    return float(np.mean([pq_index(row, p, q) for row in z]))
+
+
 def class_separation_r2(z: Tensor, labels: Tensor) -> float:
     """Class separation R² = 1 − d̄_within/d̄_total (§3.3, Kornblith et al. 2021).
 
@@ -203,6 +208,6 @@ def group_accuracies(predictions: Labels, y: Labels, b: Labels) -> dict[tuple[in
 
 
 def worst_group_accuracy(predictions: Labels, y: Labels, b: Labels) -> float:
-    """Worst-group accuracy (paper §4.1, SPEC §5): min over the non-empty (y, b) groups; NaN if empty."""
+    """Worst-group accuracy (§4.1): min over the non-empty (y, b) groups; NaN if empty."""
     accuracies = group_accuracies(predictions, y, b)
     return min(accuracies.values()) if accuracies else float("nan")

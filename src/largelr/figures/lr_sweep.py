@@ -29,7 +29,8 @@ from matplotlib.lines import Line2D
 from largelr.columns import CAPPED_STATUSES
 from largelr.io import atomic_path
 from largelr.figures.save import save_figure
-from largelr.metric_registry import LR_SWEEP_METRICS, TABLE1_LABELS
+# figure labels of every drawable metric and the default ones (Table 1's, §4.2), from the registry
+from largelr.metric_registry import LR_SWEEP_DEFAULTS, LR_SWEEP_METRICS
 
 
 def normalised_long_table(runs: pd.DataFrame, metrics: dict[str, str]) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -79,7 +80,7 @@ def lr_sweep_figure(runs: pd.DataFrame, title: str, note: str = "", metrics: lis
     accuracy, §4.2) get hollow markers, and the footer counts capped runs.
     Each panel normalises each variable on its own, as the paper's figures do.
     """
-    chosen = {m: LR_SWEEP_METRICS[m] for m in (metrics or TABLE1_LABELS)}
+    chosen = {m: LR_SWEEP_METRICS[m] for m in (metrics or LR_SWEEP_DEFAULTS)}
     palette = sns.color_palette(n_colors=len(chosen))
     styles = {label: (palette[i], MARKERS[i % len(MARKERS)]) for i, label in enumerate(chosen.values())}
     datasets, models = sorted(runs["dataset"].unique()), sorted(runs["model"].unique())

@@ -1,9 +1,9 @@
 """The tidy table of every run of a preset: ``summary/runs.csv`` (one row per run).
 
 Columns: the grid cell (dataset, model, optimizer, lr, hp, seed), the run's status, iterations,
-wall time, device, maximum BC loss ratio (§6), one column per metric of
-:data:`largelr.columns.METRIC_NAMES`, one ``prunability_<ranking>`` column per unit ranking
-(§3.2, ``analysis.prune_rankings``) and normalisation (``analysis.prune_normalisations``:
+wall time, device, maximum BC loss ratio (§6), one column per metrics.json metric of
+:mod:`largelr.metric_registry` (:data:`largelr.columns.METRIC_NAMES`), one ``prunability_<ranking>``
+column per unit ranking (§3.2, ``analysis.prune_rankings``) and normalisation (``analysis.prune_normalisations``:
 ``pruned_accuracy_<ranking>`` for the accuracy reading, then ``prunability_<ranking>`` for the
 retention reading) that some run's metrics.json has (in the order of
 :data:`largelr.columns.PRUNE_RANKING_NAMES`) and, in ``runs.csv``, the attribution statistics of

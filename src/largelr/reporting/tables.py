@@ -31,7 +31,8 @@ at 55.3-85.7 %, floor 0.63 at 85.7 %) lies below it and fits only the mean of Ac
 (0.93-1.03 at 69-81 %) exceed the best accuracy and fit only the ratio. Table 1 shows both
 readings beside the paper's value and says which one each paper row fits
 (:func:`paper_prunability_reading`; ‡ marks rows below the floor).
-Every table is written as CSV, Markdown and LaTeX.
+Every table is written as CSV, Markdown and LaTeX. Which metrics Table 1 and the scorecard use,
+and each metric's claim, are declared in :mod:`largelr.metric_registry`.
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ from scipy.stats import spearmanr
 from largelr.io import atomic_path, atomic_write_text
 from largelr.columns import CAPPED_STATUSES, CONVERGED_STATUS, NO_INTERVENTION, PRUNE_RANKING_NAMES, parse_hp, \
     prunability_column, pruned_accuracy_column
-from largelr.metric_registry import NO_CLAIM, SCORECARD_EXTRA, TABLE1_METRICS, TABLE1_READINGS
+from largelr.metric_registry import CLAIMS, INCREASES, SCORECARD_METRICS, TABLE1_METRICS, TABLE1_READINGS, Metric
 
 # Datasets whose Table 1 accuracy is worst-group accuracy (§4.1: "we examine worst-group test
 # accuracy in our experiments with CelebA and Waterbirds"); the others use unbiased test accuracy.
@@ -136,10 +137,10 @@ def table1(runs: pd.DataFrame, model_arch: dict[str, str], main_optimizer: str =
     merged = ours.merge(paper, on=["paper_dataset", "paper_model"], how="left", suffixes=("", "_paper"))
     for column in [c for c in paper.columns if c.endswith(("_min", "_max"))]:
         merged[f"{column}_diff"] = merged[column] - merged[f"{column}_paper"]
-    for end in ("min", "max"):  # the accuracy reading beside the paper's prunability, too
-        if f"pruned_accuracy_{end}" in merged:
-            ours_end, paper_end = merged[f"pruned_accuracy_{end}"], merged[f"prunability_{end}_paper"]
-            merged[f"pruned_accuracy_{end}_diff"] = ours_end - paper_end
+    for reading, metric in TABLE1_READINGS.items():  # e.g. the accuracy reading beside the paper's prunability
+        for end in ("min", "max"):
+            if f"{reading}_{end}" in merged and f"{metric}_{end}_paper" in merged:
+                merged[f"{reading}_{end}_diff"] = merged[f"{reading}_{end}"] - merged[f"{metric}_{end}_paper"]
     return merged.assign(**paper_prunability_check(merged))
 
 
@@ -356,18 +357,25 @@ UNDER_TRAINED = "inconclusive (under-trained)"
 SCORECARD_KEYS = ["dataset", "model", "optimizer"]
 
 
+# The verdict of a metric the paper states no direction for (a registry claim of ""): ρ is shown, no verdict.
 NO_CLAIM_VERDICT = "no claim"
 
 
 def scorecard_metrics(dataset: str, columns: Iterable[str] = ()) -> list[str]:
-    """Table 1's metrics, plus worst-group accuracy where the paper reports it (§4.1), plus the
-    :data:`SCORECARD_EXTRA` and every ``prunability_<ranking>`` / ``pruned_accuracy_<ranking>`` of
-    ``columns`` (§3.2 under each unit ranking and normalisation, ``analysis.prune_rankings``)."""
-    extra = ["worst_group_acc"] if dataset in WORST_GROUP_DATASETS else []
+    """The scorecard metrics of :data:`largelr.metric_registry.SCORECARD_METRICS`: Table 1's, worst-group
+    accuracy where the paper reports it (§4.1), the others where ``columns`` has them, then every
+    ``prunability_<ranking>`` / ``pruned_accuracy_<ranking>`` of ``columns`` (§3.2 under each unit
+    ranking and normalisation, ``analysis.prune_rankings``)."""
     present = set(columns)
+
+    def scored(metric: Metric) -> bool:
+        if metric.scorecard == "worst_group":
+            return dataset in WORST_GROUP_DATASETS
+        return bool(metric.table1) or metric.name in present
+
     per_ranking = [column(name) for column in (prunability_column, pruned_accuracy_column)
                    for name in PRUNE_RANKING_NAMES]
-    return TABLE1_METRICS + extra + [c for c in SCORECARD_EXTRA + per_ranking if c in present]
+    return [m.name for m in SCORECARD_METRICS if scored(m)] + [c for c in per_ranking if c in present]
 
 
 def prune_ranking_of(metric: str) -> str:
@@ -415,12 +423,12 @@ def _score(data: pd.DataFrame, metric: str, n_boot: int) -> dict:
     rho = low = high = float("nan")
     if n_lrs >= 2:
         rho, low, high = spearman_with_bootstrap(converged["lr"].to_numpy(), converged[metric].to_numpy(), n_boot)
-    claimed = metric not in NO_CLAIM
+    claim = CLAIMS.get(metric, INCREASES)  # a per-ranking column claims what its plain metric does
     judged = verdict(low, high) if n_lrs >= MIN_CONVERGED_LRS else UNDER_TRAINED
     return {**status_counts(data), "learning_rates": data["lr"].nunique(), "converged_learning_rates": n_lrs,
             "spearman": rho, "ci_low": low, "ci_high": high,
-            "claim": "increases with LR" if claimed else "none (no direction stated)",
-            "verdict": judged if claimed else NO_CLAIM_VERDICT}
+            "claim": claim or "none (no direction stated)",
+            "verdict": judged if claim else NO_CLAIM_VERDICT}
 
 
 def write_table(frame: pd.DataFrame, stem: str | Path, caption: str = "",
