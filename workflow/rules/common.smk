@@ -27,10 +27,8 @@ from largelr.config import (
 from largelr.columns import ATTRIBUTION_COLUMNS
 from largelr.datasets.download import GENERATOR_SOURCES, SOURCES
 from largelr.training.cost import (
-    STARTUP_MINUTES,
-    estimate_cell_minutes,
     estimate_group_minutes,
-    split_cells,
+    group_parts,
     trains_one_after_another,
 )
 import largelr.figures.cells as figure_cells
@@ -379,12 +377,11 @@ def training_jobs(preset, dataset, model, optimizer, hp):
     whole = {"": list(range(len(rows)))}
     settings = PRESETS[preset]
     limit = settings["max_job_minutes"] / RUNTIME_SAFETY
-    if not full_scale(preset) or not trains_one_after_another(settings, rows):
+    if not full_scale(preset):
         return whole
-    if estimate_group_minutes(settings, rows) <= limit:
+    parts = group_parts(settings, rows, limit)
+    if len(parts) == 1:
         return whole
-    minutes = [estimate_cell_minutes(settings, row) for row in rows]
-    parts = split_cells(minutes, limit - STARTUP_MINUTES)
     return {f".part-{k}": cells for k, cells in enumerate(parts, start=1)}
 
 
@@ -401,9 +398,12 @@ def _group_rows(wildcards):
 
 
 def training_engine(wildcards):
-    """train_group: training.engine of the job; a split group's cells train one after another."""
+    """train_group: training.engine of the job; the part of a split group trains as the whole
+    group would (one after another, or as a smaller stack)."""
     engine = group_trainings(wildcards)[0]["engine"]
-    return "sequential" if wildcards.part else engine
+    rows = _group_rows(wildcards).to_dict("records")
+    alone = trains_one_after_another(PRESETS[wildcards.preset], rows)
+    return "sequential" if wildcards.part and alone else engine
 
 
 def train_job_runtime(wildcards, attempt):

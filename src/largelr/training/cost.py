@@ -75,8 +75,13 @@ TRAIN_SIZES: dict[str, int] = {
     "cifar10": 50000, "cifar100": 50000, "celeba": 162770, "waterbirds": 4795, "imagenet": 1281167,
 }
 STACKABLE_OPTIMIZERS = ("sgd", "adam", "adamw")  # largelr.training.stacked.STACKABLE_OPTIMIZERS
-#: architectures without buffers (largelr.training.stacked.why_not_stackable refuses models with buffers)
+#: architectures without buffers, which stack on any device
 BUFFER_FREE_ARCHS = ("fcn", "cnn")
+#: torchvision models whose only buffers are batch-norm statistics (suppl. C's ResNets and WRNs): they
+#: stack on a GPU (largelr.training.stacked_state.why_buffers_not_stackable), and on the CPU train one
+#: after another because that is faster there (largelr.training.stacked.why_not_faster_stacked). These
+#: estimates are of an H200, so they count them stacked. Swin-T keeps a position-index buffer: never.
+BATCH_NORM_ONLY_MODELS = ("resnet", "wide_resnet")
 STARTUP_MINUTES = 5.0  # loading the dataset onto the device, building the models (assumed)
 
 
@@ -122,7 +127,9 @@ def expected_iterations(preset: Mapping[str, Any], cell: Mapping[str, Any]) -> i
     lr = float(cell["lr"]) / (1 - float(recipe.get("momentum", 0.0)))
     if (recipe.get("schedule") or {}).get("kind") == "step":
         lr *= float(recipe["schedule"].get("factor", 0.1))
-    epochs = min_epochs * train_size(preset["datasets"][cell["dataset"]]) / int(training.get("batch_size", 100))
+    # the split trained on: validation selection (suppl. D.3) holds out a fraction of it, as paper_cost.py counts
+    n = train_size(preset["datasets"][cell["dataset"]]) * (1 - _validation_fraction(recipe))
+    epochs = min_epochs * n / int(training.get("batch_size", 100))
     return int(min(cap, max(math.ceil(epochs), math.ceil(sgd_time / lr))))
 
 
@@ -157,11 +164,21 @@ def trains_one_after_another(preset: Mapping[str, Any], cells: Iterable[Mapping[
     """
     cells = list(cells)
     recipe, training = cell_recipe(preset, cells[0])
-    model = preset["models"][cells[0]["model"]]
     return (training.get("engine", "stacked") != "stacked"
             or recipe.get("kind", "sgd") not in STACKABLE_OPTIMIZERS
-            or bool(recipe.get("asam")) or float(recipe.get("validation_fraction", 0) or 0) > 0
-            or model["arch"] not in BUFFER_FREE_ARCHS)
+            or bool(recipe.get("asam")) or _validation_fraction(recipe) > 0
+            or not stacks_on_gpu(preset["models"][cells[0]["model"]]))
+
+
+def stacks_on_gpu(model: Mapping[str, Any]) -> bool:
+    """Whether a ``models:`` entry trains stacked on a GPU: no buffers, or batch-norm statistics only."""
+    if model["arch"] in BUFFER_FREE_ARCHS:
+        return True
+    return model["arch"] == "torchvision" and str(model.get("name", "")).startswith(BATCH_NORM_ONLY_MODELS)
+
+
+def _validation_fraction(recipe: Mapping[str, Any]) -> float:
+    return float(recipe.get("validation_fraction", 0) or 0)
 
 
 def estimate_group_minutes(preset: Mapping[str, Any], group_rows: Iterable[Mapping[str, Any]]) -> float:
@@ -192,3 +209,24 @@ def split_cells(minutes: list[float], limit: float) -> list[list[int]]:
         parts[-1].append(i)
         total += m
     return parts
+
+
+def group_parts(preset: Mapping[str, Any], rows: list[Mapping[str, Any]], limit: float) -> list[list[int]]:
+    """Positions of a training group's cells per job, each job's estimate within ``limit`` minutes.
+
+    One part when the whole group fits. Otherwise a group whose cells train one after another is cut
+    into consecutive runs of cells (:func:`split_cells`); a stacked group into the fewest consecutive
+    stacks of near-equal size that each fit (the grid orders cells by LR, so slow low-LR cells share a
+    stack). A single cell above the limit stays a job of its own: it resumes from its checkpoint when
+    a retry follows the cluster's kill.
+    """
+    if estimate_group_minutes(preset, rows) <= limit:
+        return [list(range(len(rows)))]
+    if trains_one_after_another(preset, rows):
+        return split_cells([estimate_cell_minutes(preset, row) for row in rows], limit - STARTUP_MINUTES)
+    for count in range(2, len(rows) + 1):
+        size = math.ceil(len(rows) / count)
+        parts = [list(range(start, min(start + size, len(rows)))) for start in range(0, len(rows), size)]
+        if all(estimate_group_minutes(preset, [rows[i] for i in part]) <= limit for part in parts):
+            return parts
+    return [[i] for i in range(len(rows))]
