@@ -32,6 +32,17 @@ def test_derived_lists_keep_the_column_orders_of_runs_csv_and_the_tables():
     assert registry.PARAMETER_COLUMNS == ("param_qk_compressibility", "param_pq_index")
     assert registry.BACKGROUND_COLUMNS == ("background_attribution",)
     assert registry.columns_of("run") == ("max_bc_loss_ratio",)
+    assert registry.METRIC_FILE == {
+        **{name: "attributions" for name in registry.ATTRIBUTION_COLUMNS},
+        "param_qk_compressibility": "pruning", "param_pq_index": "pruning", "background_attribution": "background"}
+
+
+def test_every_analysis_file_kind_is_one_the_summary_joins():
+    from largelr.reporting.summary import RUN_FILE_COLUMNS
+
+    assert set(registry.METRIC_FILE.values()) == set(RUN_FILE_COLUMNS)
+    for kind, (columns, _) in RUN_FILE_COLUMNS.items():
+        assert tuple(columns) == registry.columns_of(kind)
 
 
 def test_every_formula_is_a_function_of_the_metrics_module():

@@ -144,6 +144,9 @@ METRIC_NAMES = columns_of("metrics")
 ATTRIBUTION_COLUMNS = columns_of("attributions")
 PARAMETER_COLUMNS = columns_of("pruning")
 BACKGROUND_COLUMNS = columns_of("background")
+# Metrics that live in an optional per-run analysis file rather than metrics.json: metric → file kind
+# (the keys of largelr.reporting.summary.RUN_FILE_COLUMNS), for the figures that join those files.
+METRIC_FILE = {m.name: m.source for m in METRICS if m.source not in ("metrics", "run")}
 # Table 1's metric columns (§4.2), in the paper's order; test accuracy is reported in % as in the paper.
 TABLE1_METRICS = paper_order([m for m in METRICS if m.table1])
 # Table 1's extra columns, each compared with the paper's value of another metric: reading → metric.
