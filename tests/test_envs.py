@@ -94,7 +94,7 @@ def env_packages(env_file: Path) -> set[str]:
 
 def test_every_script_rule_is_found(repo):
     names = {name for name, _, _ in rules_with_scripts(repo)}
-    assert {"generate_dataset", "train_group", "evaluate", "summarize", "figure_lr_sweep"} <= names
+    assert {"generate_dataset", "train_group", "evaluate", "summarize", "figure"} <= names
 
 
 REPO = Path(__file__).resolve().parents[1]

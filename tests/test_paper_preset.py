@@ -165,7 +165,7 @@ def test_paper_dag_builds_with_the_fig11_and_fig28d_rules_and_the_ten_seed_galle
     assert "results/paper/figures/fig11b.pdf" in result.stdout
     assert "results/paper/data/imagenet.npz" in result.stdout
     # issue 18 item 3: Fig 28 top right from lr_drop_at cells of Colored MNIST, ResNet18
-    assert "rule figure_lr_drop:" in result.stdout and "results/paper/figures/fig28d.pdf" in result.stdout
+    assert "rule figure:" in result.stdout and "results/paper/figures/fig28d.pdf" in result.stdout
     drop_cell = "dataset~colored_mnist/model~resnet18/optimizer~sgd/lr~0.25/hp~lr_drop_at=1000/seed~0"
     assert f"results/paper/analysis/{drop_cell}/metrics.json" in result.stdout
     # item 6: seed 9 of the low and high LR of Double MNIST's and Colored MNIST's galleries

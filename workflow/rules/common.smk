@@ -24,16 +24,14 @@ from largelr.config import (
     resolve_config,
     training_grid,
 )
-from largelr.columns import ATTRIBUTION_COLUMNS
 from largelr.datasets.download import GENERATOR_SOURCES, SOURCES
 from largelr.training.cost import (
     estimate_group_minutes,
     group_parts,
     trains_one_after_another,
 )
-import largelr.figures.cells as figure_cells
-from largelr.figures.cells import lr_drop_selections
-from largelr.figures.names import DISPLAY_NAMES
+from largelr.figures.kind import InputPaths
+from largelr.figures.kinds import figure_kind
 from largelr.grid_selection import select_cells
 from largelr.reporting.inventory import paper_caption
 
@@ -496,158 +494,53 @@ def group_inputs(wildcards):
 
 
 # ---- figures and tables -------------------------------------------------------------------
-# Metrics that live in an optional per-run analysis file rather than metrics.json.
-METRIC_FILE = {
-    **{name: "attributions" for name in ATTRIBUTION_COLUMNS},
-    "param_qk_compressibility": "pruning",
-    "param_pq_index": "pruning",
-    "background_attribution": "background",
-}
-RUN_FILE_NAMES = {
-    "attributions": "attribution.json",
-    "pruning": "pruning.json",
-    "background": "background.json",
-}
+# One rule, `figure`, draws every figure through its kind (largelr.figures.kinds): the kind
+# names the files of the cells it draws, given where this workflow keeps them (input_paths).
+FIGURE_NAMES = "|".join(sorted(FIGURE_KINDS)) or "(?!)"
 
 
-def figures_of_kind(kind):
-    """Wildcard pattern matching the figure names of one kind (keeps figure rules unambiguous)."""
-    return "|".join(sorted(f for f, k in FIGURE_KINDS.items() if k == kind)) or "(?!)"
+@functools.cache
+def input_paths(preset):
+    """Where the files a figure of ``preset`` reads lie (largelr.figures.kind.InputPaths)."""
 
+    def cells(name, selections):
+        return [
+            p for selection in selections for p in cell_files(preset, name, **selection)
+        ]
 
-def figure_selection(spec, hp="none"):
-    """Grid selection of a figure's runs: its optimizer, its model if given, plain cells by default."""
-    selection = {
-        "optimizer": spec["optimizer"],
-        **({"model": spec["model"]} if "model" in spec else {}),
-    }
-    return {**selection, "hp": hp} if hp is not None else selection
+    def group(name, dataset, model, optimizer):
+        files = dict(dataset=dataset, model=model, optimizer=optimizer)
+        return path(GROUP_DIR, name).format(preset=preset, **files)
 
-
-def figure_groups(wildcards):
-    """(dataset, model) pairs of a figure (largelr.figures.cells.figure_groups)."""
-    return figure_cells.figure_groups(figure_spec(wildcards), GRIDS[wildcards.preset])
-
-
-def chosen_cells(wildcards):
-    """The chosen cells of a landscape / attribution_methods / dynamics figure
-    (largelr.figures.cells.chosen_selections)."""
-    return figure_cells.chosen_selections(
-        figure_spec(wildcards), GRIDS[wildcards.preset]
+    return InputPaths(
+        cells=cells,
+        dataset=lambda dataset: DATASET_FILE.format(preset=preset, dataset=dataset),
+        lr_filter=lambda dataset: LR_FILTER_CSV.format(preset=preset, dataset=dataset),
+        group=group,
     )
 
 
-def lr_drop_cells(wildcards):
-    """lr_drop figures (Fig 28 top right): the ``lr_drop_at`` cells of each (dataset, model) of
-    the figure and the plain cells at their LRs (never dropped: the figure's references).
-    """
-    return lr_drop_selections(figure_spec(wildcards), GRIDS[wildcards.preset])
+def figure_kind_name(wildcards):
+    return FIGURE_KINDS[wildcards.figure]
 
 
 def figure_inputs(wildcards):
-    """The input files of one figure, by its kind (every figure rule: ``unpack(figure_inputs)``).
-
-    - lr_sweep, bc_ratio, interventions: run.json and metrics.json of the figure's runs (plain
-      cells; interventions also the intervention cells), lr_sweep also the analysis files its
-      metrics live in, and the LR filter of each dataset;
-    - dataset_examples: each dataset's file, named by the dataset;
-    - pruning_curves: run.json and pruning.json of the figure's plain runs;
-    - attribution_gallery: the gallery of each (dataset, model) of the figure;
-    - lr_drop: run.json and metrics.json of the lr_drop_at cells and the plain cells at their
-      LRs (lr_drop_cells);
-    - landscape, attribution_methods: the chosen LRs and seeds (chosen_cells);
-      dynamics: the chosen LRs with every seed of the grid.
-    """
-    spec, preset, kind = (
-        figure_spec(wildcards),
-        wildcards.preset,
-        FIGURE_KINDS[wildcards.figure],
-    )
-    datasets = figure_datasets(spec)
-
-    def of_datasets(name, selection):
-        return [
-            p
-            for d in datasets
-            for p in cell_files(preset, name, dataset=d, **selection)
-        ]
-
-    def of_chosen(name, cells):
-        return [p for s in cells for p in cell_files(preset, name, **s)]
-
-    if kind in ("lr_sweep", "bc_ratio", "interventions"):
-        selection = figure_selection(
-            spec, hp=None if kind == "interventions" else "none"
-        )
-        files = {
-            "runs": of_datasets("run.json", selection),
-            "metrics": of_datasets("metrics.json", selection),
-        }
-        if kind == "lr_sweep":
-            for name in sorted(
-                {METRIC_FILE[m] for m in spec.get("metrics", []) if m in METRIC_FILE}
-            ):
-                files[name] = of_datasets(RUN_FILE_NAMES[name], selection)
-        return {
-            **files,
-            "lr_filters": [
-                LR_FILTER_CSV.format(preset=preset, dataset=d) for d in datasets
-            ],
-        }
-    if kind == "dataset_examples":
-        return {
-            name: DATASET_FILE.format(preset=preset, dataset=name) for name in datasets
-        }
-    if kind == "pruning_curves":
-        selection = figure_selection(spec)
-        return {
-            "runs": of_datasets("run.json", selection),
-            "pruning": of_datasets("pruning.json", selection),
-        }
-    if kind == "attribution_gallery":
-        groups = [
-            dict(preset=preset, dataset=d, model=m, optimizer=spec["optimizer"])
-            for d, m in figure_groups(wildcards)
-        ]
-        return {
-            "galleries": [
-                path(GROUP_DIR, "gallery.npz").format(**group) for group in groups
-            ]
-        }
-    if kind == "lr_drop":
-        return {
-            "runs": of_chosen("run.json", lr_drop_cells(wildcards)),
-            "metrics": of_chosen("metrics.json", lr_drop_cells(wildcards)),
-        }
-    cells = chosen_cells(wildcards)
-    if kind == "landscape":
-        return {
-            "runs": of_chosen("run.json", cells),
-            "landscapes": of_chosen("landscape.npz", cells),
-        }
-    if kind == "attribution_methods":
-        (dataset, _), *_ = figure_groups(wildcards)
-        return {
-            "runs": of_chosen("run.json", cells),
-            "ig": of_chosen("attribution_maps_integrated_gradients.npz", cells),
-            "deeplift": of_chosen("attribution_maps_deeplift.npz", cells),
-            "dataset": DATASET_FILE.format(preset=preset, dataset=dataset),
-        }
-    if kind == "dynamics":
-        cells = [{**cell, "seed": sorted(set(GRIDS[preset]["seed"]))} for cell in cells]
-        return {
-            name: of_chosen(file, cells)
-            for name, file in (
-                ("runs", "run.json"),
-                ("dynamics", "dynamics.csv"),
-                ("maps", "dynamics_maps.npz"),
-            )
-        }
-    raise ValueError(f"figure {wildcards.figure}: unknown kind {kind!r}")
+    """figure: the input files of one figure, named by its kind (``FigureKind.inputs``)."""
+    kind = figure_kind(figure_kind_name(wildcards))
+    grid = GRIDS[wildcards.preset]
+    return kind.inputs(figure_spec(wildcards), grid, input_paths(wildcards.preset))
 
 
-def gallery_labels(wildcards):
-    return [f"{DISPLAY_NAMES.get(d, d)} · {m}" for d, m in figure_groups(wildcards)]
+def figure_kind_params(wildcards):
+    """figure: what the kind's drawing needs of the grid (``FigureKind.params``)."""
+    kind = figure_kind(figure_kind_name(wildcards))
+    return kind.params(figure_spec(wildcards), GRIDS[wildcards.preset])
+
+
+def figure_kind_caption(wildcards):
+    """figure: the report caption of the figure's kind, for this figure."""
+    caption = figure_kind(figure_kind_name(wildcards)).caption
+    return caption.format(figure=wildcards.figure)
 
 
 def lr_filter_files(wildcards):
