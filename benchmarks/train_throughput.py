@@ -36,7 +36,7 @@ import yaml
 from torch.nn import functional as F
 from torch.utils.data import DataLoader, TensorDataset
 
-from largelr.config import training_grid
+from largelr.config import resolve_preset, training_grid
 from largelr.datasets.format import Split, SpuriousDataset
 from largelr.datasets.synthetic import generate_parity
 from largelr.training.runs import init_model, resolve_device, to_tensor_split
@@ -145,7 +145,7 @@ def run_workload(name: str, args, device: torch.device) -> dict[str, float]:
 def paper_estimate(per_cell: dict[str, float], iterations: int) -> None:
     """GPU-hours of the paper preset's FCN / CNN cells at the measured stacked throughput."""
     config = yaml.safe_load((REPO / "config.yaml").read_text())
-    preset = config["presets"]["paper"]
+    preset = resolve_preset(config, "paper")  # its delta over `defaults`, as the workflow reads it
     preset.setdefault("seeds", [0, 1, 2])
     grid = training_grid(preset)
     arch = grid["model"].map(lambda m: preset["models"][m].get("name", preset["models"][m]["arch"]))

@@ -59,7 +59,7 @@ def test_top_level_override_is_deep_merged_into_every_preset(config):
     overridden = dict(config, training={"max_iters": 7})
     ci = resolve_preset(overridden, "ci")
     assert ci["training"]["max_iters"] == 7
-    assert ci["training"]["eval_interval"] == config["presets"]["ci"]["training"]["eval_interval"]
+    assert ci["training"]["eval_interval"] == resolve_preset(config, "ci")["training"]["eval_interval"]
     assert deep_merge({"a": {"b": 1, "c": 2}}, {"a": {"b": 3}}) == {"a": {"b": 3, "c": 2}}
 
 
@@ -98,7 +98,7 @@ def test_readme_override_with_nested_values_is_read_by_the_schema_types(config, 
     assert ci["training"]["max_iters"] == 300 and isinstance(ci["training"]["max_iters"], int)
     assert ci["training"]["divergence_loss"] == 1000.0
     assert ci["seeds"] == [3, 4] and ci["download"] is True
-    assert ci["training"]["eval_interval"] == config["presets"]["ci"]["training"]["eval_interval"]
+    assert ci["training"]["eval_interval"] == resolve_preset(config, "ci")["training"]["eval_interval"]
 
 
 def test_nested_override_that_does_not_parse_is_still_rejected(config, schemas):
@@ -184,4 +184,79 @@ def test_every_config_mistake_is_a_config_error(config, schemas):
         resolve_preset(config, "nope")
     bad = deep_merge(config, {"presets": {"ci": {"analysis": {"attribution_datasets": ["nowhere"]}}}})
     with pytest.raises(ConfigError, match=r"presets\.ci\.analysis\.attribution_datasets: 'nowhere'"):
+        resolve_config(bad, schemas)
+
+
+# ---- presets state only their differences (issue 20 item 2) -------------------------------------
+
+def _tiny_config(**presets):
+    """A config of ``presets`` over shared defaults and a one-figure catalogue."""
+    return {
+        "preset": next(iter(presets)),
+        "defaults": {"seeds": [0], "training": {"max_iters": 100, "eval_interval": 10},
+                     "datasets": {"parity": {"params": {"n_train": 200}}},
+                     "models": {"fcn": {"arch": "fcn", "width": 8, "depth": 1}},
+                     "optimizers": {"sgd": {"kind": "sgd"}},
+                     "experiments": [{"dataset": "parity", "model": "fcn", "optimizer": "sgd", "lrs": [0.1]}]},
+        "figure_catalogue": {"fig03": {"metrics": ["test_acc", "csi"], "title": "Fig 3: parity"}},
+        "presets": presets,
+    }
+
+
+def test_a_preset_is_its_delta_over_the_defaults_or_its_base():
+    config = _tiny_config(small={"training": {"max_iters": 50}},
+                          smaller={"base": "small", "datasets": {"parity": {"params": {"n_test": 100}}}})
+    small, smaller = resolve_preset(config, "small"), resolve_preset(config, "smaller")
+    assert small["training"] == {"max_iters": 50, "eval_interval": 10}  # deep_merge: one key differs
+    assert smaller["training"] == small["training"] and "base" not in smaller
+    assert smaller["datasets"]["parity"] == {"generator": "parity", "params": {"n_train": 200, "n_test": 100}}
+
+
+def test_generator_defaults_to_the_datasets_name_and_a_stated_one_stays():
+    config = _tiny_config(p={"datasets": {"colored_mnist": {}, "mnist_cifar_fcn": {"generator": "mnist_cifar"}}})
+    datasets = resolve_preset(config, "p")["datasets"]
+    assert datasets["colored_mnist"] == {"generator": "colored_mnist"}
+    assert datasets["mnist_cifar_fcn"]["generator"] == "mnist_cifar"
+
+
+def test_a_figure_is_its_catalogue_entry_with_the_presets_differences():
+    config = _tiny_config(p={"figures": {
+        "fig03": {"datasets": ["parity"], "title_note": "FCN 3x200"},
+        "fig04": {"datasets": ["parity"], "title": "not catalogued"},
+    }})
+    figures = resolve_preset(config, "p")["figures"]
+    assert figures["fig03"] == {"metrics": ["test_acc", "csi"], "datasets": ["parity"], "title": "Fig 3: parity (FCN 3x200)"}
+    assert figures["fig04"] == {"datasets": ["parity"], "title": "not catalogued"}
+    config["presets"]["p"]["figures"]["fig03"] = {"datasets": ["parity"], "metrics": ["test_acc"], "title": "own"}
+    assert resolve_preset(config, "p")["figures"]["fig03"] == {"metrics": ["test_acc"], "datasets": ["parity"],
+                                                               "title": "own"}
+
+
+@pytest.mark.parametrize("presets, figure, message", [
+    ({"p": {"base": "nowhere"}}, None, r"presets\.p\.base: unknown preset 'nowhere'"),
+    ({"p": {"base": "q"}, "q": {"base": "p"}}, None, r"presets\.p\.base: a cycle of bases \(p -> q -> p\)"),
+    ({"p": {}}, {"fig04": {"title_note": "x"}}, r"presets\.p\.figures\.fig04\.title_note: 'fig04' is not in"),
+    ({"p": {}}, {"fig03": {"title": "a", "title_note": "b"}}, r"presets\.p\.figures\.fig03: give `title` or"),
+])
+def test_a_wrong_base_or_title_note_is_a_config_error(presets, figure, message):
+    config = _tiny_config(**presets)
+    if figure:
+        config["presets"]["p"]["figures"] = figure
+    with pytest.raises(ConfigError, match=message):
+        resolve_preset(config, "p")
+
+
+def test_shipped_presets_use_one_mechanism_and_one_figure_key(config, schemas, repo):
+    """No YAML merge keys (`<<:`), figures give `datasets` only, and no line over 120 characters."""
+    for path in (repo / "config.yaml", schemas / "config.schema.yaml", schemas / "preset.schema.yaml"):
+        lines = path.read_text(encoding="utf-8").splitlines()
+        assert max(map(len, lines)) <= 120, path
+    assert "<<:" not in (repo / "config.yaml").read_text(encoding="utf-8")
+    for name, preset in config["presets"].items():
+        for figure, spec in preset.get("figures", {}).items():
+            assert "dataset" not in spec, f"presets.{name}.figures.{figure}: use `datasets`"
+        for dataset, spec in preset.get("datasets", {}).items():
+            assert spec.get("generator") != dataset, f"presets.{name}.datasets.{dataset}: the default generator"
+    bad = deep_merge(config, {"presets": {"ci": {"figures": {"fig03": {"dataset": "parity"}}}}})
+    with pytest.raises(ConfigError, match="'dataset' was unexpected"):
         resolve_config(bad, schemas)

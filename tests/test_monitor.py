@@ -16,6 +16,7 @@ import pytest
 import yaml
 
 from helpers import REPO
+from largelr.config import resolve_preset
 from largelr.io import atomic_write_json
 from largelr.monitor import load_preset, parse_training_log, preset_cells
 from largelr.progress import Progress
@@ -44,7 +45,7 @@ NOT_EVALUATED = "lr~0.2/seed~1"
 def _config(root: Path) -> Path:
     """The repository's ci preset with the experiments above, as preset `watch` of root/config.yaml."""
     config = yaml.safe_load((REPO / "config.yaml").read_text())
-    preset = {key: value for key, value in config["presets"]["ci"].items() if key != "figures"}
+    preset = {key: value for key, value in resolve_preset(config, "ci").items() if key != "figures"}
     preset["models"] = {**preset["models"], "fcn_tiny": {"arch": "fcn", "width": 16, "depth": 2}}
     preset.update(experiments=EXPERIMENTS, figures={})
     (root / "workflow").mkdir()

@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from helpers import run_snakemake
+from largelr.config import resolve_preset
 from largelr.figures.kinds import KINDS
 from largelr.io import read_json
 
@@ -75,7 +76,7 @@ def test_diverging_learning_rate_is_recorded_and_the_dag_goes_on(ci_run):
 
 @pytest.mark.workflow
 def test_every_figure_of_the_ci_preset_is_a_real_pdf_and_png(shipped_config, ci_run):
-    figures = shipped_config["presets"]["ci"]["figures"]
+    figures = resolve_preset(shipped_config, "ci")["figures"]  # catalogue entries merged in
     kinds = {spec.get("kind", "lr_sweep") for spec in figures.values()}
     assert kinds == set(KINDS) - {"lr_drop"}  # every figure kind but lr_drop (demo, paper) runs in CI
     for figure in figures:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from largelr.config import resolve_preset, training_grid
+from largelr.config import figure_datasets, resolve_preset, training_grid
 from largelr.figures.cells import intervention_selections, lr_drop_selections
 
 
@@ -54,7 +54,7 @@ def test_fig09_draws_focal_loss_models_the_preset_trains(shipped_config, preset)
     resolved = resolve_preset(shipped_config, preset)
     grid, spec = training_grid(resolved), resolved["figures"]["fig09"]
     spec = {"optimizer": "sgd", **spec}
-    (dataset,) = [spec["dataset"]]
+    (dataset,) = figure_datasets(spec)
     models = [spec["model"]] if "model" in spec else sorted(set(grid.loc[grid["dataset"] == dataset, "model"]))
     cells = pd.concat([_expand(grid, intervention_selections(spec, grid, dataset, m)) for m in models])
     assert len(cells) >= 2 and cells["hp"].str.startswith("focal_gamma=").all()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from largelr.config import resolve_preset
 from largelr.reporting.inventory import (PAPER_FIGURES, Panel, builds_panel, figure_inventory, figure_number,
                                          panel_inventory, paper_caption, paper_panels)
 
@@ -58,7 +59,7 @@ def test_fig9_needs_its_focal_loss_models():
 
 @pytest.mark.parametrize("preset", ["paper", "demo"])
 def test_shipped_presets_inventories(shipped_config, preset):
-    presets = shipped_config["presets"]
+    presets = {name: resolve_preset(shipped_config, name) for name in shipped_config["presets"]}
     table = figure_inventory(preset, presets).set_index("figure")
     assert table.loc[~table["built"], "reason"].str.len().gt(0).all()
     # no figure kind draws Fig 1 bottom or Fig 24 bottom: named, in every preset

@@ -26,7 +26,7 @@ def check_references(preset: dict[str, Any], name: str) -> None:
                              f"presets.{name}.datasets")
     for figure, spec in preset.get("figures", {}).items():
         if not figure_datasets(spec):
-            raise ConfigError(f"presets.{name}.figures.{figure}: give `datasets` (or `dataset`)")
+            raise ConfigError(f"presets.{name}.figures.{figure}: give `datasets`")
         if spec.get("kind") == "pruning_curves" and "method" not in spec:
             raise ConfigError(f"presets.{name}.figures.{figure}.method: a pruning_curves figure needs a method")
         for dataset in figure_datasets(spec):

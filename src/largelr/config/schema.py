@@ -19,19 +19,34 @@ def load_schema(schema_dir: str | Path, name: str) -> dict[str, Any]:
         return yaml.safe_load(handle)
 
 
-def coerce_to_schema(value: Any, schema: dict[str, Any]) -> Any:
+def coerce_to_schema(value: Any, schema: dict[str, Any], root: dict[str, Any] | None = None) -> Any:
     """``value`` with every string that stands where the schema wants an integer, number or
     boolean read as one (nested objects and arrays included); strings that do not parse stay,
     for the validation to name them. Snakemake parses a nested ``--config`` value with YAML's
-    BaseLoader, which leaves every scalar a string."""
+    BaseLoader, which leaves every scalar a string. ``root``: the schema whose ``$defs`` a
+    ``$ref`` names (default: ``schema``)."""
+    root = schema if root is None else root
+    schema = _dereferenced(schema, root)
     if isinstance(value, dict):
-        return {key: coerce_to_schema(item, _property_schema(schema, key)) for key, item in value.items()}
+        return {key: coerce_to_schema(item, _property_schema(schema, key), root) for key, item in value.items()}
     if isinstance(value, list):
         items = schema.get("items")
-        return [coerce_to_schema(item, items) for item in value] if isinstance(items, dict) else list(value)
+        return [coerce_to_schema(item, items, root) for item in value] if isinstance(items, dict) else list(value)
     if isinstance(value, str):
-        return _read_scalar(value, _schema_types(schema))
+        return _read_scalar(value, _schema_types(schema, root))
     return value
+
+
+def _dereferenced(schema: dict[str, Any], root: dict[str, Any]) -> dict[str, Any]:
+    """``schema`` with a local ``$ref`` (``#/$defs/lrs``) replaced by its target, sibling keys kept."""
+    reference = schema.get("$ref")
+    if not isinstance(reference, str) or not reference.startswith("#/"):
+        return schema
+    target: Any = root
+    for part in reference[2:].split("/"):
+        target = target[part]
+    siblings = {key: value for key, value in schema.items() if key != "$ref"}
+    return {**_dereferenced(target, root), **siblings}
 
 
 def _property_schema(schema: dict[str, Any], key: str) -> dict[str, Any]:
@@ -41,12 +56,13 @@ def _property_schema(schema: dict[str, Any], key: str) -> dict[str, Any]:
     return additional if isinstance(additional, dict) else {}
 
 
-def _schema_types(schema: dict[str, Any]) -> set[str]:
+def _schema_types(schema: dict[str, Any], root: dict[str, Any]) -> set[str]:
     """The JSON types a schema (or any branch of its ``oneOf`` / ``anyOf``) accepts."""
+    schema = _dereferenced(schema, root)
     declared = schema.get("type", [])
     types = {declared} if isinstance(declared, str) else set(declared)
     for branch in schema.get("oneOf", []) + schema.get("anyOf", []):
-        types |= _schema_types(branch)
+        types |= _schema_types(branch, root)
     return types
 
 

@@ -10,5 +10,6 @@ from typing import Any
 
 
 def figure_datasets(spec: dict[str, Any]) -> list[str]:
-    """The datasets a figure draws: its ``datasets`` list or its single ``dataset``."""
+    """The datasets a figure draws: its ``datasets`` list (the one key ``config.yaml`` and the preset
+    schema admit), or the single ``dataset`` of a spec built in code."""
     return list(spec.get("datasets", [])) or ([spec["dataset"]] if "dataset" in spec else [])
