@@ -197,9 +197,8 @@ class Group:
 
 def load_preset(name: str, config_path: Path = REPO / "config.yaml") -> dict[str, Any]:
     """Preset ``name`` validated and resolved as the workflow resolves it (defaults filled in)."""
-    config = yaml.safe_load(config_path.read_text())
-    only = {**config, "preset": name, "presets": {name: config["presets"][name]}}
-    return resolve_config(only, REPO / "workflow" / "schemas")[name]
+    config = yaml.safe_load(config_path.read_text())  # every preset: one may build on another (`base:`)
+    return resolve_config({**config, "preset": name}, REPO / "workflow" / "schemas")[name]
 
 
 def preset_groups(preset: dict[str, Any], calibration: dict, only: str | None = None,
