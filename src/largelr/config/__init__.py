@@ -36,8 +36,30 @@ from largelr.figures.spec import figure_datasets
 __all__ = [
     "NON_PRESET_KEYS", "REGION_SHARE_METRICS", "ConfigError", "cell_training", "check_figure_metrics",
     "check_references", "check_unique_cells", "coerce_to_schema", "deep_merge", "figure_datasets",
-    "figure_kinds", "load_schema", "overrides", "resolve_config", "resolve_preset", "training_grid",
+    "figure_kinds", "load_preset_schema", "load_schema", "overrides", "resolve_config", "resolve_preset", "training_grid",
 ]
+
+
+def load_preset_schema(schema_dir: str | Path) -> dict[str, Any]:
+    """``preset.schema.yaml`` with the enums that a registry of the code defines filled in from it.
+
+    One place to add a dataset generator, a metric or a figure kind (issue 20): the schema names
+    none of them, the registries do (:data:`largelr.datasets.registry.GENERATORS`,
+    :data:`largelr.metric_registry.METRICS`, :data:`largelr.figures.kinds.KINDS`), and a config
+    naming an unknown one still fails at parse time, naming the key.
+    """
+    # imported here: the plumbing modules stay importable without the dataset layer (torch, PIL)
+    from largelr.datasets.registry import GENERATORS
+    from largelr.figures.kinds import KINDS
+    from largelr.metric_registry import LR_SWEEP_METRICS
+
+    schema = load_schema(schema_dir, "preset.schema.yaml")
+    dataset = schema["properties"]["datasets"]["additionalProperties"]["properties"]
+    dataset["generator"]["enum"] = sorted(GENERATORS)
+    figure = schema["properties"]["figures"]["additionalProperties"]["properties"]
+    figure["kind"]["enum"] = sorted(KINDS)
+    figure["metrics"]["items"]["enum"] = list(LR_SWEEP_METRICS)
+    return schema
 
 
 def resolve_config(config: dict[str, Any], schema_dir: str | Path) -> dict[str, dict[str, Any]]:
@@ -66,7 +88,7 @@ def resolve_config(config: dict[str, Any], schema_dir: str | Path) -> dict[str, 
     _validate(config, config_schema, "config")
     resolved = {}
     for name in config["presets"]:
-        preset_schema = load_schema(schema_dir, "preset.schema.yaml")
+        preset_schema = load_preset_schema(schema_dir)
         preset = coerce_to_schema(resolve_preset(config, name), preset_schema)
         _validate(preset, preset_schema, f"presets.{name} (after overrides)", fill_defaults=True)
         check_references(preset, name)
