@@ -119,7 +119,7 @@ def planned(dry_run: str) -> tuple[set[str], int]:
         if line.strip().startswith("output:"):
             outputs.update(path.strip() for path in line.split(":", 1)[1].split(","))
     rules = re.findall(r"^rule (\w+):", dry_run, flags=re.M)  # top-level jobs: not part of a group
-    local = {"train", "download_source", "all"}  # localrule / no action: run by the submitting Snakemake
+    local = {"link_run", "download_source", "all"}  # localrule / no action: run by the submitting Snakemake
     submissions = sum(rule not in local for rule in rules) + dry_run.count("Group job ")
     return outputs, submissions
 

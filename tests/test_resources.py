@@ -96,7 +96,7 @@ def test_long_unstackable_groups_are_split_into_jobs_within_the_limit(smk):
         assert smk["train_job_runtime"](job, 1) <= preset["max_job_minutes"]
         if len(cells) > 1:
             assert 1.5 * estimate_group_minutes(preset, _rows(smk, job)) <= preset["max_job_minutes"]
-        # each cell's train rule waits for the manifest of the part that trains it
+        # each cell's link_run rule waits for the manifest of the part that trains it
         for row in _rows(smk, job):
             cell = Wildcards(preset="paper", **{k: str(row[k]) for k in ("dataset", "model", "optimizer", "hp")},
                                    lr=str(row["lr"]), seed=str(row["seed"]))

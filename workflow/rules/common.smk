@@ -68,7 +68,7 @@ TRAINING_GROUP = path(
 TRAINING_DIR = path(RESULTS, "training", TRAINING_GROUP)
 # one training job: the whole group ({part} empty) or one part of a split group (.part-K)
 TRAINING_JOB = f"{TRAINING_GROUP}{{part}}"
-# where the group job leaves a cell's run files (the train rule links them into RUN_DIR)
+# where the group job leaves a cell's run files (the link_run rule links them into RUN_DIR)
 GROUP_CELL_DIR = path(TRAINING_DIR, "lr~{lr}", "seed~{seed}")
 SUMMARY_CSV = path(RESULTS, "summary", "runs.csv")
 LR_FILTER_CSV = path(RESULTS, "summary", "lr_filter", "{dataset}.csv")

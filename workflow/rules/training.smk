@@ -35,7 +35,7 @@ rule train_group:
         "../../scripts/train_group.py"
 
 
-rule train:
+rule link_run:
     """One cell's run folder: its files as its group's training job wrote them (hard links, or
     copies across file systems). A shell job: a `run:` block would start a Snakemake subprocess.
     """

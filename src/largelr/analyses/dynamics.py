@@ -3,7 +3,7 @@
 Paper §6 / Fig 13 (attribution maps and model statistics through training under a low vs
 a high LR), Fig 3 right (core / spurious / noise attribution throughout training) and
 suppl. Fig 28 bottom (spurious feature utilisation, SFU, of a single neuron, "reset" by
-large updates). The snapshots are written by the ``train`` rule when the preset's
+large updates). The snapshots are written by the ``train_group`` rule when the preset's
 ``training.snapshot_interval`` is > 0 (see :mod:`largelr.training.loop`).
 
 For every snapshot, on the attribution samples of the preset (the

@@ -36,7 +36,8 @@ from largelr.figures.spec import figure_datasets
 __all__ = [
     "NON_PRESET_KEYS", "REGION_SHARE_METRICS", "ConfigError", "cell_training", "check_figure_metrics",
     "check_references", "check_unique_cells", "coerce_to_schema", "deep_merge", "figure_datasets",
-    "figure_kinds", "load_preset_schema", "load_schema", "overrides", "resolve_config", "resolve_preset", "training_grid",
+    "figure_kinds", "load_preset_schema", "load_schema", "overrides", "resolve_config", "resolve_preset",
+    "training_grid",
 ]
 
 

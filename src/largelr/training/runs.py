@@ -1,4 +1,5 @@
-"""Training cells from dataset file to run folders (the ``train`` rules' work).
+"""Training cells from dataset file to run folders (the ``train_group`` rule's work; the
+``link_run`` rule then links each cell's files into its run folder).
 
 :func:`train_group` trains the cells of one training group (every LR × seed of an
 experiment) in one process, stacked where the recipe allows; :func:`train_cell` trains one
