@@ -8,5 +8,5 @@ log = start_job(snakemake)
 params, output = snakemake.params, snakemake.output
 job = FigureJob(figure=snakemake.wildcards.figure, spec=params.spec, preset=params.preset,
                 inputs=dict(snakemake.input.items()), pdf=output.pdf, png=output.png, csv=output.csv,
-                params=params.kind_params, log=log)
+                params=params.kind_params, scale=params.scale, log=log)
 figure_kind(params.kind).draw(job)

@@ -109,7 +109,7 @@ def test_plain_selection_and_the_drawn_files_table():
     table = drawn_files(job)
     assert list(table.itertuples(index=False, name=None)) == [("runs", "a/run.json"), ("runs", "b/run.json"),
                                                                ("dataset", "d.npz")]
-    assert job.title == "fig09" and "demo scale" in job.note
+    assert job.title == "fig09" and "reduced scale" in job.note
 
 
 def test_the_gallery_labels_one_panel_per_dataset_and_model():
@@ -120,3 +120,9 @@ def test_the_gallery_labels_one_panel_per_dataset_and_model():
     assert kind.params(spec, grid) == {"labels": ["Parity · cnn", "Parity · fcn"]}
     assert kind.inputs(spec, grid, _fake_paths()) == {
         "galleries": ["groups/parity/cnn/sgd/gallery.npz", "groups/parity/fcn/sgd/gallery.npz"]}
+
+
+def test_a_full_scale_preset_draws_no_scale_note():
+    job = FigureJob("fig03", {}, "paper", {}, "f.pdf", "f.png", "f.csv", scale="full")
+    assert job.note == ""
+    assert "preset 'gpu'" in FigureJob("fig03", {}, "gpu", {}, "f.pdf", "f.png", "f.csv").note  # reduced by default

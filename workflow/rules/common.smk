@@ -240,12 +240,11 @@ def model_archs(wildcards):
 
 
 # ---- resources of the rules that run a torch model (snakemake-workflows convention) -----
-# mem_mb, runtime (minutes) and gpu_mem_mb (device memory) of one job: at full scale (presets that
-# train up to training.max_iters >= FULL_SCALE_ITERS, the paper preset: full data and ResNet/WRN
-# models on one GPU of a cluster node) and at reduced scale (ci, demo). A profile's
-# set-resources still overrides them (profiles/slurm). A retry (attempt k) asks k times the
-# runtime and memory (runtime at most the preset's max_job_minutes).
-FULL_SCALE_ITERS = 100_000
+# mem_mb, runtime (minutes) and gpu_mem_mb (device memory) of one job: at full scale (presets with
+# `scale: full`, the paper preset: full data and ResNet/WRN models on one GPU of a cluster node)
+# and at reduced scale (ci, demo, gpu). A profile's set-resources still overrides them
+# (profiles/slurm). A retry (attempt k) asks k times the runtime and memory (runtime at most the
+# preset's max_job_minutes).
 # rule: {resource: (full scale, reduced scale)}. train_group trains every LR x seed of a group
 # (at full scale its runtime comes from largelr.training.cost, see train_job_runtime; gpu_mem_mb
 # holds the training split on the device: 8 GB for CelebA at 64 px, 15.7 GB for ImageNet at
@@ -296,7 +295,12 @@ MIN_TRAIN_RUNTIME = 30
 
 
 def full_scale(preset):
-    return PRESETS[preset]["training"]["max_iters"] >= FULL_SCALE_ITERS
+    return PRESETS[preset]["scale"] == "full"
+
+
+def preset_scale(wildcards):
+    """figure: the preset's scale (full or reduced), for the figure's footer."""
+    return PRESETS[wildcards.preset]["scale"]
 
 
 def scaled_resource(rule, resource, preset):

@@ -21,6 +21,7 @@ rule figure:
         kind=figure_kind_name,
         spec=figure_spec,
         preset="{preset}",
+        scale=preset_scale,
         kind_params=figure_kind_params,
         caption=figure_caption,
         kind_caption=figure_kind_caption,

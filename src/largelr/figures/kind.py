@@ -60,6 +60,7 @@ class FigureJob:
     png: str
     csv: str
     params: Mapping[str, Any] = field(default_factory=dict)
+    scale: str = "reduced"  # the preset's ``scale``: full (the paper's) or reduced
     log: logging.Logger = field(default_factory=lambda: logging.getLogger("largelr.figure"))
 
     @property
@@ -69,8 +70,8 @@ class FigureJob:
 
     @property
     def note(self) -> str:
-        """The footer saying that a reduced preset drew it ("" for the paper preset)."""
-        return scale_note(self.preset)
+        """The footer saying that a reduced preset drew it ("" for a full-scale one)."""
+        return scale_note(self.preset, self.scale)
 
 
 def no_params(spec: Mapping[str, Any], grid: pd.DataFrame) -> dict[str, Any]:

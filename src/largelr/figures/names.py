@@ -17,8 +17,9 @@ DISPLAY_NAMES = {
 }
 
 
-def scale_note(preset: str) -> str:
-    """The footer line saying that a figure comes from a reduced preset ("" for ``paper``)."""
-    if preset == "paper":
+def scale_note(preset: str, scale: str = "reduced") -> str:
+    """The footer line saying that a figure comes from a reduced preset ("" for a preset whose
+    ``scale`` is ``full``, the paper's data and grid)."""
+    if scale == "full":
         return ""
-    return f"preset '{preset}': demo scale (reduced data and grid)"
+    return f"preset '{preset}': reduced scale (smaller data and grid than the paper's)"

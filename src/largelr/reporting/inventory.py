@@ -174,7 +174,7 @@ def figure_inventory(preset_name: str, presets: dict[str, dict[str, Any]]) -> pd
     (``built_by``; see :func:`panel_inventory`)."""
     panels = panel_inventory(preset_name, presets)
     own = presets[preset_name].get("figures", {})
-    scale = "paper" if preset_name == "paper" else "demo scale"
+    scale = "paper" if presets[preset_name].get("scale") == "full" else "reduced scale"
     rows = []
     for number, (caption, _) in PAPER_FIGURES.items():
         mine = panels[panels["figure"] == number]
