@@ -10,7 +10,7 @@ For each workload it prints steps per second *per cell* for
 and each ratio against (a). Logging is pushed past the end of the run, so only the final
 evaluation adds to the stepping cost. Wall-clock numbers are printed, never asserted.
 
-Workloads (SPEC §3 models, the paper's shapes):
+Workloads (the models of §4.2 and suppl. C, at the paper's shapes):
 
 * ``parity``        FCN 3×200 on parity bits (Fig 3), generated here;
 * ``colored_mnist`` FCN 2×1024 on Colored MNIST 3×28×28 images (the paper's image FCN);

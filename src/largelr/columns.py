@@ -5,7 +5,7 @@ from largelr.metric_registry import (  # noqa: F401
     ATTRIBUTION_COLUMNS, BACKGROUND_COLUMNS, METRIC_NAMES, PARAMETER_COLUMNS, columns_of,
 )
 
-# One training cell of the grid (SPEC §4: dataset, model, optimizer, LR, intervention, seed).
+# One training cell of the grid (dataset, model, optimizer, LR, intervention, seed; ranges of Tables 1–2).
 GRID_COLUMNS = ["dataset", "model", "optimizer", "lr", "hp", "seed"]
 # Run statuses (runs.csv ``status``): ``converged`` = 100 % training accuracy (or the recipe's
 # stop_loss); ``max_iters`` = stopped at the iteration cap; ``stalled`` = stopped because, over the

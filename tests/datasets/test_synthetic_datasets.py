@@ -1,4 +1,4 @@
-"""Tests for the synthetic parity and moon-star generators (SPEC §2, paper §4.1)."""
+"""Tests for the synthetic parity and moon-star generators (paper §4.1, suppl. C)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Objectives of the interventions compared with LR (SPEC §4; paper §5, Table 2)."""
+"""Objectives of the interventions compared with LR (paper §5, Figs 6/19, Table 2)."""
 
 from __future__ import annotations
 

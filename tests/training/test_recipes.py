@@ -1,4 +1,4 @@
-"""Optimizer blocks + interventions → the settings a cell trains with (SPEC §4, Table 2)."""
+"""Optimizer blocks + interventions → the settings a cell trains with (suppl. D.4; §5, Table 2)."""
 
 import pytest
 

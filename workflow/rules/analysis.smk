@@ -1,5 +1,5 @@
 rule evaluate:
-    """Per-run metrics of SPEC §5: accuracy, prunability, activation compressibility, R², CSI, BSI."""
+    """Per-run metrics of the paper's §3: accuracy, prunability, activation compressibility, R², CSI, BSI."""
     input:
         dataset=DATASET_FILE,
         run=path(RUN_DIR, "run.json"),

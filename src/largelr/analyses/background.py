@@ -3,8 +3,8 @@
 The test images whose attributions the ``attribute`` rule stored (``attribution_maps.npz``)
 are segmented by DeepLabV3 (:mod:`largelr.analyses.segmentation`, weights from the local file named
 by ``analysis.segmenter.weights_path``); the share of Σ|attribution| that falls on the
-segmenter's background class is averaged over the samples (SPEC §5, "Background attribution
-%"). Without a weights file the job fails with a message saying which file to put where; it
+segmenter's background class is averaged over the samples (§5, "background attribution
+percentage"). Without a weights file the job fails with a message saying which file to put where; it
 never falls back to random weights.
 """
 

@@ -1,4 +1,4 @@
-"""Background masks for the background attribution percentage (paper §5, Fig 10; SPEC §5).
+"""Background masks for the background attribution percentage (paper §5, Fig 10).
 
 §5: "Utilizing the DeepLabV3 segmentation algorithm to extract background maps [8], we
 compute the percentage of attributions that fall within vs. outside these image background

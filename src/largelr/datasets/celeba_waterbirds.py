@@ -1,4 +1,4 @@
-"""CelebA and Waterbirds from their official on-disk releases (SPEC §2; paper §4.1, §5, suppl. C).
+"""CelebA and Waterbirds from their official on-disk releases (paper §4.1, §5, suppl. C).
 
 The paper's two naturalistic spurious-correlation datasets (Fig. 7, 18, 32), evaluated by
 worst-group test accuracy (§4.1: "In keeping with literature, we examine worst-group test
@@ -12,7 +12,7 @@ Waterbirds  bird type (1 = waterbird)     background ``place`` (1 = water)  Saga
 ==========  ============================  ===============================  ==================
 
 The paper's text calls hair colour and gender the spurious and core features of CelebA;
-the literature's standard task (Sagawa et al. 2020), followed here as SPEC §2 asks, is
+the literature's standard task (Sagawa et al. 2020), followed here by default, is
 target ``Blond_Hair`` with spurious ``Male``; both are parameters
 (``target_attribute`` / ``spurious_attribute``, any of the 40 attribute names).
 

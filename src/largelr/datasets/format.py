@@ -1,4 +1,4 @@
-"""On-disk format of every generated spurious-correlation dataset (SPEC §2).
+"""On-disk format of every generated spurious-correlation dataset (§4.1; the pipeline's own file layout).
 
 One dataset is one ``.npz`` file holding both splits:
 

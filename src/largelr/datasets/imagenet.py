@@ -1,4 +1,4 @@
-"""ImageNet-1k from the standard class-folder layout (SPEC §2; paper §5 "ImageNet-1k", Fig. 11).
+"""ImageNet-1k from the standard class-folder layout (paper §4.1, §5 "ImageNet-1k", Fig. 11).
 
 The paper's largest standard-classification experiment: "ImageNet-1k consists of 1,331,167
 color images scaled to 256×256 belonging to 1000 classes. We use the traditional

@@ -1,4 +1,4 @@
-"""Readers of the real source images behind the semi-synthetic and standard datasets (SPEC §2, §4.1).
+"""Readers of the real source images behind the semi-synthetic and standard datasets (paper §4.1, suppl. C).
 
 MNIST is read from its official IDX files, CIFAR-10 and CIFAR-100 from their python
 pickles, all in torchvision's layout under one ``data_root``::

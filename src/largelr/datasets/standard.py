@@ -1,4 +1,4 @@
-"""Standard classification datasets: CIFAR-10 and CIFAR-100 (SPEC §2; paper §5, suppl. E).
+"""Standard classification datasets: CIFAR-10 and CIFAR-100 (paper §4.1, §5, suppl. E).
 
 The paper's "standard classification" experiments (Figs 8, 10, 13, 14, 33, 34) train on
 the real CIFAR images without any planted spurious feature. They are stored in the same

@@ -1,4 +1,4 @@
-"""Synthetic spurious-correlation datasets: parity and moon-star (paper §4.1, suppl. C; SPEC §2).
+"""Synthetic spurious-correlation datasets: parity and moon-star (paper §4.1, suppl. C).
 
 Both generators are deterministic given ``seed`` and use numpy only. The train and test
 splits come from two independent child streams of ``np.random.SeedSequence(seed)``
@@ -22,9 +22,9 @@ parity of the C core bits and ``b`` the parity of the S spurious bits, where the
 ±1 vector is 1 iff it has an odd number of ``+1`` entries. Given (y, b), the core bits are
 uniform over the vectors of parity y (the first C−1 bits are uniform, the last one fixes the
 parity), likewise the spurious bits with parity b; the N noise bits are uniform. S < C makes
-the spurious feature the simpler one (paper §4.1). Defaults C=6, S=2, N=12 follow SPEC §2
-(low LR near chance, high LR clearly above). Region mask (N×D): CORE / SPURIOUS / NOISE by
-feature block, identical for every sample.
+the spurious feature the simpler one (paper §4.1). Defaults C=6, S=2, N=12 are the pipeline's choice
+(the paper gives none): low LR near chance, high LR clearly above, as Table 1's parity range suggests.
+Region mask (N×D): CORE / SPURIOUS / NOISE by feature block, identical for every sample.
 
 Moon-star (Geirhos et al. 2020, "Shortcut learning in deep neural networks", Nature Machine
 Intelligence 2:665–673, Fig. 2)

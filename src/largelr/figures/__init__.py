@@ -1,1 +1,1 @@
-"""Paper figures (SPEC §6), one module per kind of figure."""
+"""Paper figures (Figs 1–34), one module per kind of figure."""

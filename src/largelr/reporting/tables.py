@@ -1,4 +1,4 @@
-"""Tables of the paper (SPEC §6) and the claims scorecard (SPEC §7).
+"""Tables of the paper (Tables 1–2, suppl. D.3) and the claims scorecard (the pipeline's own addition).
 
 * :func:`table1` — Table 1 (paper §4.2, "main experiments"): per (dataset, model), the min and
   max of the LR and of each per-LR mean metric over the kept LRs (§4.2 filter), from the
@@ -395,7 +395,7 @@ def normalisation_of(metric: str) -> str:
 
 
 def claims_scorecard(runs: pd.DataFrame, metrics: list[str] | None = None, n_boot: int = 1000) -> pd.DataFrame:
-    """Claims scorecard (SPEC §7; the paper's claim of §4.2 that every metric rises with LR).
+    """Claims scorecard (beyond the paper; it tests the paper's claim of §4.2 that every metric rises with LR).
 
     One row per (dataset, model, optimizer, metric): every recipe is scored on its own, over
     the kept, plain (hp == "none"), non-diverged runs. ``runs`` / ``converged_runs`` /

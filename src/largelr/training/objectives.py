@@ -1,4 +1,4 @@
-"""Training objectives of the interventions compared with LR (SPEC §4; paper §5 "How does LR
+"""Training objectives of the interventions compared with LR (paper §5 "How does LR
 behave when compared to and combined with other hyperparameters?", Figs 6/19, Table 2).
 
 * Focal loss γ (Lin et al. 2017, "Focal Loss for Dense Object Detection").

@@ -2,7 +2,7 @@
 
 An optimizer block names the optimizer (``kind`` and its keys, see :mod:`largelr.training.optim`)
 and, optionally, the rest of the recipe: ``schedule``, ``loss``, ``l1``, ``l2``, ``asam``,
-``stop_loss``, ``validation_fraction`` and ``select_best`` (SPEC §4 variants: Figs 22–24, 28).
+``stop_loss``, ``validation_fraction`` and ``select_best`` (the variants of suppl. D.4: Figs 22–24, 28).
 
 The interventions that the paper compares with the learning rate (§5, Fig 6 / 19,
 Table 2) are a grid axis ``hp`` = ``"name=value"`` (``"none"`` for plain cells); each

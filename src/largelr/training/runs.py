@@ -52,7 +52,7 @@ SNAPSHOTS_NAME = "snapshots.pt"
 
 
 def resolve_device(name: str) -> torch.device:
-    """``auto`` → CUDA when available, else CPU (SPEC §4; config key ``device``)."""
+    """``auto`` → CUDA when available, else CPU (config key ``device``)."""
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     return torch.device(name)

@@ -1,4 +1,4 @@
-"""Stacked training: every seed × LR of one training group as one batched model (SPEC §4).
+"""Stacked training: every seed × LR of one training group as one batched model (§4.2, suppl. C).
 
 The protocol is exactly :func:`largelr.training.loop.train` (§4.2: minibatch steps until 100 %
 training accuracy, the cap, divergence or a stall); only the arithmetic is batched. The M
