@@ -5,9 +5,15 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pandas as pd
 import pytest
+import yaml
 
+from helpers import REPO
 from largelr.config import cell_training, figure_datasets, resolve_config, resolve_preset, training_grid
+from largelr.figures.kind import InputPaths
+from largelr.figures.kinds import figure_kind
+from largelr.grid_selection import select_cells
 from largelr.training.models import input_stem
 from largelr.training.optim import schedule_length
 from largelr.reporting.tables import PAPER_DATASETS, paper_table
@@ -18,31 +24,54 @@ def paper(shipped_config):
     return resolve_preset(shipped_config, "paper")
 
 
-@pytest.fixture
-def grid(paper):
-    return training_grid(paper)
+@pytest.fixture(scope="module")
+def resolved():
+    """The paper preset as the workflow resolves it (common.smk: resolve_config, schema defaults filled in)."""
+    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    return resolve_config(config, REPO / "workflow" / "schemas")["paper"]
+
+
+@pytest.fixture(scope="module")
+def grid(resolved):
+    return training_grid(resolved)
 
 
 def _experiments(paper, **match):
     return [e for e in paper["experiments"] if all(e.get(k) == v for k, v in match.items())]
 
 
-def _figure_cells(paper, grid, spec):
-    """The grid rows a figure spec selects (its datasets, model and optimizer; plain cells except
-    for interventions figures)."""
-    rows = grid[grid["dataset"].isin(figure_datasets(spec)) & (grid["optimizer"] == spec.get("optimizer", "sgd"))]
-    if "model" in spec:
-        rows = rows[rows["model"] == spec["model"]]
-    return rows if spec.get("kind") == "interventions" else rows[rows["hp"] == "none"]
+def _figure_selections(spec, grid, name=None):
+    """The cell selections the figure's kind asks the workflow for (``FigureKind.inputs``, given an
+    InputPaths that records them; only those of file ``name`` if given). A group file (galleries)
+    stands for every plain run of its group, as ``group_inputs`` in common.smk reads them."""
+    asked = []
+
+    def cells(file, selections):
+        asked.extend(selections if name in (None, file) else [])
+        return []
+
+    def group(file, dataset, model, optimizer):
+        asked.append({"dataset": dataset, "model": model, "optimizer": optimizer, "hp": "none"})
+        return file
+
+    figure_kind(spec["kind"]).inputs(spec, grid, InputPaths(cells=cells, dataset=str, lr_filter=str, group=group))
+    return asked
+
+
+def _figure_cells(spec, grid, name=None):
+    """The grid rows a figure draws (its kind's selections), in grid order, each once."""
+    rows = [select_cells(grid, selection) for selection in _figure_selections(spec, grid, name)]
+    return grid[grid.index.isin(pd.concat(rows).index)] if rows else grid.iloc[:0]
 
 
 # ---- item 4: Fig 6 / Table 2 with ResNet18 over Table 2's LR rows -----------------------------
 
-def test_fig06_interventions_use_resnet18_over_table2_lr_rows(paper, grid):
-    spec = paper["figures"]["fig06"]
+def test_fig06_interventions_use_resnet18_over_table2_lr_rows(resolved, grid):
+    spec = resolved["figures"]["fig06"]
     assert spec["model"] == "resnet18"
     table2 = paper_table("table2").set_index(["dataset", "intervention"])
-    cells = _figure_cells(paper, grid, spec)
+    cells = _figure_cells(spec, grid)
+    assert set(cells["model"]) == {"resnet18"} and set(cells["dataset"]) == set(figure_datasets(spec))
     for dataset in figure_datasets(spec):
         ours = cells[cells["dataset"] == dataset]
         lr_row = table2.loc[(PAPER_DATASETS[dataset], "lr")]
@@ -82,38 +111,48 @@ def test_paper_resnets_use_the_stock_torchvision_stem_and_ci_keeps_its_choice(pa
 
 # ---- item 7: figures that were empty or differed from the paper's -------------------------------
 
-def test_every_paper_figure_selects_existing_cells(paper, grid):
-    for name, spec in paper["figures"].items():
-        if spec.get("kind") != "dataset_examples":
-            assert len(_figure_cells(paper, grid, spec)), name
+def test_every_paper_figure_selects_existing_cells(resolved, grid):
+    for name, spec in resolved["figures"].items():
+        cells = _figure_cells(spec, grid)
+        if spec["kind"] == "dataset_examples":  # draws the generated datasets, no run
+            assert not _figure_selections(spec, grid), name
+        else:  # every dataset of the figure has runs to draw
+            assert set(cells["dataset"]) == set(figure_datasets(spec)), name
 
 
 @pytest.mark.parametrize("figure, lrs", [("fig03b", None), ("fig13", [0.001, 0.1])])
-def test_dynamics_figures_draw_cells_that_save_snapshots(paper, grid, figure, lrs):
-    spec = paper["figures"][figure]
+def test_dynamics_figures_draw_cells_that_save_snapshots(paper, resolved, grid, figure, lrs):
+    spec = resolved["figures"][figure]
     assert spec.get("lrs") == lrs
-    cells = _figure_cells(paper, grid, spec)
-    for (dataset, model), rows in cells.groupby(["dataset", "model"]):
-        chosen = lrs or [rows["lr"].min(), rows["lr"].max()]
-        assert set(chosen) <= set(rows["lr"]), (dataset, model)
-        for row in rows[rows["lr"].isin(chosen)].to_dict("records"):
+    selections = _figure_selections(spec, grid, "dynamics.csv")
+    assert {(s["dataset"], s["model"]) for s in selections} == {  # each (dataset, model) of the figure
+        (d, m) for d, m, o in zip(grid["dataset"], grid["model"], grid["optimizer"])
+        if d in figure_datasets(spec) and o == spec["optimizer"] and spec.get("model", m) == m}
+    for selection in selections:
+        plain = select_cells(grid, dataset=selection["dataset"], model=selection["model"], hp="none",
+                             optimizer=spec["optimizer"])
+        # the spec's LRs, else the lowest and highest LR of the (dataset, model)
+        assert selection["lr"] == (lrs or [plain["lr"].min(), plain["lr"].max()]), selection
+        rows = select_cells(grid, selection)
+        assert set(rows["lr"]) == set(selection["lr"]), selection  # every chosen LR is trained
+        for row in rows.to_dict("records"):
             assert cell_training(paper, row).get("snapshot_interval", 0) > 0, row
 
 
-def test_fig08_has_its_mnist_cifar_panel_with_ten_seeds_at_low_and_high_lr(paper, grid):
-    spec = paper["figures"]["fig08"]
+def test_fig08_has_its_mnist_cifar_panel_with_ten_seeds_at_low_and_high_lr(resolved, grid):
+    spec = resolved["figures"]["fig08"]
     assert figure_datasets(spec)[0] == "mnist_cifar"
-    rows = _figure_cells(paper, grid, spec)
+    rows = _figure_cells(spec, grid)
     rows = rows[rows["dataset"] == "mnist_cifar"]
     for lr in (rows["lr"].min(), rows["lr"].max()):
         assert rows[rows["lr"] == lr]["seed"].nunique() == 10
 
 
-def test_fig11_imagenet_resnet18_is_in_the_paper_preset(paper, grid):
+def test_fig11_imagenet_resnet18_is_in_the_paper_preset(paper, resolved, grid):
     assert paper["datasets"]["imagenet"]["generator"] == "imagenet"
     kinds = {spec.get("kind", "lr_sweep") for name, spec in paper["figures"].items() if name.startswith("fig11")}
     assert kinds == {"lr_sweep", "attribution_gallery"}  # "model statistics and attributions"
-    cells = _figure_cells(paper, grid, paper["figures"]["fig11"])
+    cells = _figure_cells(resolved["figures"]["fig11"], grid)
     assert set(cells["model"]) == {"resnet18"} and cells["lr"].nunique() >= 2
 
 
@@ -132,10 +171,10 @@ def test_scheduled_recipes_have_an_explicit_length_below_the_cap(shipped_config,
 # ---- issue 18 items 5, 6: the CIFAR-based FCN panels, 10-seed galleries --------------------------
 
 @pytest.mark.parametrize("figure", ["fig04", "fig05", "fig16", "fig17"])
-def test_figures_4_5_16_17_draw_the_fcn_panels_of_the_cifar_based_datasets(paper, grid, figure):
+def test_figures_4_5_16_17_draw_the_fcn_panels_of_the_cifar_based_datasets(paper, resolved, grid, figure):
     """Table 1's FCN cells of MNIST-CIFAR / Corrupted CIFAR-10 train under *_fcn (rho = 0.25, §4.1)."""
-    spec = paper["figures"][figure]
-    cells = _figure_cells(paper, grid, spec)
+    spec = resolved["figures"][figure]
+    cells = _figure_cells(spec, grid)
     generators = {"mnist_cifar", "corrupted_cifar10"} if figure != "fig16" else {"corrupted_cifar10"}
     for generator in generators:
         ours = cells[cells["dataset"].map(lambda d: paper["datasets"][d]["generator"]) == generator]
@@ -147,10 +186,10 @@ def test_figures_4_5_16_17_draw_the_fcn_panels_of_the_cifar_based_datasets(paper
 
 
 @pytest.mark.parametrize("figure", ["fig01b", "fig29", "fig31"])
-def test_mnist_galleries_aggregate_ten_seeds_at_low_and_high_lr(paper, grid, figure):
+def test_mnist_galleries_aggregate_ten_seeds_at_low_and_high_lr(resolved, grid, figure):
     """Suppl. E: attribution maps aggregated over 10 random seeds (Figs 1 right, 29, 31)."""
-    spec = paper["figures"][figure]
-    rows = _figure_cells(paper, grid, spec)
+    spec = resolved["figures"][figure]
+    rows = _figure_cells(spec, grid)
     assert set(rows["model"]) == {"resnet18"}
     for lr in (rows["lr"].min(), rows["lr"].max()):
         assert rows[rows["lr"] == lr]["seed"].nunique() == 10, (figure, lr)

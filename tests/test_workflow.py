@@ -5,11 +5,53 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
-from helpers import run_snakemake
-from largelr.config import resolve_preset
-from largelr.figures.kinds import KINDS
+from helpers import REPO, run_snakemake
+from largelr.columns import GRID_COLUMNS as CELL
+from largelr.config import resolve_config, resolve_preset, training_grid
+from largelr.figures.kind import InputPaths
+from largelr.figures.kinds import KINDS, figure_kind
+from largelr.grid_selection import select_cells
 from largelr.io import read_json
+
+
+@pytest.fixture(scope="module")
+def ci():
+    """The `ci` preset as the workflow resolves it (common.smk: resolve_config, schema defaults filled in)."""
+    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    return resolve_config(config, REPO / "workflow" / "schemas")["ci"]
+
+
+@pytest.fixture(scope="module")
+def ci_grid(ci):
+    return training_grid(ci)
+
+
+def figure_cells(spec, grid, name):
+    """The grid rows whose file ``name`` a figure's kind asks for (``FigureKind.inputs``, given an
+    InputPaths that records the selections), in grid order, each once."""
+    asked = []
+
+    def cells(file, selections):
+        asked.extend(selections if file == name else [])
+        return []
+
+    paths = InputPaths(cells=cells, dataset=str, lr_filter=str, group=lambda file, *group: file)
+    figure_kind(spec["kind"]).inputs(spec, grid, paths)
+    rows = [select_cells(grid, selection) for selection in asked]
+    return grid[grid.index.isin(pd.concat(rows).index)] if rows else grid.iloc[:0]
+
+
+def cells_of(table):
+    """The sorted (dataset, model, optimizer, lr, hp, seed) tuples of a table's rows."""
+    return sorted(table[CELL].itertuples(index=False, name=None))
+
+
+def cell_of_path(path):
+    """The cell of a run or analysis file, from its ``key~value`` folders."""
+    cell = dict(part.split("~", 1) for part in path.parent.parts if "~" in part)
+    return cell["dataset"], cell["model"], cell["optimizer"], float(cell["lr"]), cell["hp"], int(cell["seed"])
 
 
 def test_one_figure_target_requests_only_its_own_runs(tmp_path):
@@ -30,26 +72,26 @@ def ci_run(shared_data, tmp_path_factory):
 
 
 @pytest.mark.workflow
-def test_ci_preset_builds_summary_with_one_row_per_cell(ci_run):
+def test_ci_preset_builds_summary_with_one_row_per_cell(ci, ci_grid, ci_run):
     runs = pd.read_csv(ci_run / "results/ci/summary/runs.csv")
-    # parity 2 LRs x 2 seeds + 1 diverging cell, moon-star 2 LRs x 2 seeds, 5 semi-synthetic FCN
-    # cells, CNN, ResNet18, Adam+WSD and two high LR + L2 cells
-    assert len(runs) == 19
-    assert set(runs["dataset"]) == {"parity", "moon_star", "colored_mnist", "double_mnist", "mnist_cifar",
-                                    "corrupted_cifar10"}
+    assert cells_of(runs) == cells_of(ci_grid) and not runs[CELL].duplicated().any()  # each cell once
+    assert set(runs["dataset"]) == {experiment["dataset"] for experiment in ci["experiments"]}
     finished = runs[runs["status"] != "diverged"]
     assert set(finished["status"]) <= {"converged", "max_iters", "stalled"}
     assert finished["test_acc"].between(0, 1).all() and finished["prunability"].notna().all()
 
 
 @pytest.mark.workflow
-def test_each_training_group_is_one_stacked_job_whose_files_the_run_folders_share(ci_run):
+def test_each_training_group_is_one_stacked_job_whose_files_the_run_folders_share(ci_grid, ci_run):
     runs = ci_run / "results/ci/runs/dataset~parity/model~fcn_parity/optimizer~sgd"
     group = ci_run / "results/ci/training/dataset~parity/model~fcn_parity/optimizer~sgd/hp~none"
     manifest = read_json(group / "group.json")
-    assert len(manifest["cells"]) == 5  # 2 LRs x 2 seeds + the diverging LR
+    cells = select_cells(ci_grid, dataset="parity", model="fcn_parity", optimizer="sgd", hp="none")
+    assert 50.0 in set(cells["lr"]) and cells["seed"].nunique() >= 2  # LRs x seeds and the diverging LR
+    assert sorted((c["cell"]["lr"], c["cell"]["seed"]) for c in manifest["cells"]) == sorted(
+        zip(cells["lr"], cells["seed"]))  # every cell of the group, in one job
     record = read_json(runs / "lr~0.5/hp~none/seed~1/run.json")
-    assert record["engine"] == {"kind": "stacked", "group_size": 5}
+    assert record["engine"] == {"kind": "stacked", "group_size": len(cells)}
     run_file, group_file = runs / "lr~0.5/hp~none/seed~1/model.pt", group / "lr~0.5/seed~1/model.pt"
     assert run_file.stat().st_ino == group_file.stat().st_ino  # a hard link, not a second copy
     # the ResNet (batch norm) trains alone, through the single-model path
@@ -92,11 +134,15 @@ def test_every_figure_of_the_ci_preset_is_a_real_pdf_and_png(shipped_config, ci_
 
 
 @pytest.mark.workflow
-def test_ranges_table_matches_summary(ci_run):
+def test_ranges_table_matches_summary(ci, ci_grid, ci_run):
     runs = pd.read_csv(ci_run / "results/ci/summary/runs.csv")
-    # Fig 3 draws the plain SGD cells (no intervention) of the kept LRs
-    parity = runs[(runs["dataset"] == "parity") & (runs["status"] != "diverged") & (runs["optimizer"] == "sgd")
-                  & (runs["hp"] == "none")]
+    # Fig 3 draws its kind's cells (the plain SGD cells: no intervention, no other recipe) of the kept LRs
+    drawn = figure_cells(ci["figures"]["fig03"], ci_grid, "metrics.json")
+    assert set(drawn["dataset"]) == {"parity"} and set(drawn["hp"]) == {"none"} and set(drawn["optimizer"]) == {"sgd"}
+    assert drawn["lr"].nunique() >= 2
+    parity = runs.merge(drawn[CELL], on=CELL)
+    assert len(parity) == len(drawn)  # a summary row for every drawn cell
+    parity = parity[parity["status"] != "diverged"]
     ranges = pd.read_csv(ci_run / "results/ci/figures/fig03.csv").set_index("column")
     means = parity.groupby("lr")["test_acc"].mean()
     assert ranges.loc["test_acc", "min"] == pytest.approx(means.min())
@@ -151,11 +197,11 @@ def test_table1_values_equal_min_max_recomputed_from_the_summary(ci_run):
 
 
 @pytest.mark.workflow
-def test_pruning_rule_writes_three_curves_starting_at_full_retention(ci_run):
-    from largelr.io import read_json
-
-    paths = sorted((ci_run / "results/ci/analysis/dataset~moon_star").rglob("pruning.json"))
-    assert len(paths) == 4  # only the runs Fig 21 needs
+def test_pruning_rule_writes_three_curves_starting_at_full_retention(ci, ci_grid, ci_run):
+    paths = sorted((ci_run / "results/ci/analysis").rglob("pruning.json"))
+    needed = pd.concat([figure_cells(spec, ci_grid, "pruning.json") for spec in ci["figures"].values()])
+    assert set(needed["dataset"]) == {"moon_star"} and needed["lr"].nunique() >= 2  # Figs 15, 21, 25: moon-star
+    assert sorted(map(cell_of_path, paths)) == cells_of(needed.drop_duplicates())  # only the runs the figures need
     curves = read_json(paths[0])
     for method in ("structured", "column", "global"):
         assert curves[method]["retention"][0] == pytest.approx(1.0)  # kappa = 0 prunes nothing
