@@ -24,6 +24,17 @@ from largelr.training.runs import init_model, train_cell
 
 REPO = Path(__file__).resolve().parents[1]
 
+
+def workflow_preset(name: str) -> dict[str, Any]:
+    """Preset ``name`` of the shipped config.yaml as the workflow resolves it (common.smk:
+    resolve_config, schema defaults filled in)."""
+    import yaml
+
+    from largelr.config import resolve_config
+
+    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    return resolve_config(config, REPO / "workflow" / "schemas")[name]
+
 #: an 8-bit parity problem (3 core, 1 spurious, 4 noise bits) small enough to train in a second
 TINY_PARITY = {"seed": 0, "n_train": 300, "n_test": 200, "core_bits": 3, "spurious_bits": 1, "noise_bits": 4}
 TINY_FCN = {"arch": "fcn", "width": 16, "depth": 2}

@@ -7,9 +7,8 @@ import sys
 
 import pandas as pd
 import pytest
-import yaml
 
-from helpers import REPO
+from helpers import workflow_preset
 from largelr.config import cell_training, figure_datasets, resolve_config, resolve_preset, training_grid
 from largelr.figures.kind import InputPaths
 from largelr.figures.kinds import figure_kind
@@ -26,9 +25,7 @@ def paper(shipped_config):
 
 @pytest.fixture(scope="module")
 def resolved():
-    """The paper preset as the workflow resolves it (common.smk: resolve_config, schema defaults filled in)."""
-    config = yaml.safe_load((REPO / "config.yaml").read_text())
-    return resolve_config(config, REPO / "workflow" / "schemas")["paper"]
+    return workflow_preset("paper")
 
 
 @pytest.fixture(scope="module")

@@ -5,11 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
 
-from helpers import REPO, run_snakemake
+from helpers import run_snakemake, workflow_preset
 from largelr.columns import GRID_COLUMNS as CELL
-from largelr.config import resolve_config, resolve_preset, training_grid
+from largelr.config import resolve_preset, training_grid
 from largelr.figures.kind import InputPaths
 from largelr.figures.kinds import KINDS, figure_kind
 from largelr.grid_selection import select_cells
@@ -18,9 +17,7 @@ from largelr.io import read_json
 
 @pytest.fixture(scope="module")
 def ci():
-    """The `ci` preset as the workflow resolves it (common.smk: resolve_config, schema defaults filled in)."""
-    config = yaml.safe_load((REPO / "config.yaml").read_text())
-    return resolve_config(config, REPO / "workflow" / "schemas")["ci"]
+    return workflow_preset("ci")
 
 
 @pytest.fixture(scope="module")
