@@ -88,8 +88,8 @@ def resolve_config(config: dict[str, Any], schema_dir: str | Path) -> dict[str, 
     config = coerce_to_schema(config, config_schema)
     _validate(config, config_schema, "config")
     resolved = {}
+    preset_schema = load_preset_schema(schema_dir)  # read once: validation copies its defaults, never edits it
     for name in config["presets"]:
-        preset_schema = load_preset_schema(schema_dir)
         preset = coerce_to_schema(resolve_preset(config, name), preset_schema)
         _validate(preset, preset_schema, f"presets.{name} (after overrides)", fill_defaults=True)
         check_references(preset, name)
