@@ -35,18 +35,25 @@ def presets(shipped_config, repo):
     return resolve_config(shipped_config, repo / "workflow" / "schemas")
 
 
-def _cells(preset: dict) -> set[tuple]:
-    return set(training_grid(preset).itertuples(index=False, name=None))
-
-
-def test_demo_full_is_the_demo_plus_the_runs_the_20_minute_demo_leaves_out(presets):
+def test_demo_full_is_the_demo_before_its_cut_plus_the_runs_the_20_minute_demo_leaves_out(presets):
     demo, full = presets["demo"], presets["demo_full"]
-    # the same settings (YAML merge of the demo's mapping): only the grid and the figures differ
-    assert {key for key in full if full[key] != demo[key]} <= {"description", "experiments", "figures"}
-    assert _cells(demo) < _cells(full)
-    assert "corrupted_cifar10" not in set(training_grid(demo)["dataset"])
-    extra = training_grid(full).merge(training_grid(demo), how="left", indicator=True)
-    assert "corrupted_cifar10" in set(extra[extra["_merge"] == "left_only"]["dataset"])
+    # the same settings (YAML merge of the demo's mapping): only data sizes, the grid and the figures differ
+    assert {key for key in full if full[key] != demo[key]} <= {"description", "datasets", "experiments", "figures"}
+    for name, spec in demo["datasets"].items():  # the demo shrinks training sets, nothing else
+        params, full_params = spec.get("params", {}), full["datasets"][name].get("params", {})
+        changed = {key for key in params if params[key] != full_params[key]}
+        assert changed <= {"n_train", "subset_train"}, name
+        assert all(params[key] < full_params[key] for key in changed), name
+    group = ["dataset", "model", "optimizer", "hp"]
+    demo_grid, full_grid = training_grid(demo), training_grid(full)
+    assert set(demo_grid[group].itertuples(index=False)) < set(full_grid[group].itertuples(index=False))
+    assert "corrupted_cifar10" not in set(demo_grid["dataset"])
+    assert "corrupted_cifar10" in set(full_grid["dataset"])
+    # cells outside demo_full's grid: only MNIST-CIFAR's LRs, within demo_full's range
+    only_demo = demo_grid.merge(full_grid, how="left", indicator=True).query("_merge == 'left_only'")
+    assert set(only_demo["dataset"]) == {"mnist_cifar"}
+    full_lrs = full_grid.query("dataset == 'mnist_cifar'")["lr"]
+    assert only_demo["lr"].between(full_lrs.min(), full_lrs.max()).all()
     assert set(demo["figures"]) < set(full["figures"]) and "fig16" in set(full["figures"]) - set(demo["figures"])
 
 
