@@ -66,7 +66,7 @@ def _figure_cells(spec, grid, name=None):
 def test_fig06_interventions_use_resnet18_over_table2_lr_rows(resolved, grid):
     spec = resolved["figures"]["fig06"]
     assert spec["model"] == "resnet18"
-    table2 = paper_table("table2").set_index(["dataset", "intervention"])
+    table2 = paper_table("table2").set_index(["dataset", "intervention_kind"])
     cells = _figure_cells(spec, grid)
     assert set(cells["model"]) == {"resnet18"} and set(cells["dataset"]) == set(figure_datasets(spec))
     for dataset in figure_datasets(spec):

@@ -210,7 +210,7 @@ def test_table2_values_equal_min_max_recomputed_from_the_summary(ci_run):
     runs = pd.read_csv(ci_run / "results/ci/summary/runs.csv")
     l2 = runs[runs["hp"].str.startswith("l2=")]
     table = pd.read_csv(ci_run / "results/ci/tables/table2.csv")
-    row = table[(table["dataset"] == "parity") & (table["intervention"] == "l2")].iloc[0]
+    row = table[(table["dataset"] == "parity") & (table["intervention_kind"] == "l2")].iloc[0]
     assert row["test_acc_min"] == pytest.approx(100 * l2["test_acc"].min())  # in %, as the paper
     assert row["test_acc_max"] == pytest.approx(100 * l2["test_acc"].max())
     assert row["hp_min"] == pytest.approx(0.001) and row["hp_max"] == pytest.approx(0.01)

@@ -29,14 +29,14 @@ def test_row_normalisation_maps_the_rows_lowest_mean_to_0_and_highest_to_1():
     row = row[row["dataset"] == "colored_mnist"]
     long_table, ranges = normalised_row_table(row, {"test_acc": "Test Acc.", "csi": "Avg. CSI"})
     accuracy = long_table[long_table["variable"] == "Test Acc."]
-    means = accuracy.groupby(["intervention", "x"])["value"].mean()
+    means = accuracy.groupby(["intervention_kind", "x"])["value"].mean()
     assert means.min() == pytest.approx(0.0) and means.max() == pytest.approx(1.0)
     # lowest mean (0.525) is batch size 1/10, highest (0.97) momentum 0.9: one scale across panels
     assert means[("batch_size", 0.1)] == pytest.approx(0.0) and means[("momentum", 0.9)] == pytest.approx(1.0)
     assert means[("lr", 0.1)] == pytest.approx((0.9 - 0.525) / (0.97 - 0.525))
     test_acc = ranges.set_index("column").loc["test_acc"]
     assert (test_acc["min"], test_acc["max"]) == pytest.approx((0.525, 0.97))
-    assert set(accuracy["intervention"]) == {"lr", "batch_size", "momentum"}  # the diverged LR 5.0 is gone
+    assert set(accuracy["intervention_kind"]) == {"lr", "batch_size", "momentum"}  # the diverged LR 5.0 is gone
     assert 5.0 not in set(accuracy["x"])
 
 

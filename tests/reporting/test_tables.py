@@ -77,15 +77,15 @@ def test_intervention_runs_label_lr_sweep_inverse_batch_size_and_high_lr_l2():
     labelled = intervention_runs(_intervention_runs())
     assert "parity" not in set(labelled["dataset"])  # no intervention cells: no Table 2 row
     assert "diverged" not in set(labelled["status"])
-    batch = labelled[labelled["intervention"] == "batch_size"]
+    batch = labelled[labelled["intervention_kind"] == "batch_size"]
     assert sorted(batch["value"].unique()) == pytest.approx([0.01, 0.1])
-    high = labelled[labelled["intervention"] == "high_lr_l2"]
+    high = labelled[labelled["intervention_kind"] == "high_lr_l2"]
     assert high["value"].tolist() == [0.0001, 0.0001] and high["base_lr"].tolist() == [0.35, 0.35]
-    assert sorted(labelled[labelled["intervention"] == "l2"]["value"].unique()) == [0.001, 0.01]
+    assert sorted(labelled[labelled["intervention_kind"] == "l2"]["value"].unique()) == [0.001, 0.01]
 
 
 def test_table2_min_max_of_per_value_means_in_the_papers_order_beside_the_paper():
-    table = table2(_intervention_runs(), {"cnn": "cnn"}).set_index("intervention")
+    table = table2(_intervention_runs(), {"cnn": "cnn"}).set_index("intervention_kind")
     assert list(table.index) == ["lr", "high_lr_l2", "batch_size", "l2"]
     lr = table.loc["lr"]
     assert (lr["hp_min"], lr["hp_max"]) == (0.01, 0.1)  # the diverged LR 1.0 is ignored
@@ -201,7 +201,7 @@ def test_table1_fcn_rows_of_the_rho_025_datasets_match_the_papers_fcn_rows():
 
 def test_table2_counts_stalled_runs_as_capped():
     rows = cell_rows(0.01, "none", [0.7]) + cell_rows(0.01, "l2=0.01", [0.5], status="stalled")
-    table = table2(pd.DataFrame(rows), {"cnn": "cnn"}).set_index("intervention")
+    table = table2(pd.DataFrame(rows), {"cnn": "cnn"}).set_index("intervention_kind")
     assert table.loc["l2", "capped_runs"] == 1
 
 
@@ -274,7 +274,7 @@ def test_table2_leaves_out_the_lr_drop_axis_of_fig28():
     # lr_drop_at cells (Fig 28 top right) are no row of the paper's Table 2, and a group that has
     # only them has no Table 2 rows at all
     with_drop = pd.concat([_intervention_runs(), pd.DataFrame(cell_rows(0.1, "lr_drop_at=300", [0.8]))])
-    assert list(table2(with_drop, {"cnn": "cnn"})["intervention"]) == ["lr", "high_lr_l2", "batch_size", "l2"]
+    assert list(table2(with_drop, {"cnn": "cnn"})["intervention_kind"]) == ["lr", "high_lr_l2", "batch_size", "l2"]
     only_drop = pd.concat([pd.DataFrame(cell_rows(0.1, "none", [0.9])),
                            pd.DataFrame(cell_rows(0.1, "lr_drop_at=300", [0.8]))])
     assert table2(only_drop, {}).empty

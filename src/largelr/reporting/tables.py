@@ -236,7 +236,7 @@ INTERVENTION_ORDER = ["lr", "high_lr_l2", "batch_size", "momentum", "l1", "l2", 
 # the paper's Table 2, which lists the LR, high LR + L2 and the six regularisers only.
 NOT_IN_TABLE2 = ("lr_drop_at",)
 INTERVENTION_KEYS = ["dataset", "model", "optimizer"]
-TABLE2_COLUMNS = (INTERVENTION_KEYS + ["intervention", "base_lr", "hp_min", "hp_max", "runs", "capped_runs"]
+TABLE2_COLUMNS = (INTERVENTION_KEYS + ["intervention_kind", "base_lr", "hp_min", "hp_max", "runs", "capped_runs"]
                   + [f"{m}_{end}" for m in TABLE1_METRICS for end in ("min", "max")] + ["paper_dataset", "paper_model"])
 
 
@@ -248,7 +248,7 @@ def intervention_value(name: str, value: float) -> float:
 def intervention_runs(runs: pd.DataFrame) -> pd.DataFrame:
     """The non-diverged runs of every (dataset, model, optimizer) with intervention cells, labelled.
 
-    Adds ``intervention`` (``"lr"`` for the plain cells, hp == "none", else the intervention name
+    Adds ``intervention_kind`` (``"lr"`` for the plain cells, hp == "none", else the intervention name
     of :mod:`largelr.training.recipes`), ``value`` (the LR, or the intervention value; batch size as
     1/batch size, as the paper's Fig 6 and Table 2 do) and ``base_lr`` (the LR of an intervention
     cell, NaN for the LR sweep). An intervention run at more than one LR is split: the lowest LR
@@ -257,25 +257,25 @@ def intervention_runs(runs: pd.DataFrame) -> pd.DataFrame:
     """
     usable = runs[runs["status"] != "diverged"].copy()
     varied = usable[usable["hp"] != NO_INTERVENTION].copy()
-    columns = list(runs.columns) + ["intervention", "value", "base_lr"]
+    columns = list(runs.columns) + ["intervention_kind", "value", "base_lr"]
     if varied.empty:
         return pd.DataFrame(columns=columns)
     parsed = varied["hp"].map(parse_hp)
-    varied["intervention"] = parsed.str[0]
+    varied["intervention_kind"] = parsed.str[0]
     varied["value"] = [intervention_value(name, value) for name, value in parsed]
     varied["base_lr"] = varied["lr"]
-    varied["intervention"] = _split_by_base_lr(varied)
+    varied["intervention_kind"] = _split_by_base_lr(varied)
     keys = varied[INTERVENTION_KEYS].drop_duplicates()
     plain = usable[usable["hp"] == NO_INTERVENTION].merge(keys, on=INTERVENTION_KEYS, how="inner")
-    plain = plain.assign(intervention="lr", value=plain["lr"], base_lr=np.nan)
+    plain = plain.assign(intervention_kind="lr", value=plain["lr"], base_lr=np.nan)
     return pd.concat([plain, varied], ignore_index=True)[columns]
 
 
 def _split_by_base_lr(varied: pd.DataFrame) -> pd.Series:
-    labels = varied["intervention"].copy()
-    for _, group in varied.groupby(INTERVENTION_KEYS + ["intervention"]):
+    labels = varied["intervention_kind"].copy()
+    for _, group in varied.groupby(INTERVENTION_KEYS + ["intervention_kind"]):
         base_lrs = sorted(group["base_lr"].unique())
-        name = group["intervention"].iloc[0]
+        name = group["intervention_kind"].iloc[0]
         for lr in base_lrs[1:]:
             labels.loc[group.index[group["base_lr"] == lr]] = (
                 f"high_lr_{name}" if len(base_lrs) == 2 else f"{name}@lr{lr:g}")
@@ -300,10 +300,10 @@ def table2(runs: pd.DataFrame, model_arch: dict[str, str]) -> pd.DataFrame:
     labelled = intervention_runs(runs[~axis.isin(NOT_IN_TABLE2)])
     rows = []
     for (dataset, model, optimizer, intervention), group in labelled.groupby(
-            INTERVENTION_KEYS + ["intervention"], sort=False):
+            INTERVENTION_KEYS + ["intervention_kind"], sort=False):
         means = group.groupby("value")[TABLE1_METRICS].mean()
         means["test_acc"] *= 100
-        row = {"dataset": dataset, "model": model, "optimizer": optimizer, "intervention": intervention,
+        row = {"dataset": dataset, "model": model, "optimizer": optimizer, "intervention_kind": intervention,
                "base_lr": group["base_lr"].min(), "hp_min": means.index.min(), "hp_max": means.index.max(),
                "runs": len(group), "capped_runs": int(group["status"].isin(CAPPED_STATUSES).sum())}
         for metric in TABLE1_METRICS:
@@ -314,11 +314,11 @@ def table2(runs: pd.DataFrame, model_arch: dict[str, str]) -> pd.DataFrame:
     ours = pd.DataFrame(rows, columns=TABLE2_COLUMNS)
     if ours.empty:
         return ours
-    ours["rank"] = ours["intervention"].map(lambda label: intervention_rank(label)[0])
-    ours = ours.sort_values(["dataset", "model", "optimizer", "rank", "intervention"], ignore_index=True)
+    ours["rank"] = ours["intervention_kind"].map(lambda label: intervention_rank(label)[0])
+    ours = ours.sort_values(["dataset", "model", "optimizer", "rank", "intervention_kind"], ignore_index=True)
     ours = ours.drop(columns="rank")
     paper = paper_table("table2").rename(columns={"dataset": "paper_dataset"})
-    merged = ours.merge(paper, on=["paper_dataset", "intervention"], how="left", suffixes=("", "_paper"))
+    merged = ours.merge(paper, on=["paper_dataset", "intervention_kind"], how="left", suffixes=("", "_paper"))
     for column in [c for c in paper.columns if c.endswith(("_min", "_max"))]:
         merged[f"{column}_diff"] = merged[column] - merged[f"{column}_paper"]
     return merged
