@@ -11,7 +11,7 @@ def _grid() -> pd.DataFrame:
     rows = [("parity", "fcn", "sgd", lr, hp, seed) for lr in (0.01, 0.1) for hp in ("none", "lr_drop_at=5")
             for seed in (0, 1)]
     rows += [("moon_star", "fcn", "adam", 0.1, "none", 0)]
-    return pd.DataFrame(rows, columns=["dataset", "model", "optimizer", "lr", "hp", "seed"])
+    return pd.DataFrame(rows, columns=["dataset", "model", "recipe", "lr", "hp", "seed"])
 
 
 def test_no_condition_selects_every_row_in_grid_order():

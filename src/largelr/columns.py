@@ -5,8 +5,8 @@ from largelr.metric_registry import (  # noqa: F401
     ATTRIBUTION_COLUMNS, BACKGROUND_COLUMNS, METRIC_NAMES, PARAMETER_COLUMNS, columns_of,
 )
 
-# One training cell of the grid (dataset, model, optimizer, LR, intervention, seed; ranges of Tables 1–2).
-GRID_COLUMNS = ["dataset", "model", "optimizer", "lr", "hp", "seed"]
+# One training cell of the grid (dataset, model, recipe, LR, intervention, seed; ranges of Tables 1–2).
+GRID_COLUMNS = ["dataset", "model", "recipe", "lr", "hp", "seed"]
 # Run statuses (runs.csv ``status``): ``converged`` = 100 % training accuracy (or the recipe's
 # stop_loss); ``max_iters`` = stopped at the iteration cap; ``stalled`` = stopped because, over the
 # last ``stall_window`` evaluations, neither did the best training accuracy rise by more than

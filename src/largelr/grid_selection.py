@@ -1,6 +1,6 @@
 """Selecting cells of a training grid: the one filter behind every place that picks runs.
 
-The grid is the table of training cells (one row per dataset x model x optimizer x LR x
+The grid is the table of training cells (one row per dataset x model x recipe x LR x
 intervention x seed, §4.1); a figure (§4-6, Figs 3-34), a training group or a table draws some
 of its rows. pandas only: the workflow imports it while building the DAG
 (``workflow/rules/common.smk``) and plotting code (``envs/plot.yaml``) may too.

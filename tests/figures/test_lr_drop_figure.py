@@ -16,7 +16,7 @@ from largelr.figures.lr_drop import lr_drop_points, lr_drop_runs, plot_lr_drop
 
 
 def _run(lr, hp, seed, acc, iterations=3000, status="converged", dataset="parity", model="fcn_parity"):
-    return {"dataset": dataset, "model": model, "optimizer": "sgd", "lr": lr, "hp": hp, "seed": seed,
+    return {"dataset": dataset, "model": model, "recipe": "sgd", "lr": lr, "hp": hp, "seed": seed,
             "status": status, "iterations": iterations, "test_acc": acc}
 
 

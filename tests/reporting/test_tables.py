@@ -9,12 +9,12 @@ from largelr.reporting.tables import (FLOOR_MARK, UNDER_TRAINED, claims_scorecar
                                       write_table, write_table1)
 
 
-def _runs(values_by_lr, metric="test_acc", dataset="parity", model="fcn_parity", optimizer="sgd", status="converged"):
+def _runs(values_by_lr, metric="test_acc", dataset="parity", model="fcn_parity", recipe="sgd", status="converged"):
     """One run per value; every Table 1 metric (and worst-group accuracy) equals the value."""
     rows = []
     for lr, values in values_by_lr.items():
         for seed, value in enumerate(values):
-            row = {"dataset": dataset, "model": model, "optimizer": optimizer, "lr": lr, "hp": "none", "seed": seed,
+            row = {"dataset": dataset, "model": model, "recipe": recipe, "lr": lr, "hp": "none", "seed": seed,
                    "status": status}
             row.update({m: value for m in (*TABLE1_METRICS, "worst_group_acc")})
             rows.append(row)
@@ -111,28 +111,28 @@ def test_table2_is_empty_without_intervention_cells():
 def test_table1_reports_the_main_sgd_recipe_only():
     """§4.2: Table 1 is constant-LR SGD; an Adam sweep of the same pair must not enter it."""
     sgd = _runs({0.01: [0.5, 0.6], 0.1: [0.8, 0.9], 0.75: [0.7, 0.7]})
-    adam = _runs({1e-5: [0.1, 0.1], 1e-3: [0.99, 0.99]}, optimizer="adam")
+    adam = _runs({1e-5: [0.1, 0.1], 1e-3: [0.99, 0.99]}, recipe="adam")
     row = table1(pd.concat([sgd, adam]), {"fcn_parity": "fcn"}).iloc[0]
-    assert row["optimizer"] == "sgd" and (row["lr_min"], row["lr_max"]) == (0.01, 0.75)
+    assert row["recipe"] == "sgd" and (row["lr_min"], row["lr_max"]) == (0.01, 0.75)
     assert row["test_acc_min"] == pytest.approx(55.0) and row["test_acc_max"] == pytest.approx(85.0)
     assert row["runs"] == 6
-    other = table1(pd.concat([sgd, adam]), {}, main_optimizer="adam").iloc[0]
-    assert (other["optimizer"], other["lr_min"], other["test_acc_max"]) == ("adam", 1e-5, pytest.approx(99.0))
+    other = table1(pd.concat([sgd, adam]), {}, main_recipe="adam").iloc[0]
+    assert (other["recipe"], other["lr_min"], other["test_acc_max"]) == ("adam", 1e-5, pytest.approx(99.0))
 
 
 def test_main_recipe_falls_back_to_a_pairs_only_recipe_and_drops_ambiguous_pairs():
-    only_adamw = _runs({1e-5: [0.4]}, dataset="celeba", model="swin_t", optimizer="adamw")
-    two_others = pd.concat([_runs({0.1: [0.5]}, optimizer="adam"), _runs({0.1: [0.6]}, optimizer="sgd_anneal")])
+    only_adamw = _runs({1e-5: [0.4]}, dataset="celeba", model="swin_t", recipe="adamw")
+    two_others = pd.concat([_runs({0.1: [0.5]}, recipe="adam"), _runs({0.1: [0.6]}, recipe="sgd_anneal")])
     chosen = main_recipe_runs(pd.concat([only_adamw, two_others]))
-    assert list(zip(chosen["dataset"], chosen["optimizer"])) == [("celeba", "adamw")]
+    assert list(zip(chosen["dataset"], chosen["recipe"])) == [("celeba", "adamw")]
     assert table1(only_adamw.iloc[:0], {}).empty
 
 
 def test_scorecard_gives_every_recipe_its_own_rows():
     lrs = [0.01, 0.03, 0.1, 0.3, 1.0]
     sgd = _runs({lr: [i + 0.01 * s for s in range(3)] for i, lr in enumerate(lrs)})
-    adam = _runs({lr: [-i - 0.01 * s for s in range(3)] for i, lr in enumerate(lrs)}, optimizer="adam")
-    card = claims_scorecard(pd.concat([sgd, adam]), metrics=["test_acc"], n_boot=200).set_index("optimizer")
+    adam = _runs({lr: [-i - 0.01 * s for s in range(3)] for i, lr in enumerate(lrs)}, recipe="adam")
+    card = claims_scorecard(pd.concat([sgd, adam]), metrics=["test_acc"], n_boot=200).set_index("recipe")
     assert card.loc["sgd", "verdict"] == "supported" and card.loc["adam", "verdict"] == "contradicted"
     assert card.loc["sgd", "runs"] == 15 and card.loc["sgd", "learning_rates"] == 5
 
@@ -211,7 +211,7 @@ def test_scorecard_has_a_row_per_prunability_ranking_column_so_verdicts_can_diff
     runs["prunability_weight_norm"] = -runs["prunability"]   # falls with LR
     runs["prunability_activation"] = runs["prunability"]     # rises with LR
     raw = claims_scorecard(runs, n_boot=200)
-    assert list(raw.columns[:5]) == ["dataset", "model", "optimizer", "metric", "prune_ranking"]
+    assert list(raw.columns[:5]) == ["dataset", "model", "recipe", "metric", "prune_ranking"]
     card = raw.set_index("metric")
     assert {"prunability", "prunability_weight_norm", "prunability_activation"} <= set(card.index)
     assert "prunability_global_weight_norm" not in card.index  # only the columns the runs table has

@@ -1,4 +1,4 @@
-"""The training grid: one row per training cell (dataset, model, optimizer, lr, hp, seed),
+"""The training grid: one row per training cell (dataset, model, recipe, lr, hp, seed),
 expanded from a preset's ``experiments``."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from largelr.columns import GRID_COLUMNS, NO_INTERVENTION, format_hp
 def training_grid(preset: dict[str, Any]) -> pd.DataFrame:
     """One row per training cell, columns :data:`GRID_COLUMNS`; seeds come from ``seeds``."""
     rows = [
-        {"dataset": e["dataset"], "model": e["model"], "optimizer": e["optimizer"], "lr": float(lr), "hp": hp,
+        {"dataset": e["dataset"], "model": e["model"], "recipe": e["recipe"], "lr": float(lr), "hp": hp,
          "seed": int(seed)}
         for e in preset["experiments"]
         for lr in e["lrs"]
@@ -27,7 +27,7 @@ def training_grid(preset: dict[str, Any]) -> pd.DataFrame:
 def cell_training(preset: dict[str, Any], cell: dict[str, Any]) -> dict[str, Any]:
     """``training`` settings of one cell: the preset's, updated by its experiment's ``training`` block."""
     for experiment in preset["experiments"]:
-        if all(experiment[key] == cell[key] for key in ("dataset", "model", "optimizer")):
+        if all(experiment[key] == cell[key] for key in ("dataset", "model", "recipe")):
             if float(cell["lr"]) in map(float, experiment["lrs"]) and cell["hp"] in _intervention_labels(experiment):
                 return {**preset["training"], **experiment.get("training", {})}
     raise KeyError(f"cell {cell} is not in any experiment of the preset")

@@ -45,20 +45,20 @@ INTERVENTION_LABELS = {
     "asam_rho": "ρ (ASAM)",
     "lr_drop_at": "LR ÷10 at iteration",
 }
-RANGE_COLUMNS = ["dataset", "model", "optimizer", "variable", "column", "min", "max"]
+RANGE_COLUMNS = ["dataset", "model", "recipe", "variable", "column", "min", "max"]
 LONG_COLUMNS = ["intervention_kind", "x", "seed", "variable", "value"]
 
 
 def select_runs(runs: pd.DataFrame, datasets: Sequence[str] | None = None, model: str | None = None,
-                optimizer: str | None = None) -> pd.DataFrame:
-    """Rows of ``runs`` of the given datasets, model and optimizer (``None`` = all)."""
+                recipe: str | None = None) -> pd.DataFrame:
+    """Rows of ``runs`` of the given datasets, model and recipe (``None`` = all)."""
     keep = pd.Series(True, index=runs.index)
     if datasets:
         keep &= runs["dataset"].isin(list(datasets))
     if model:
         keep &= runs["model"] == model
-    if optimizer:
-        keep &= runs["optimizer"] == optimizer
+    if recipe:
+        keep &= runs["recipe"] == recipe
     return runs[keep]
 
 
@@ -96,12 +96,12 @@ def plot_interventions(runs: pd.DataFrame, pdf_path: str | Path, png_path: str |
 
     Diverged runs are left out (metrics absent from ``runs`` too); runs stopped at the iteration cap are
     counted in the footer.
-    Only (dataset, model, optimizer) groups with intervention cells get a row.
+    Only (dataset, model, recipe) groups with intervention cells get a row.
     """
     chosen = {m: LR_SWEEP_METRICS.get(m, m) for m in metrics if m in runs.columns}
     # the LR-drop cells (lr_drop_at) are Fig 28 top right's (largelr.figures.lr_drop), not an intervention of Fig 6
     labelled = intervention_runs(runs[~runs["hp"].astype(str).str.startswith(f"{LR_DROP}=")])
-    groups = dict(list(labelled.groupby(["dataset", "model", "optimizer"], sort=True)))
+    groups = dict(list(labelled.groupby(["dataset", "model", "recipe"], sort=True)))
     rows = list(groups)
     panels = {key: sorted(group["intervention_kind"].unique(), key=intervention_rank) for key, group in groups.items()}
     n_rows, n_cols = max(len(rows), 1), max([len(p) for p in panels.values()] + [1])
@@ -111,7 +111,7 @@ def plot_interventions(runs: pd.DataFrame, pdf_path: str | Path, png_path: str |
     all_ranges, handles, labels = [], [], []
     for i, key in enumerate(rows):
         long_table, ranges = normalised_row_table(groups[key], chosen)
-        all_ranges.append(ranges.assign(dataset=key[0], model=key[1], optimizer=key[2]))
+        all_ranges.append(ranges.assign(dataset=key[0], model=key[1], recipe=key[2]))
         for j, intervention in enumerate(panels[key]):
             ax = axes[i][j]
             _draw_panel(ax, long_table[long_table["intervention_kind"] == intervention], intervention, chosen)

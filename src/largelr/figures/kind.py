@@ -38,7 +38,7 @@ class InputPaths:
     ``cells(name, selections)``: the run file or analysis file ``name`` (``run.json``,
     ``metrics.json``, ``landscape.npz``, ...) of every grid cell of each selection, selection after
     selection; ``dataset(d)``: the generated dataset; ``lr_filter(d)``: the §4.2 LR filter of a
-    dataset; ``group(name, dataset, model, optimizer)``: an analysis file of a group of runs.
+    dataset; ``group(name, dataset, model, recipe)``: an analysis file of a group of runs.
     """
 
     cells: Callable[[str, Sequence[Selection]], list[str]]
@@ -98,9 +98,9 @@ class FigureKind:
 
 # ---- pieces the kinds share ------------------------------------------------------------------
 def plain_selection(spec: Mapping[str, Any], hp: str | None = "none") -> dict[str, Any]:
-    """A figure's runs: its optimizer, its model if it names one, the plain cells (no
+    """A figure's runs: its recipe, its model if it names one, the plain cells (no
     intervention) unless ``hp`` is None (every intervention too)."""
-    selection = {"optimizer": spec["optimizer"], **({"model": spec["model"]} if "model" in spec else {})}
+    selection = {"recipe": spec["recipe"], **({"model": spec["model"]} if "model" in spec else {})}
     return {**selection, "hp": hp} if hp is not None else selection
 
 

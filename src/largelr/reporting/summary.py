@@ -1,6 +1,6 @@
 """The tidy table of every run of a preset: ``summary/runs.csv`` (one row per run).
 
-Columns: the grid cell (dataset, model, optimizer, lr, hp, seed), the run's status, iterations,
+Columns: the grid cell (dataset, model, recipe, lr, hp, seed), the run's status, iterations,
 wall time, device, maximum BC loss ratio (§6), one column per metrics.json metric of
 :mod:`largelr.metric_registry` (:data:`largelr.columns.METRIC_NAMES`), one ``prunability_<ranking>``
 column per unit ranking (§3.2, ``analysis.prune_rankings``) and normalisation (``analysis.prune_normalisations``:

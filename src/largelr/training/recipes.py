@@ -1,4 +1,4 @@
-"""Training recipes: an ``optimizers:`` block of the config plus a grid cell → TrainSettings.
+"""Training recipes: a ``recipes:`` block of the config plus a grid cell → TrainSettings.
 
 An optimizer block names the optimizer (``kind`` and its keys, see :mod:`largelr.training.optim`)
 and, optionally, the rest of the recipe: ``schedule``, ``loss``, ``l1``, ``l2``, ``asam``,
