@@ -182,7 +182,7 @@ def _default_n(dataset: str) -> int:
 class Group:
     """One training group (the ``train_group`` job) with what its cost depends on."""
 
-    key: tuple[str, str, str, str]  # dataset, model, recipe, hp
+    key: tuple[str, str, str, str]  # dataset, model, recipe, intervention
     spec: dict[str, Any]
     shape: tuple[int, ...]
     classes: int
@@ -207,7 +207,7 @@ def preset_groups(preset: dict[str, Any], calibration: dict, only: str | None = 
     with its stacks under both engines on ``device``."""
     grid = training_grid(preset)
     groups = []
-    for key, rows in grid.groupby(["dataset", "model", "recipe", "hp"], sort=False):
+    for key, rows in grid.groupby(["dataset", "model", "recipe", "intervention"], sort=False):
         if only and only not in key[0] and only not in key[1]:
             continue
         cells = [{**row, "lr": float(row["lr"]), "seed": int(row["seed"])} for row in rows.to_dict("records")]
@@ -681,7 +681,7 @@ def device_name(device: torch.device, timer: Any = None) -> str:
 
 def print_table(title: str, groups: Sequence[Group], costs: Sequence[GroupCost]) -> float:
     print(f"\n## {title}\n")
-    print(f"{'group (dataset / model / recipe / hp)':64s} {'cells':>5s} {'stacks':>10s} {'step ms':>9s} "
+    print(f"{'group (dataset / model / recipe / intervention)':64s} {'cells':>5s} {'stacks':>10s} {'step ms':>9s} "
           f"{'check ms':>10s} {'iters':>8s} {'hours':>9s}")
     for group, cost in zip(groups, costs):
         name = " / ".join(group.key)[:62] + (" *" if cost.reduced else "")

@@ -48,8 +48,8 @@ def test_grid_has_one_row_per_cell_and_experiment_seeds_override(config):
         ],
     }
     grid = training_grid(preset)
-    assert list(grid.columns) == ["dataset", "model", "recipe", "lr", "hp", "seed"]
-    assert sorted(zip(grid["lr"], grid["hp"], grid["seed"])) == [
+    assert list(grid.columns) == ["dataset", "model", "recipe", "lr", "intervention", "seed"]
+    assert sorted(zip(grid["lr"], grid["intervention"], grid["seed"])) == [
         (0.1, "none", 0), (0.1, "none", 1), (0.2, "none", 0), (0.2, "none", 1),
         (9.0, "l2=0.0001", 5), (9.0, "l2=0.001", 5),
     ]

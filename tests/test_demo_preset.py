@@ -17,7 +17,7 @@ def test_demo_preset_runs_end_to_end_and_accuracy_rises_with_lr_on_parity(shared
     result = run_snakemake(tmp_path, "--cores", "all", "--config", f"data_root={shared_data}", timeout=3 * 3600)
     assert result.returncode == 0, result.stderr[-3000:]
     runs = pd.read_csv(tmp_path / "results/demo/summary/runs.csv")
-    sgd = (runs["dataset"] == "parity") & (runs["recipe"] == "sgd") & (runs["hp"] == "none")
+    sgd = (runs["dataset"] == "parity") & (runs["recipe"] == "sgd") & (runs["intervention"] == "none")
     parity = runs[sgd].groupby("lr")["test_acc"].mean()  # (the recipe / intervention cells aside)
     # Fig 3 / Table 1: 55 % -> 86 % from LR 0.01 to 0.75 (demo measured: 50 % -> 96 %)
     assert parity.iloc[-1] > parity.iloc[0] + 0.1

@@ -33,10 +33,10 @@ EXPERIMENTS = [
     {"dataset": "parity", "model": "fcn_parity", "recipe": "sgd", "lrs": [0.5], "seeds": [0],
      "vary": {"l2": [0.001]}},
 ]
-A, B, E, C = ("dataset~parity/model~fcn_parity/recipe~sgd/hp~none",
-              "dataset~moon_star/model~fcn_moon_star/recipe~sgd/hp~none",
-              "dataset~parity/model~fcn_tiny/recipe~sgd/hp~none",
-              "dataset~parity/model~fcn_parity/recipe~sgd/hp~l2=0.001")
+A, B, E, C = ("dataset~parity/model~fcn_parity/recipe~sgd/intervention~none",
+              "dataset~moon_star/model~fcn_moon_star/recipe~sgd/intervention~none",
+              "dataset~parity/model~fcn_tiny/recipe~sgd/intervention~none",
+              "dataset~parity/model~fcn_parity/recipe~sgd/intervention~l2=0.001")
 A_STATUSES = {"lr~0.05/seed~0": "converged", "lr~0.05/seed~1": "converged", "lr~0.2/seed~0": "max_iters",
               "lr~0.2/seed~1": "converged", "lr~0.5/seed~0": "converged", "lr~0.5/seed~1": "diverged"}
 NOT_EVALUATED = "lr~0.2/seed~1"

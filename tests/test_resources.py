@@ -34,8 +34,8 @@ class Wildcards(dict):
     __getattr__ = dict.__getitem__
 
 
-def _job(preset, dataset, model, recipe, hp="none", part=""):
-    return Wildcards(preset=preset, dataset=dataset, model=model, recipe=recipe, hp=hp, part=part)
+def _job(preset, dataset, model, recipe, intervention="none", part=""):
+    return Wildcards(preset=preset, dataset=dataset, model=model, recipe=recipe, intervention=intervention, part=part)
 
 
 def _rows(smk, job):
@@ -98,7 +98,7 @@ def test_long_unstackable_groups_are_split_into_jobs_within_the_limit(smk):
             assert 1.5 * estimate_group_minutes(preset, _rows(smk, job)) <= preset["max_job_minutes"]
         # each cell's link_run rule waits for the manifest of the part that trains it
         for row in _rows(smk, job):
-            cell = Wildcards(preset="paper", **{k: str(row[k]) for k in ("dataset", "model", "recipe", "hp")},
+            cell = Wildcards(preset="paper", **{k: str(row[k]) for k in ("dataset", "model", "recipe", "intervention")},
                                    lr=str(row["lr"]), seed=str(row["seed"]))
             assert smk["group_manifest"](cell).endswith(f"/group{part}.json")
 

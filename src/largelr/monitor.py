@@ -47,7 +47,7 @@ from largelr.columns import GRID_COLUMNS
 STATUSES = ("converged", "max_iters", "stalled", "diverged")
 STATUS_LABELS = {"converged": "converged", "max_iters": "capped (max_iters)", "stalled": "stalled",
                  "diverged": "diverged"}
-GROUP_KEYS = ("dataset", "model", "recipe", "hp")
+GROUP_KEYS = ("dataset", "model", "recipe", "intervention")
 RATE_WINDOW = 20  # evaluations the iteration rate is measured over
 STALE_AFTER_S = 900  # a running job's log silent this long is flagged (the job may have been killed)
 
@@ -67,8 +67,8 @@ class Cell:
     """One grid cell: its row, its run folder pattern, its training group and its place in it."""
 
     row: tuple  # values of GRID_COLUMNS
-    pattern: str  # dataset~D/model~M/recipe~O/lr~LR/hp~H/seed~S (runs/, analysis/)
-    group: str  # dataset~D/model~M/recipe~O/hp~H (training/, logs/train/)
+    pattern: str  # dataset~D/model~M/recipe~O/lr~LR/intervention~H/seed~S (runs/, analysis/)
+    group: str  # dataset~D/model~M/recipe~O/intervention~H (training/, logs/train/)
     member: str  # lr~LR/seed~S below the group's training folder
     max_iters: int
 

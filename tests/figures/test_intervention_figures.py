@@ -9,9 +9,9 @@ from largelr.figures.interventions import (is_log_scale, normalised_row_table, p
 from largelr.reporting.tables import intervention_runs
 
 
-def _cell(lr, hp, accuracies, bc_ratio=0.5, **kwargs):
+def _cell(lr, intervention, accuracies, bc_ratio=0.5, **kwargs):
     """Summary rows of one cell (:func:`helpers.cell_rows`) with their BC loss ratio (Fig 12)."""
-    return cell_rows(lr, hp, accuracies, max_bc_loss_ratio=bc_ratio, **kwargs)
+    return cell_rows(lr, intervention, accuracies, max_bc_loss_ratio=bc_ratio, **kwargs)
 
 
 def _runs():

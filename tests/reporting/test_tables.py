@@ -14,7 +14,7 @@ def _runs(values_by_lr, metric="test_acc", dataset="parity", model="fcn_parity",
     rows = []
     for lr, values in values_by_lr.items():
         for seed, value in enumerate(values):
-            row = {"dataset": dataset, "model": model, "recipe": recipe, "lr": lr, "hp": "none", "seed": seed,
+            row = {"dataset": dataset, "model": model, "recipe": recipe, "lr": lr, "intervention": "none", "seed": seed,
                    "status": status}
             row.update({m: value for m in (*TABLE1_METRICS, "worst_group_acc")})
             rows.append(row)
@@ -88,16 +88,16 @@ def test_table2_min_max_of_per_value_means_in_the_papers_order_beside_the_paper(
     table = table2(_intervention_runs(), {"cnn": "cnn"}).set_index("intervention_kind")
     assert list(table.index) == ["lr", "high_lr_l2", "batch_size", "l2"]
     lr = table.loc["lr"]
-    assert (lr["hp_min"], lr["hp_max"]) == (0.01, 0.1)  # the diverged LR 1.0 is ignored
+    assert (lr["intervention_min"], lr["intervention_max"]) == (0.01, 0.1)  # the diverged LR 1.0 is ignored
     assert lr["test_acc_min"] == pytest.approx(75.0) and lr["test_acc_max"] == pytest.approx(91.0)
     assert np.isnan(lr["base_lr"]) and lr["runs"] == 4
     batch = table.loc["batch_size"]
-    assert (batch["hp_min"], batch["hp_max"]) == pytest.approx((0.01, 0.1))  # 1/100 and 1/10; 1/3 diverged
+    assert (batch["intervention_min"], batch["intervention_max"]) == pytest.approx((0.01, 0.1))  # 1/100 and 1/10; 1/3 diverged
     assert batch["test_acc_min"] == pytest.approx(65.0) and batch["test_acc_max"] == pytest.approx(80.0)
     assert batch["csi_min"] == pytest.approx(0.65) and batch["capped_runs"] == 2
     assert table.loc["l2", "prunability_min"] == pytest.approx(0.55)
     assert table.loc["high_lr_l2", "base_lr"] == 0.35 and table.loc["high_lr_l2", "test_acc_max"] == pytest.approx(96)
-    assert batch["hp_max_paper"] == 0.3333 and batch["hp_max_diff"] == pytest.approx(0.1 - 0.3333)
+    assert batch["intervention_max_paper"] == 0.3333 and batch["intervention_max_diff"] == pytest.approx(0.1 - 0.3333)
     assert lr["test_acc_min_paper"] == 72.297 and lr["test_acc_min_diff"] == pytest.approx(75.0 - 72.297)
     assert batch["paper_model"] == "CNN" and "act_compressibility_max" in table.columns
 

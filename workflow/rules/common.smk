@@ -49,7 +49,7 @@ def path(*parts):
     return "/".join(parts)
 
 
-# one run: dataset~{dataset}/model~{model}/recipe~{recipe}/lr~{lr}/hp~{hp}/seed~{seed}
+# one run: dataset~{dataset}/model~{model}/recipe~{recipe}/lr~{lr}/intervention~{intervention}/seed~{seed}
 CELL = next(iter(PARAMSPACES.values())).wildcard_pattern
 RESULTS = path("results", "{preset}")
 DATASET_FILE = path(RESULTS, "data", "{dataset}.npz")
@@ -61,9 +61,9 @@ ANALYSIS_DIR = path(RESULTS, "analysis", CELL)
 GROUP_DIR = path(
     RESULTS, "groups", "dataset~{dataset}", "model~{model}", "recipe~{recipe}"
 )
-# one training job per training group: every LR and seed of one (dataset, model, recipe, hp)
+# one training job per training group: every LR and seed of one (dataset, model, recipe, intervention)
 TRAINING_GROUP = path(
-    "dataset~{dataset}", "model~{model}", "recipe~{recipe}", "hp~{hp}"
+    "dataset~{dataset}", "model~{model}", "recipe~{recipe}", "intervention~{intervention}"
 )
 TRAINING_DIR = path(RESULTS, "training", TRAINING_GROUP)
 # one training job: the whole group ({part} empty) or one part of a split group (.part-K)
@@ -108,7 +108,7 @@ wildcard_constraints:
     model="|".join(_names("models")),
     recipe="|".join(_names("recipes")),
     lr=r"[0-9.eE+-]+",
-    hp=r"none|[a-z_0-9]+=[0-9.eE+-]+",
+    intervention=r"none|[a-z_0-9]+=[0-9.eE+-]+",
     seed=r"\d+",
     source="|".join(SOURCES),
 
@@ -125,7 +125,7 @@ def cell_of(wildcards):
         "model": wildcards.model,
         "recipe": wildcards.recipe,
         "lr": float(wildcards.lr),
-        "hp": wildcards.hp,
+        "intervention": wildcards.intervention,
         "seed": int(wildcards.seed),
     }
 
@@ -365,17 +365,17 @@ def gpu(wildcards):
 # after another and its estimated time (largelr.training.cost, x RUNTIME_SAFETY) exceeds the
 # preset's max_job_minutes: then consecutive cells form jobs ".part-1", ".part-2", ... within
 # the limit (group.part-K.json). Each cell trains alone either way, so a split changes no result.
-def _whole_group(preset, dataset, model, recipe, hp):
+def _whole_group(preset, dataset, model, recipe, intervention):
     return select_cells(
-        GRIDS[preset], dataset=dataset, model=model, recipe=recipe, hp=hp
+        GRIDS[preset], dataset=dataset, model=model, recipe=recipe, intervention=intervention
     )
 
 
 @functools.cache
-def training_jobs(preset, dataset, model, recipe, hp):
+def training_jobs(preset, dataset, model, recipe, intervention):
     """The jobs of a training group: {part ("" = the whole group): positions of its cells in
     the group's rows}."""
-    rows = _whole_group(preset, dataset, model, recipe, hp).to_dict("records")
+    rows = _whole_group(preset, dataset, model, recipe, intervention).to_dict("records")
     whole = {"": list(range(len(rows)))}
     settings = PRESETS[preset]
     limit = settings["max_job_minutes"] / RUNTIME_SAFETY
@@ -388,7 +388,7 @@ def training_jobs(preset, dataset, model, recipe, hp):
 
 
 def _group_key(wildcards):
-    keys = ("preset", "dataset", "model", "recipe", "hp")
+    keys = ("preset", "dataset", "model", "recipe", "intervention")
     return tuple(getattr(wildcards, key) for key in keys)
 
 
@@ -421,7 +421,7 @@ def train_job_runtime(wildcards, attempt):
 
 
 def group_grid(wildcards):
-    """The cells of one training group (every LR and seed of a (dataset, model, recipe, hp))."""
+    """The cells of one training group (every LR and seed of a (dataset, model, recipe, intervention))."""
     return [
         {**row, "lr": float(row["lr"]), "seed": int(row["seed"])}
         for row in _group_rows(wildcards).to_dict("records")
@@ -487,7 +487,7 @@ def group_inputs(wildcards):
         "dataset": wildcards.dataset,
         "model": wildcards.model,
         "recipe": wildcards.recipe,
-        "hp": "none",
+        "intervention": "none",
     }
     return {
         "dataset": DATASET_FILE.format(preset=preset, dataset=wildcards.dataset),
@@ -553,7 +553,7 @@ def lr_filter_files(wildcards):
 
 
 def has_interventions(preset):
-    return (GRIDS[preset]["hp"] != "none").any()
+    return (GRIDS[preset]["intervention"] != "none").any()
 
 
 def final_outputs(preset):

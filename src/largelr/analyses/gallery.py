@@ -7,7 +7,7 @@ shows the original images (top row) and the attributions of the low-LR (middle) 
 (bottom) models.
 
 :func:`select_gallery` works on one group of runs — one dataset × model × recipe, every
-LR and seed of the plain (``hp = "none"``) cells — from the per-run ``attribution_maps.npz``
+LR and seed of the plain (``intervention = "none"``) cells — from the per-run ``attribution_maps.npz``
 files of the ``attribute`` rule (:mod:`largelr.analyses.attribution`; every run of a preset
 attributes the same test indices):
 
@@ -52,7 +52,7 @@ PER_SAMPLE_COLUMNS = (
 SCALAR_KEYS = ("low_lr", "high_lr", "n_seeds_low", "n_seeds_high")
 
 
-def kept_learning_rates(decisions: pd.DataFrame, cell: dict[str, Any], hp: str = "none") -> list[float] | None:
+def kept_learning_rates(decisions: pd.DataFrame, cell: dict[str, Any], intervention: str = "none") -> list[float] | None:
     """LRs of ``cell``'s (dataset, model, recipe) kept by the §4.2 filter (``lr_filter`` CSV rows).
 
     ``None`` when the CSV has no row of that group (nothing to restrict); an empty list when
@@ -60,7 +60,7 @@ def kept_learning_rates(decisions: pd.DataFrame, cell: dict[str, Any], hp: str =
     """
     rows = decisions[
         (decisions["dataset"] == cell["dataset"]) & (decisions["model"] == cell["model"])
-        & (decisions["recipe"] == cell["recipe"]) & (decisions["hp"].astype(str) == hp)
+        & (decisions["recipe"] == cell["recipe"]) & (decisions["intervention"].astype(str) == intervention)
     ]
     if rows.empty:
         return None

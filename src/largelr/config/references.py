@@ -77,8 +77,8 @@ def check_unique_cells(preset: dict[str, Any], name: str) -> None:
     for i, experiment in enumerate(preset["experiments"]):
         overrides = experiment.get("training", {})
         for lr in experiment["lrs"]:
-            for hp in _intervention_labels(experiment):
-                key = (experiment["dataset"], experiment["model"], experiment["recipe"], float(lr), hp)
+            for intervention in _intervention_labels(experiment):
+                key = (experiment["dataset"], experiment["model"], experiment["recipe"], float(lr), intervention)
                 if seen.setdefault(key, overrides) != overrides:
                     raise ConfigError(f"presets.{name}.experiments[{i}].training: cell {key} is also listed by "
                                      f"another experiment with different training settings")

@@ -100,7 +100,7 @@ def plot_interventions(runs: pd.DataFrame, pdf_path: str | Path, png_path: str |
     """
     chosen = {m: LR_SWEEP_METRICS.get(m, m) for m in metrics if m in runs.columns}
     # the LR-drop cells (lr_drop_at) are Fig 28 top right's (largelr.figures.lr_drop), not an intervention of Fig 6
-    labelled = intervention_runs(runs[~runs["hp"].astype(str).str.startswith(f"{LR_DROP}=")])
+    labelled = intervention_runs(runs[~runs["intervention"].astype(str).str.startswith(f"{LR_DROP}=")])
     groups = dict(list(labelled.groupby(["dataset", "model", "recipe"], sort=True)))
     rows = list(groups)
     panels = {key: sorted(group["intervention_kind"].unique(), key=intervention_rank) for key, group in groups.items()}

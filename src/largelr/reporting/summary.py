@@ -1,6 +1,6 @@
 """The tidy table of every run of a preset: ``summary/runs.csv`` (one row per run).
 
-Columns: the grid cell (dataset, model, recipe, lr, hp, seed), the run's status, iterations,
+Columns: the grid cell (dataset, model, recipe, lr, intervention, seed), the run's status, iterations,
 wall time, device, maximum BC loss ratio (§6), one column per metrics.json metric of
 :mod:`largelr.metric_registry` (:data:`largelr.columns.METRIC_NAMES`), one ``prunability_<ranking>``
 column per unit ranking (§3.2, ``analysis.prune_rankings``) and normalisation (``analysis.prune_normalisations``:
@@ -74,7 +74,7 @@ def add_run_file_columns(frame: pd.DataFrame, run_jsons: Sequence[str | Path], f
                      "_note": record.get(NOTES_COLUMN, "")})
     extra = pd.DataFrame(rows, columns=GRID_COLUMNS + list(columns) + ["_note"])
     kept = frame.drop(columns=[c for c in columns if c in frame.columns])
-    extra = extra.astype({"lr": float, "seed": int, "hp": str})
+    extra = extra.astype({"lr": float, "seed": int, "intervention": str})
     extra[list(columns)] = extra[list(columns)].apply(pd.to_numeric)  # null (an undefined value) → NaN
     merged = kept.merge(extra, on=GRID_COLUMNS, how="left")
     note = merged.pop("_note")

@@ -46,7 +46,7 @@ import pandas as pd
 from scipy.stats import spearmanr
 
 from largelr.io import atomic_path, atomic_write_text
-from largelr.columns import CAPPED_STATUSES, CONVERGED_STATUS, NO_INTERVENTION, PRUNE_RANKING_NAMES, parse_hp, \
+from largelr.columns import CAPPED_STATUSES, CONVERGED_STATUS, NO_INTERVENTION, PRUNE_RANKING_NAMES, parse_intervention, \
     prunability_column, pruned_accuracy_column
 from largelr.metric_registry import CLAIMS, INCREASES, SCORECARD_METRICS, TABLE1_METRICS, TABLE1_READINGS, Metric
 
@@ -121,13 +121,13 @@ def accuracy_metric(dataset: str) -> str:
 def table1(runs: pd.DataFrame, model_arch: dict[str, str], main_recipe: str = MAIN_RECIPE) -> pd.DataFrame:
     """Table 1 (§4.2): min/max of LR and of each per-LR mean metric per (dataset, model).
 
-    ``runs`` = kept runs (§4.2 filter); only the plain (hp == "none"), non-diverged runs of the
+    ``runs`` = kept runs (§4.2 filter); only the plain (intervention == "none"), non-diverged runs of the
     main recipe (:func:`main_recipe_runs`) count. Capped runs stay in the means and are counted
     in ``capped_runs``. ``test_acc_*`` holds worst-group accuracy for CelebA / Waterbirds
     (``acc_metric``). ``model_arch`` maps a config model name to its architecture key (``fcn``,
     ``resnet18``...) so that rows can be matched with the paper's.
     """
-    plain = runs[(runs["hp"] == NO_INTERVENTION) & (runs["status"] != "diverged")]
+    plain = runs[(runs["intervention"] == NO_INTERVENTION) & (runs["status"] != "diverged")]
     rows = [_table1_row(dataset, model, group, model_arch)
             for (dataset, model), group in main_recipe_runs(plain, main_recipe).groupby(["dataset", "model"])]
     ours = pd.DataFrame(rows)
@@ -236,7 +236,7 @@ INTERVENTION_ORDER = ["lr", "high_lr_l2", "batch_size", "momentum", "l1", "l2", 
 # the paper's Table 2, which lists the LR, high LR + L2 and the six regularisers only.
 NOT_IN_TABLE2 = ("lr_drop_at",)
 INTERVENTION_KEYS = ["dataset", "model", "recipe"]
-TABLE2_COLUMNS = (INTERVENTION_KEYS + ["intervention_kind", "base_lr", "hp_min", "hp_max", "runs", "capped_runs"]
+TABLE2_COLUMNS = (INTERVENTION_KEYS + ["intervention_kind", "base_lr", "intervention_min", "intervention_max", "runs", "capped_runs"]
                   + [f"{m}_{end}" for m in TABLE1_METRICS for end in ("min", "max")] + ["paper_dataset", "paper_model"])
 
 
@@ -248,7 +248,7 @@ def intervention_value(name: str, value: float) -> float:
 def intervention_runs(runs: pd.DataFrame) -> pd.DataFrame:
     """The non-diverged runs of every (dataset, model, recipe) with intervention cells, labelled.
 
-    Adds ``intervention_kind`` (``"lr"`` for the plain cells, hp == "none", else the intervention name
+    Adds ``intervention_kind`` (``"lr"`` for the plain cells, intervention == "none", else the intervention name
     of :mod:`largelr.training.recipes`), ``value`` (the LR, or the intervention value; batch size as
     1/batch size, as the paper's Fig 6 and Table 2 do) and ``base_lr`` (the LR of an intervention
     cell, NaN for the LR sweep). An intervention run at more than one LR is split: the lowest LR
@@ -256,17 +256,17 @@ def intervention_runs(runs: pd.DataFrame) -> pd.DataFrame:
     Reg."), several higher ones ``<name>@lr<LR>``. Groups without intervention cells are dropped.
     """
     usable = runs[runs["status"] != "diverged"].copy()
-    varied = usable[usable["hp"] != NO_INTERVENTION].copy()
+    varied = usable[usable["intervention"] != NO_INTERVENTION].copy()
     columns = list(runs.columns) + ["intervention_kind", "value", "base_lr"]
     if varied.empty:
         return pd.DataFrame(columns=columns)
-    parsed = varied["hp"].map(parse_hp)
+    parsed = varied["intervention"].map(parse_intervention)
     varied["intervention_kind"] = parsed.str[0]
     varied["value"] = [intervention_value(name, value) for name, value in parsed]
     varied["base_lr"] = varied["lr"]
     varied["intervention_kind"] = _split_by_base_lr(varied)
     keys = varied[INTERVENTION_KEYS].drop_duplicates()
-    plain = usable[usable["hp"] == NO_INTERVENTION].merge(keys, on=INTERVENTION_KEYS, how="inner")
+    plain = usable[usable["intervention"] == NO_INTERVENTION].merge(keys, on=INTERVENTION_KEYS, how="inner")
     plain = plain.assign(intervention_kind="lr", value=plain["lr"], base_lr=np.nan)
     return pd.concat([plain, varied], ignore_index=True)[columns]
 
@@ -291,12 +291,12 @@ def table2(runs: pd.DataFrame, model_arch: dict[str, str]) -> pd.DataFrame:
     """Table 2: per (dataset, model, recipe, intervention), min/max of the value and of each
     per-value mean metric (mean over seeds), diverged runs ignored (see :func:`intervention_runs`).
 
-    As in the paper, ``hp_min``/``hp_max`` are the LR range for the ``lr`` row, the L2 strength
+    As in the paper, ``intervention_min``/``intervention_max`` are the LR range for the ``lr`` row, the L2 strength
     for ``high_lr_l2`` (its LR is ``base_lr``) and **1/batch size** for ``batch_size``; test
     accuracy is in %. The paper's values are matched on (dataset, intervention) only: its
     Table 2 names no model (§4.3 says Fig 6 uses a ResNet18), so ``paper_model`` is ours.
     """
-    axis = runs["hp"].map(lambda hp: (parse_hp(hp) or (NO_INTERVENTION,))[0])
+    axis = runs["intervention"].map(lambda intervention: (parse_intervention(intervention) or (NO_INTERVENTION,))[0])
     labelled = intervention_runs(runs[~axis.isin(NOT_IN_TABLE2)])
     rows = []
     for (dataset, model, recipe, intervention), group in labelled.groupby(
@@ -304,7 +304,7 @@ def table2(runs: pd.DataFrame, model_arch: dict[str, str]) -> pd.DataFrame:
         means = group.groupby("value")[TABLE1_METRICS].mean()
         means["test_acc"] *= 100
         row = {"dataset": dataset, "model": model, "recipe": recipe, "intervention_kind": intervention,
-               "base_lr": group["base_lr"].min(), "hp_min": means.index.min(), "hp_max": means.index.max(),
+               "base_lr": group["base_lr"].min(), "intervention_min": means.index.min(), "intervention_max": means.index.max(),
                "runs": len(group), "capped_runs": int(group["status"].isin(CAPPED_STATUSES).sum())}
         for metric in TABLE1_METRICS:
             row[f"{metric}_min"], row[f"{metric}_max"] = means[metric].min(), means[metric].max()
@@ -398,14 +398,14 @@ def claims_scorecard(runs: pd.DataFrame, metrics: list[str] | None = None, n_boo
     """Claims scorecard (beyond the paper; it tests the paper's claim of §4.2 that every metric rises with LR).
 
     One row per (dataset, model, recipe, metric): every recipe is scored on its own, over
-    the kept, plain (hp == "none"), non-diverged runs. ``runs`` / ``converged_runs`` /
+    the kept, plain (intervention == "none"), non-diverged runs. ``runs`` / ``converged_runs`` /
     ``capped_runs`` count them; ρ, its CI and the verdict use the converged runs only, and a
     row with fewer than :data:`MIN_CONVERGED_LRS` converged LRs is :data:`UNDER_TRAINED`.
     Metrics default to :func:`scorecard_metrics` (with a row per ``prunability_<ranking>``
     column of ``runs``, ``prune_ranking`` naming the ranking, so a verdict's dependence on the
     §3.2 reading shows); metrics a run set lacks, and sweeps of a single LR, give no row.
     """
-    plain = runs[(runs["hp"] == NO_INTERVENTION) & (runs["status"] != "diverged")]
+    plain = runs[(runs["intervention"] == NO_INTERVENTION) & (runs["status"] != "diverged")]
     rows = []
     for (dataset, model, recipe), group in plain.groupby(SCORECARD_KEYS, sort=True):
         for metric in metrics or scorecard_metrics(dataset, runs.columns):
