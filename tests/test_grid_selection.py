@@ -23,7 +23,7 @@ def test_a_value_a_list_and_a_test_of_the_column():
     grid = _grid()
     assert len(select_cells(grid, dataset="parity", intervention="none")) == 4
     assert len(select_cells(grid, lr=[0.1], seed=(0,))) == 3
-    drops = select_cells(grid, intervention=lambda intervention: intervention.str.startswith("lr_drop_at="))
+    drops = select_cells(grid, intervention=lambda label: label.str.startswith("lr_drop_at="))
     assert set(drops["intervention"]) == {"lr_drop_at=5"} and len(drops) == 4
 
 

@@ -31,7 +31,7 @@ def select_cells(grid: pd.DataFrame, selection: Selection | None = None, /, **co
 
     ``selection`` (a dict, as figure specs build them) and keyword ``columns`` are merged; each
     value is one value (``==``), a list / tuple / set (any of them), or a callable mapping the
-    column to a boolean mask (e.g. ``lambda intervention: intervention.str.startswith("lr_drop_at=")``). No
+    column to a boolean mask (e.g. ``lambda label: label.str.startswith("lr_drop_at=")``). No
     condition selects every row.
     """
     wanted = {**(selection or {}), **columns}

@@ -63,7 +63,10 @@ GROUP_DIR = path(
 )
 # one training job per training group: every LR and seed of one (dataset, model, recipe, intervention)
 TRAINING_GROUP = path(
-    "dataset~{dataset}", "model~{model}", "recipe~{recipe}", "intervention~{intervention}"
+    "dataset~{dataset}",
+    "model~{model}",
+    "recipe~{recipe}",
+    "intervention~{intervention}",
 )
 TRAINING_DIR = path(RESULTS, "training", TRAINING_GROUP)
 # one training job: the whole group ({part} empty) or one part of a split group (.part-K)
@@ -367,7 +370,11 @@ def gpu(wildcards):
 # the limit (group.part-K.json). Each cell trains alone either way, so a split changes no result.
 def _whole_group(preset, dataset, model, recipe, intervention):
     return select_cells(
-        GRIDS[preset], dataset=dataset, model=model, recipe=recipe, intervention=intervention
+        GRIDS[preset],
+        dataset=dataset,
+        model=model,
+        recipe=recipe,
+        intervention=intervention,
     )
 
 

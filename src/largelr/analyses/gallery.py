@@ -52,7 +52,8 @@ PER_SAMPLE_COLUMNS = (
 SCALAR_KEYS = ("low_lr", "high_lr", "n_seeds_low", "n_seeds_high")
 
 
-def kept_learning_rates(decisions: pd.DataFrame, cell: dict[str, Any], intervention: str = "none") -> list[float] | None:
+def kept_learning_rates(decisions: pd.DataFrame, cell: dict[str, Any],
+                        intervention: str = "none") -> list[float] | None:
     """LRs of ``cell``'s (dataset, model, recipe) kept by the §4.2 filter (``lr_filter`` CSV rows).
 
     ``None`` when the CSV has no row of that group (nothing to restrict); an empty list when

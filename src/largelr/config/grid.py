@@ -13,8 +13,8 @@ from largelr.columns import GRID_COLUMNS, NO_INTERVENTION, format_intervention
 def training_grid(preset: dict[str, Any]) -> pd.DataFrame:
     """One row per training cell, columns :data:`GRID_COLUMNS`; seeds come from ``seeds``."""
     rows = [
-        {"dataset": e["dataset"], "model": e["model"], "recipe": e["recipe"], "lr": float(lr), "intervention": intervention,
-         "seed": int(seed)}
+        {"dataset": e["dataset"], "model": e["model"], "recipe": e["recipe"], "lr": float(lr),
+         "intervention": intervention, "seed": int(seed)}
         for e in preset["experiments"]
         for lr in e["lrs"]
         for intervention in _intervention_labels(e)
@@ -28,7 +28,8 @@ def cell_training(preset: dict[str, Any], cell: dict[str, Any]) -> dict[str, Any
     """``training`` settings of one cell: the preset's, updated by its experiment's ``training`` block."""
     for experiment in preset["experiments"]:
         if all(experiment[key] == cell[key] for key in ("dataset", "model", "recipe")):
-            if float(cell["lr"]) in map(float, experiment["lrs"]) and cell["intervention"] in _intervention_labels(experiment):
+            labels = _intervention_labels(experiment)
+            if float(cell["lr"]) in map(float, experiment["lrs"]) and cell["intervention"] in labels:
                 return {**preset["training"], **experiment.get("training", {})}
     raise KeyError(f"cell {cell} is not in any experiment of the preset")
 

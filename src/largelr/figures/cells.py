@@ -28,7 +28,7 @@ def lr_drop_selections(spec: dict[str, Any], grid: pd.DataFrame) -> list[dict[st
     (dataset, model) of the figure, and the plain cells at their base LRs and seeds (never
     dropped: the figure's references; a selection that matches no cell adds nothing)."""
     rows = select_cells(grid, dataset=figure_datasets(spec), recipe=spec["recipe"],
-                        intervention=lambda intervention: intervention.str.startswith(f"{LR_DROP}="), **_model_of(spec))
+                        intervention=lambda label: label.str.startswith(f"{LR_DROP}="), **_model_of(spec))
     selections = []
     for (dataset, model), group in rows.groupby(["dataset", "model"], sort=False):
         cell = {"dataset": dataset, "model": model, "recipe": spec["recipe"], "lr": sorted(set(group["lr"])),
@@ -74,8 +74,8 @@ def intervention_selections(spec: dict[str, Any], grid: pd.DataFrame, dataset: s
     for intervention in spec.get("interventions", []):
         rows = select_cells(grid, dataset=dataset, model=model, recipe=spec["recipe"], intervention=intervention)
         if rows.empty:
-            raise ValueError(f"figure spec {spec.get('title', '')!r}: interventions entry {intervention!r} has no cells of "
-                             f"({dataset}, {model}, {spec['recipe']})")
+            raise ValueError(f"figure spec {spec.get('title', '')!r}: interventions entry {intervention!r} has no "
+                             f"cells of ({dataset}, {model}, {spec['recipe']})")
         selections.append({"dataset": dataset, "model": model, "recipe": spec["recipe"], "intervention": intervention,
                            "lr": sorted(set(rows["lr"])), "seed": seeds or [int(rows["seed"].min())]})
     return selections

@@ -2,7 +2,7 @@
 
 "We utilize LRs up to the point of divergence or drastic performance loss (> 25 % in test
 accuracy) among any one of the seeds." For each (dataset, model, recipe), LRs are scanned
-in increasing order (separately per intervention value ``intervention``); the first LR at which any seed
+in increasing order (separately per ``intervention`` value); the first LR at which any seed
 diverged, or any seed's unbiased test accuracy is more than ``max_drop`` (absolute, 0.25 = 25
 points) below the best per-LR mean accuracy of the LRs kept so far, is dropped together with
 every larger LR.

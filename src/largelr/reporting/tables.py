@@ -46,8 +46,8 @@ import pandas as pd
 from scipy.stats import spearmanr
 
 from largelr.io import atomic_path, atomic_write_text
-from largelr.columns import CAPPED_STATUSES, CONVERGED_STATUS, NO_INTERVENTION, PRUNE_RANKING_NAMES, parse_intervention, \
-    prunability_column, pruned_accuracy_column
+from largelr.columns import CAPPED_STATUSES, CONVERGED_STATUS, NO_INTERVENTION, PRUNE_RANKING_NAMES, \
+    parse_intervention, prunability_column, pruned_accuracy_column
 from largelr.metric_registry import CLAIMS, INCREASES, SCORECARD_METRICS, TABLE1_METRICS, TABLE1_READINGS, Metric
 
 # Datasets whose Table 1 accuracy is worst-group accuracy (§4.1: "we examine worst-group test
@@ -236,7 +236,8 @@ INTERVENTION_ORDER = ["lr", "high_lr_l2", "batch_size", "momentum", "l1", "l2", 
 # the paper's Table 2, which lists the LR, high LR + L2 and the six regularisers only.
 NOT_IN_TABLE2 = ("lr_drop_at",)
 INTERVENTION_KEYS = ["dataset", "model", "recipe"]
-TABLE2_COLUMNS = (INTERVENTION_KEYS + ["intervention_kind", "base_lr", "intervention_min", "intervention_max", "runs", "capped_runs"]
+TABLE2_COLUMNS = (INTERVENTION_KEYS + ["intervention_kind", "base_lr", "intervention_min", "intervention_max", "runs",
+                                       "capped_runs"]
                   + [f"{m}_{end}" for m in TABLE1_METRICS for end in ("min", "max")] + ["paper_dataset", "paper_model"])
 
 
@@ -296,7 +297,7 @@ def table2(runs: pd.DataFrame, model_arch: dict[str, str]) -> pd.DataFrame:
     accuracy is in %. The paper's values are matched on (dataset, intervention) only: its
     Table 2 names no model (§4.3 says Fig 6 uses a ResNet18), so ``paper_model`` is ours.
     """
-    axis = runs["intervention"].map(lambda intervention: (parse_intervention(intervention) or (NO_INTERVENTION,))[0])
+    axis = runs["intervention"].map(lambda label: (parse_intervention(label) or (NO_INTERVENTION,))[0])
     labelled = intervention_runs(runs[~axis.isin(NOT_IN_TABLE2)])
     rows = []
     for (dataset, model, recipe, intervention), group in labelled.groupby(
@@ -304,7 +305,8 @@ def table2(runs: pd.DataFrame, model_arch: dict[str, str]) -> pd.DataFrame:
         means = group.groupby("value")[TABLE1_METRICS].mean()
         means["test_acc"] *= 100
         row = {"dataset": dataset, "model": model, "recipe": recipe, "intervention_kind": intervention,
-               "base_lr": group["base_lr"].min(), "intervention_min": means.index.min(), "intervention_max": means.index.max(),
+               "base_lr": group["base_lr"].min(), "intervention_min": means.index.min(),
+               "intervention_max": means.index.max(),
                "runs": len(group), "capped_runs": int(group["status"].isin(CAPPED_STATUSES).sum())}
         for metric in TABLE1_METRICS:
             row[f"{metric}_min"], row[f"{metric}_max"] = means[metric].min(), means[metric].max()

@@ -27,8 +27,8 @@ def inputs(spec: Mapping[str, Any], grid: pd.DataFrame, paths: InputPaths) -> di
 
 def dropped_lr_note(decisions: pd.DataFrame, spec: Mapping[str, Any], datasets: pd.Series) -> str:
     """The footer line naming the LRs the §4.2 filter left out of this figure ("" if none)."""
-    dropped = decisions[~decisions["kept"] & decisions["intervention"].eq("none") & decisions["recipe"].eq(spec["recipe"])
-                        & decisions["dataset"].isin(datasets.unique())]
+    dropped = decisions[~decisions["kept"] & decisions["intervention"].eq("none")
+                        & decisions["recipe"].eq(spec["recipe"]) & decisions["dataset"].isin(datasets.unique())]
     if not len(dropped):
         return ""
     lrs = ", ".join(f"{row.dataset} {row.lr:g}" for row in dropped.itertuples())
