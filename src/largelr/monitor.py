@@ -383,7 +383,7 @@ def summarize_partial(results: str | Path, preset: dict[str, Any]) -> PartialSum
     far: the summarize / filter_learning_rates / claims_scorecard rules' code on the evaluated runs
     (run.json and metrics.json present; attribution columns where attribution.json is)."""
     from largelr.reporting.lr_filter import filter_learning_rates, kept_runs
-    from largelr.reporting.summary import add_run_file_columns, summarize_runs, write_csv
+    from largelr.reporting.summary import add_analysis_file_columns, summarize_runs, write_csv
     from largelr.reporting.tables import claims_scorecard
 
     results = Path(results)
@@ -395,7 +395,7 @@ def summarize_partial(results: str | Path, preset: dict[str, Any]) -> PartialSum
     attributed_datasets = preset["analysis"].get("attribution_datasets")
     attributed = [c for c in evaluated if (results / "analysis" / c.pattern / "attribution.json").exists()
                   and (attributed_datasets is None or c.record["dataset"] in attributed_datasets)]
-    frame = add_run_file_columns(frame, [results / "runs" / c.pattern / "run.json" for c in attributed],
+    frame = add_analysis_file_columns(frame, [results / "runs" / c.pattern / "run.json" for c in attributed],
                                  [results / "analysis" / c.pattern / "attribution.json" for c in attributed],
                                  "attributions")
     write_csv(frame, results / PARTIAL_RUNS)

@@ -143,11 +143,11 @@ def cell_paths(preset, template, **selection):
 def cell_files(preset, name, **selection):
     """A run's file ``name`` (run.json, model.pt, ...: runs/) or an analysis file (analysis/) of
     every selected cell."""
-    folder = "runs" if name in RUN_FILES else "analysis"
+    folder = "runs" if name in RUN_FOLDER_FILES else "analysis"
     return cell_paths(preset, path(RESULTS, folder, "{cell}", name), **selection)
 
 
-RUN_FILES = ("run.json", "model.pt", "history.csv", "snapshots.pt")
+RUN_FOLDER_FILES = ("run.json", "model.pt", "history.csv", "snapshots.pt")
 
 
 def run_records(preset, **selection):

@@ -46,7 +46,7 @@ def summary_row(run_json: str | Path, metrics_json: str | Path) -> dict:
 
 
 def summarize_runs(run_jsons: Sequence[str | Path], metrics_jsons: Sequence[str | Path]) -> pd.DataFrame:
-    """One row per run: grid cell, run facts and metrics (add analysis files with :func:`add_run_file_columns`)."""
+    """One row per run: grid cell, run facts and metrics (add analysis files with :func:`add_analysis_file_columns`)."""
     rows = [summary_row(*files) for files in zip(run_jsons, metrics_jsons, strict=True)]
     rankings = [name for name in RANKING_COLUMNS if any(name in row for row in rows)]
     frame = pd.DataFrame(rows, columns=GRID_COLUMNS + RUN_COLUMNS + list(METRIC_NAMES) + rankings)
@@ -54,18 +54,18 @@ def summarize_runs(run_jsons: Sequence[str | Path], metrics_jsons: Sequence[str 
 
 
 # Optional per-run analysis files a figure may add to the table: kind → (columns, block reader).
-RUN_FILE_COLUMNS = {
+ANALYSIS_FILE_COLUMNS = {
     "attributions": (ATTRIBUTION_COLUMNS, lambda record: record),
     "pruning": (PARAMETER_COLUMNS, lambda record: record.get("parameters", {})),
     "background": (BACKGROUND_COLUMNS, lambda record: record),
 }
 
 
-def add_run_file_columns(frame: pd.DataFrame, run_jsons: Sequence[str | Path], files: Sequence[str | Path],
+def add_analysis_file_columns(frame: pd.DataFrame, run_jsons: Sequence[str | Path], files: Sequence[str | Path],
                          kind: str) -> pd.DataFrame:
     """``frame`` (from :func:`summarize_runs`) with the columns of one kind of per-run analysis
     file (``attributions``, ``pruning`` or ``background``) joined on the grid cell."""
-    columns, block = RUN_FILE_COLUMNS[kind]
+    columns, block = ANALYSIS_FILE_COLUMNS[kind]
     rows = []
     for run_json, path in zip(run_jsons, files, strict=True):
         cell, record = read_json(run_json)["cell"], read_json(path)

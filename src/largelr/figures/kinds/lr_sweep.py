@@ -40,13 +40,13 @@ def draw(job: FigureJob) -> None:
     from largelr.figures.lr_sweep import plot_lr_sweep
     from largelr.figures.names import DISPLAY_NAMES
     from largelr.reporting.lr_filter import kept_runs
-    from largelr.reporting.summary import add_run_file_columns, summarize_runs
+    from largelr.reporting.summary import add_analysis_file_columns, summarize_runs
 
     inputs, spec = job.inputs, job.spec
     all_runs = summarize_runs(inputs["runs"], inputs["metrics"])
     for name in ANALYSIS_FILE:  # optional per-run analysis files
         if name in inputs:
-            all_runs = add_run_file_columns(all_runs, inputs["runs"], inputs[name], name)
+            all_runs = add_analysis_file_columns(all_runs, inputs["runs"], inputs[name], name)
     decisions = pd.concat([pd.read_csv(path) for path in inputs["lr_filters"]])
     runs = kept_runs(all_runs, decisions)
     notes = [line for line in (job.note, dropped_lr_note(decisions, spec, runs["dataset"])) if line]
