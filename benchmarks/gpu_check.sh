@@ -158,7 +158,7 @@ from largelr.training.runs import train_group
 
 device, out = sys.argv[1], sys.argv[2]
 logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-cells = [{"dataset": "colored_mnist", "model": "resnet18", "optimizer": "sgd", "lr": lr, "hp": "none", "seed": s}
+cells = [{"dataset": "colored_mnist", "model": "resnet18", "recipe": "sgd", "lr": lr, "intervention": "none", "seed": s}
          for lr in (0.01, 0.1) for s in (0, 1)]
 training = {"max_iters": 200000, "eval_interval": 100, "checkpoint_interval": 5000, "test_eval_samples": 1000}
 train_group(f"{out}/colored_mnist.npz", [f"{out}/runs/lr~{c['lr']}/seed~{c['seed']}" for c in cells], cells,

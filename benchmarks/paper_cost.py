@@ -1,6 +1,6 @@
 """What a preset costs on one device, measured: GPU-hours per training group, today's engine vs this one.
 
-For every training group of a preset (one (dataset, model, optimizer, intervention), every
+For every training group of a preset (one (dataset, model, recipe, intervention), every
 LR × seed: the ``train_group`` job) it prints the cells, the per-step time, the time of one
 stopping check, the expected iterations per cell and the group's device-hours, twice:
 
@@ -182,7 +182,7 @@ def _default_n(dataset: str) -> int:
 class Group:
     """One training group (the ``train_group`` job) with what its cost depends on."""
 
-    key: tuple[str, str, str, str]  # dataset, model, optimizer, hp
+    key: tuple[str, str, str, str]  # dataset, model, recipe, intervention
     spec: dict[str, Any]
     shape: tuple[int, ...]
     classes: int
@@ -207,14 +207,14 @@ def preset_groups(preset: dict[str, Any], calibration: dict, only: str | None = 
     with its stacks under both engines on ``device``."""
     grid = training_grid(preset)
     groups = []
-    for key, rows in grid.groupby(["dataset", "model", "optimizer", "hp"], sort=False):
+    for key, rows in grid.groupby(["dataset", "model", "recipe", "intervention"], sort=False):
         if only and only not in key[0] and only not in key[1]:
             continue
         cells = [{**row, "lr": float(row["lr"]), "seed": int(row["seed"])} for row in rows.to_dict("records")]
         dataset = preset["datasets"][key[0]]
         shape, n, classes = DATASETS[dataset["generator"]](dataset.get("params", {}))
         spec = preset["models"][key[1]]
-        settings = [train_settings(c, preset["optimizers"][key[2]], cell_training(preset, c)) for c in cells]
+        settings = [train_settings(c, preset["recipes"][key[2]], cell_training(preset, c)) for c in cells]
         n = round(n * (1 - settings[0].validation_fraction))
         family = (model_family(spec), optimizer_family(settings[0].optimizer.get("kind", "sgd")))
         iterations = [expected_iterations(effective_lr(s), n, s.batch_size, s.max_iters, family, calibration,
@@ -681,7 +681,7 @@ def device_name(device: torch.device, timer: Any = None) -> str:
 
 def print_table(title: str, groups: Sequence[Group], costs: Sequence[GroupCost]) -> float:
     print(f"\n## {title}\n")
-    print(f"{'group (dataset / model / optimizer / hp)':64s} {'cells':>5s} {'stacks':>10s} {'step ms':>9s} "
+    print(f"{'group (dataset / model / recipe / intervention)':64s} {'cells':>5s} {'stacks':>10s} {'step ms':>9s} "
           f"{'check ms':>10s} {'iters':>8s} {'hours':>9s}")
     for group, cost in zip(groups, costs):
         name = " / ".join(group.key)[:62] + (" *" if cost.reduced else "")

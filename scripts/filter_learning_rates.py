@@ -9,4 +9,4 @@ runs = summarize_runs(snakemake.input.runs, snakemake.input.metrics)
 decisions = filter_learning_rates(runs, max_drop=snakemake.params.max_drop)
 write_csv(decisions, snakemake.output[0])
 for row in decisions[~decisions["kept"]].itertuples():
-    log.info("dropped %s/%s/%s/%s lr=%g: %s", row.dataset, row.model, row.optimizer, row.hp, row.lr, row.reason)
+    log.info("dropped %s/%s/%s/%s lr=%g: %s", row.dataset, row.model, row.recipe, row.intervention, row.lr, row.reason)

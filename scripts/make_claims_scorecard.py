@@ -1,4 +1,4 @@
-"""Snakemake entry point of rule claims_scorecard: one row per (dataset, model, optimizer, metric)."""
+"""Snakemake entry point of rule claims_scorecard: one row per (dataset, model, recipe, metric)."""
 
 from pathlib import Path
 

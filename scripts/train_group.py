@@ -12,7 +12,7 @@ records = train_group(
     run_dirs=params.cell_dirs,
     cells=params.cells,
     model_spec=params.model,
-    settings=[train_settings(cell, params.optimizer, training)
+    settings=[train_settings(cell, params.recipe, training)
               for cell, training in zip(params.cells, params.trainings)],
     device=params.device,
     engine=params.engine,  # training.engine; "sequential" for a part of a split group (common.smk)

@@ -38,7 +38,7 @@ def workflow_preset(name: str) -> dict[str, Any]:
 #: an 8-bit parity problem (3 core, 1 spurious, 4 noise bits) small enough to train in a second
 TINY_PARITY = {"seed": 0, "n_train": 300, "n_test": 200, "core_bits": 3, "spurious_bits": 1, "noise_bits": 4}
 TINY_FCN = {"arch": "fcn", "width": 16, "depth": 2}
-TINY_CELL = {"dataset": "parity", "model": "fcn", "optimizer": "sgd", "lr": 0.1, "hp": "none", "seed": 0}
+TINY_CELL = {"dataset": "parity", "model": "fcn", "recipe": "sgd", "lr": 0.1, "intervention": "none", "seed": 0}
 
 
 def tiny_parity(root: Path) -> SpuriousDataset:
@@ -93,9 +93,9 @@ def assert_figure(pdf: Path, png: Path, min_bytes: int = 1000) -> None:
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > min_bytes
 
 
-def cell_rows(lr: float, hp: str, accuracies: list[float], status: str = "converged", dataset: str = "colored_mnist",
+def cell_rows(lr: float, intervention: str, accuracies: list[float], status: str = "converged", dataset: str = "colored_mnist",
               model: str = "cnn", **columns: Any) -> list[dict[str, Any]]:
     """Summary rows of one grid cell, one per seed; every Table 1 metric equals that seed's accuracy."""
-    return [{"dataset": dataset, "model": model, "optimizer": "sgd", "lr": lr, "hp": hp, "seed": seed,
+    return [{"dataset": dataset, "model": model, "recipe": "sgd", "lr": lr, "intervention": intervention, "seed": seed,
              "status": status, **columns, **{metric: acc for metric in TABLE1_METRICS}}
             for seed, acc in enumerate(accuracies)]

@@ -36,7 +36,7 @@ PARTITION = "debug"
 GPU_KEYS = ("gpu", "gpu_model", "gres", "slurm_extra", "tasks_per_gpu")
 JOB_MEM_MB = 2000  # every test job's memory request; the group limit below keeps grouped jobs in series
 # the parity SGD group: 5 cells, 1500 iterations, a checkpoint every 500 (about 10 s of training)
-KILLED_GROUP = "results/ci/training/dataset~parity/model~fcn_parity/optimizer~sgd/hp~none"
+KILLED_GROUP = "results/ci/training/dataset~parity/model~fcn_parity/recipe~sgd/intervention~none"
 SUBMITTED = re.compile(r"Job (\S+) has been submitted with SLURM jobid (\d+) \(log: ([^)]*)\)")
 
 
@@ -221,7 +221,7 @@ def test_scancelled_training_job_resumes_to_the_weights_of_an_uninterrupted_run(
     rerun = snakemake(checkout, tmp_path, overlay, shared_data, "--retries", "0", target, env=env)
     assert rerun.returncode == 0, (rerun.stdout + rerun.stderr)[-4000:]
     assert SUBMITTED.search(rerun.stdout + rerun.stderr)  # the rerun went through sbatch too
-    train_log = (tmp_path / "results/ci/logs/train/dataset~parity/model~fcn_parity/optimizer~sgd/hp~none.log")
+    train_log = (tmp_path / "results/ci/logs/train/dataset~parity/model~fcn_parity/recipe~sgd/intervention~none.log")
     assert re.search(rf"resumed \d+ stacked models from .* at iteration {killed_at}\b", train_log.read_text())
     assert not list(group.glob("checkpoint*.pt"))
 

@@ -43,13 +43,13 @@ def test_grid_has_one_row_per_cell_and_experiment_seeds_override(config):
     preset = {
         "seeds": [0, 1],
         "experiments": [
-            {"dataset": "d", "model": "m", "optimizer": "o", "lrs": [0.1, 0.2]},
-            {"dataset": "d", "model": "m", "optimizer": "o", "lrs": [9.0], "seeds": [5], "vary": {"l2": [1e-4, 1e-3]}},
+            {"dataset": "d", "model": "m", "recipe": "o", "lrs": [0.1, 0.2]},
+            {"dataset": "d", "model": "m", "recipe": "o", "lrs": [9.0], "seeds": [5], "vary": {"l2": [1e-4, 1e-3]}},
         ],
     }
     grid = training_grid(preset)
-    assert list(grid.columns) == ["dataset", "model", "optimizer", "lr", "hp", "seed"]
-    assert sorted(zip(grid["lr"], grid["hp"], grid["seed"])) == [
+    assert list(grid.columns) == ["dataset", "model", "recipe", "lr", "intervention", "seed"]
+    assert sorted(zip(grid["lr"], grid["intervention"], grid["seed"])) == [
         (0.1, "none", 0), (0.1, "none", 1), (0.2, "none", 0), (0.2, "none", 1),
         (9.0, "l2=0.0001", 5), (9.0, "l2=0.001", 5),
     ]
@@ -196,8 +196,8 @@ def _tiny_config(**presets):
         "defaults": {"seeds": [0], "training": {"max_iters": 100, "eval_interval": 10},
                      "datasets": {"parity": {"params": {"n_train": 200}}},
                      "models": {"fcn": {"arch": "fcn", "width": 8, "depth": 1}},
-                     "optimizers": {"sgd": {"kind": "sgd"}},
-                     "experiments": [{"dataset": "parity", "model": "fcn", "optimizer": "sgd", "lrs": [0.1]}]},
+                     "recipes": {"sgd": {"kind": "sgd"}},
+                     "experiments": [{"dataset": "parity", "model": "fcn", "recipe": "sgd", "lrs": [0.1]}]},
         "figure_catalogue": {"fig03": {"metrics": ["test_acc", "csi"], "title": "Fig 3: parity"}},
         "presets": presets,
     }

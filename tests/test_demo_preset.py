@@ -17,7 +17,7 @@ def test_demo_preset_runs_end_to_end_and_accuracy_rises_with_lr_on_parity(shared
     result = run_snakemake(tmp_path, "--cores", "all", "--config", f"data_root={shared_data}", timeout=3 * 3600)
     assert result.returncode == 0, result.stderr[-3000:]
     runs = pd.read_csv(tmp_path / "results/demo/summary/runs.csv")
-    sgd = (runs["dataset"] == "parity") & (runs["optimizer"] == "sgd") & (runs["hp"] == "none")
+    sgd = (runs["dataset"] == "parity") & (runs["recipe"] == "sgd") & (runs["intervention"] == "none")
     parity = runs[sgd].groupby("lr")["test_acc"].mean()  # (the recipe / intervention cells aside)
     # Fig 3 / Table 1: 55 % -> 86 % from LR 0.01 to 0.75 (demo measured: 50 % -> 96 %)
     assert parity.iloc[-1] > parity.iloc[0] + 0.1
@@ -44,7 +44,7 @@ def test_demo_full_is_the_demo_before_its_cut_plus_the_runs_the_20_minute_demo_l
         changed = {key for key in params if params[key] != full_params[key]}
         assert changed <= {"n_train", "subset_train"}, name
         assert all(params[key] < full_params[key] for key in changed), name
-    group = ["dataset", "model", "optimizer", "hp"]
+    group = ["dataset", "model", "recipe", "intervention"]
     demo_grid, full_grid = training_grid(demo), training_grid(full)
     assert set(demo_grid[group].itertuples(index=False)) < set(full_grid[group].itertuples(index=False))
     assert "corrupted_cifar10" not in set(demo_grid["dataset"])

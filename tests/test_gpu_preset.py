@@ -24,10 +24,10 @@ def paper(shipped_config):
 
 
 def _figure_cells(grid, spec):
-    rows = grid[grid["dataset"].isin(figure_datasets(spec)) & (grid["optimizer"] == spec.get("optimizer", "sgd"))]
+    rows = grid[grid["dataset"].isin(figure_datasets(spec)) & (grid["recipe"] == spec.get("recipe", "sgd"))]
     if "model" in spec:
         rows = rows[rows["model"] == spec["model"]]
-    return rows if spec.get("kind") == "interventions" else rows[rows["hp"] == "none"]
+    return rows if spec.get("kind") == "interventions" else rows[rows["intervention"] == "none"]
 
 
 def test_gpu_preset_uses_downloadable_data_only(gpu):
@@ -60,7 +60,7 @@ def test_every_gpu_figure_selects_cells_and_dynamics_cells_keep_snapshots(gpu):
                 for row in rows[rows["lr"].isin(lrs)].to_dict("records"):
                     assert cell_training(gpu, row)["snapshot_interval"] > 0, (name, row)
     galleries = grid[(grid["model"] == "resnet18") & grid["dataset"].isin(["cifar10", "cifar100", "mnist_cifar"])
-                     & (grid["hp"] == "none") & (grid["optimizer"] == "sgd")]
+                     & (grid["intervention"] == "none") & (grid["recipe"] == "sgd")]
     for _, rows in galleries.groupby("dataset"):  # suppl. E: 10 seeds at the low and the high LR
         for lr in (rows["lr"].min(), rows["lr"].max()):
             assert rows[rows["lr"] == lr]["seed"].nunique() == 10

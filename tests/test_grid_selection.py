@@ -8,10 +8,10 @@ from largelr.grid_selection import select_cells
 
 
 def _grid() -> pd.DataFrame:
-    rows = [("parity", "fcn", "sgd", lr, hp, seed) for lr in (0.01, 0.1) for hp in ("none", "lr_drop_at=5")
+    rows = [("parity", "fcn", "sgd", lr, intervention, seed) for lr in (0.01, 0.1) for intervention in ("none", "lr_drop_at=5")
             for seed in (0, 1)]
     rows += [("moon_star", "fcn", "adam", 0.1, "none", 0)]
-    return pd.DataFrame(rows, columns=["dataset", "model", "optimizer", "lr", "hp", "seed"])
+    return pd.DataFrame(rows, columns=["dataset", "model", "recipe", "lr", "intervention", "seed"])
 
 
 def test_no_condition_selects_every_row_in_grid_order():
@@ -21,10 +21,10 @@ def test_no_condition_selects_every_row_in_grid_order():
 
 def test_a_value_a_list_and_a_test_of_the_column():
     grid = _grid()
-    assert len(select_cells(grid, dataset="parity", hp="none")) == 4
+    assert len(select_cells(grid, dataset="parity", intervention="none")) == 4
     assert len(select_cells(grid, lr=[0.1], seed=(0,))) == 3
-    drops = select_cells(grid, hp=lambda hp: hp.str.startswith("lr_drop_at="))
-    assert set(drops["hp"]) == {"lr_drop_at=5"} and len(drops) == 4
+    drops = select_cells(grid, intervention=lambda label: label.str.startswith("lr_drop_at="))
+    assert set(drops["intervention"]) == {"lr_drop_at=5"} and len(drops) == 4
 
 
 def test_a_selection_dict_and_keywords_merge_keywords_winning():

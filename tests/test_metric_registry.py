@@ -38,10 +38,10 @@ def test_derived_lists_keep_the_column_orders_of_runs_csv_and_the_tables():
 
 
 def test_every_analysis_file_kind_is_one_the_summary_joins():
-    from largelr.reporting.summary import RUN_FILE_COLUMNS
+    from largelr.reporting.summary import ANALYSIS_FILE_COLUMNS
 
-    assert set(registry.METRIC_FILE.values()) == set(RUN_FILE_COLUMNS)
-    for kind, (columns, _) in RUN_FILE_COLUMNS.items():
+    assert set(registry.METRIC_FILE.values()) == set(ANALYSIS_FILE_COLUMNS)
+    for kind, (columns, _) in ANALYSIS_FILE_COLUMNS.items():
         assert tuple(columns) == registry.columns_of(kind)
 
 

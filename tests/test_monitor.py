@@ -23,20 +23,20 @@ from largelr.progress import Progress
 
 EXPERIMENTS = [
     # A: finished (one run trained but not evaluated yet; LR 0.5 seed 1 diverged)
-    {"dataset": "parity", "model": "fcn_parity", "optimizer": "sgd", "lrs": [0.05, 0.2, 0.5]},
+    {"dataset": "parity", "model": "fcn_parity", "recipe": "sgd", "lrs": [0.05, 0.2, 0.5]},
     # B: a stacked group in progress (one cell stopped, stalled; not linked into runs/ yet)
-    {"dataset": "moon_star", "model": "fcn_moon_star", "optimizer": "sgd", "lrs": [0.05, 0.5]},
+    {"dataset": "moon_star", "model": "fcn_moon_star", "recipe": "sgd", "lrs": [0.05, 0.5]},
     # E: one cell after another in parts (logs/train/<group>.part-K.log): part 1 done, part 2 training
-    {"dataset": "parity", "model": "fcn_tiny", "optimizer": "sgd", "lrs": [0.1, 0.2, 0.3], "seeds": [0],
+    {"dataset": "parity", "model": "fcn_tiny", "recipe": "sgd", "lrs": [0.1, 0.2, 0.3], "seeds": [0],
      "training": {"max_iters": 800}},
     # C: its job failed (a traceback in logs/train/<group>.log): not started
-    {"dataset": "parity", "model": "fcn_parity", "optimizer": "sgd", "lrs": [0.5], "seeds": [0],
+    {"dataset": "parity", "model": "fcn_parity", "recipe": "sgd", "lrs": [0.5], "seeds": [0],
      "vary": {"l2": [0.001]}},
 ]
-A, B, E, C = ("dataset~parity/model~fcn_parity/optimizer~sgd/hp~none",
-              "dataset~moon_star/model~fcn_moon_star/optimizer~sgd/hp~none",
-              "dataset~parity/model~fcn_tiny/optimizer~sgd/hp~none",
-              "dataset~parity/model~fcn_parity/optimizer~sgd/hp~l2=0.001")
+A, B, E, C = ("dataset~parity/model~fcn_parity/recipe~sgd/intervention~none",
+              "dataset~moon_star/model~fcn_moon_star/recipe~sgd/intervention~none",
+              "dataset~parity/model~fcn_tiny/recipe~sgd/intervention~none",
+              "dataset~parity/model~fcn_parity/recipe~sgd/intervention~l2=0.001")
 A_STATUSES = {"lr~0.05/seed~0": "converged", "lr~0.05/seed~1": "converged", "lr~0.2/seed~0": "max_iters",
               "lr~0.2/seed~1": "converged", "lr~0.5/seed~0": "converged", "lr~0.5/seed~1": "diverged"}
 NOT_EVALUATED = "lr~0.2/seed~1"

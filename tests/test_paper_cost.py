@@ -46,7 +46,7 @@ def test_the_rule_is_the_one_behind_the_runtime_requests(cost):
         if group.settings[0].validation_fraction > 0:
             continue  # paper_cost.py counts the training part left after the hold-out; cost.py the whole split
         rows = grid[(grid["dataset"] == group.key[0]) & (grid["model"] == group.key[1])
-                    & (grid["optimizer"] == group.key[2]) & (grid["hp"] == group.key[3])]
+                    & (grid["recipe"] == group.key[2]) & (grid["intervention"] == group.key[3])]
         assert group.iterations == [requests.expected_iterations(preset, row) for row in rows.to_dict("records")]
 
 

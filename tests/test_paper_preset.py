@@ -47,8 +47,8 @@ def _figure_selections(spec, grid, name=None):
         asked.extend(selections if name in (None, file) else [])
         return []
 
-    def group(file, dataset, model, optimizer):
-        asked.append({"dataset": dataset, "model": model, "optimizer": optimizer, "hp": "none"})
+    def group(file, dataset, model, recipe):
+        asked.append({"dataset": dataset, "model": model, "recipe": recipe, "intervention": "none"})
         return file
 
     figure_kind(spec["kind"]).inputs(spec, grid, InputPaths(cells=cells, dataset=str, lr_filter=str, group=group))
@@ -66,33 +66,33 @@ def _figure_cells(spec, grid, name=None):
 def test_fig06_interventions_use_resnet18_over_table2_lr_rows(resolved, grid):
     spec = resolved["figures"]["fig06"]
     assert spec["model"] == "resnet18"
-    table2 = paper_table("table2").set_index(["dataset", "intervention"])
+    table2 = paper_table("table2").set_index(["dataset", "intervention_kind"])
     cells = _figure_cells(spec, grid)
     assert set(cells["model"]) == {"resnet18"} and set(cells["dataset"]) == set(figure_datasets(spec))
     for dataset in figure_datasets(spec):
         ours = cells[cells["dataset"] == dataset]
         lr_row = table2.loc[(PAPER_DATASETS[dataset], "lr")]
-        plain = ours[ours["hp"] == "none"]["lr"]
-        assert (plain.min(), plain.max()) == (lr_row["hp_min"], lr_row["hp_max"])
-        varied = ours[ours["hp"] != "none"]
-        assert set(varied["lr"]) == {lr_row["hp_min"], lr_row["hp_max"]}  # base LR, high LR + L2
-        high = varied[varied["lr"] == lr_row["hp_max"]]["hp"].str.removeprefix("l2=").astype(float)
+        plain = ours[ours["intervention"] == "none"]["lr"]
+        assert (plain.min(), plain.max()) == (lr_row["intervention_min"], lr_row["intervention_max"])
+        varied = ours[ours["intervention"] != "none"]
+        assert set(varied["lr"]) == {lr_row["intervention_min"], lr_row["intervention_max"]}  # base LR, high LR + L2
+        high = varied[varied["lr"] == lr_row["intervention_max"]]["intervention"].str.removeprefix("l2=").astype(float)
         l2_row = table2.loc[(PAPER_DATASETS[dataset], "high_lr_l2")]
-        assert (high.min(), high.max()) == (l2_row["hp_min"], l2_row["hp_max"])
+        assert (high.min(), high.max()) == (l2_row["intervention_min"], l2_row["intervention_max"])
 
 
 # ---- item 5: Swin-T on CelebA: AdamW from local ImageNet-1k weights, batch 16 -------------------
 
 def test_swin_t_trains_with_adamw_from_local_pretrained_weights_at_batch_16(paper):
     (celeba,) = _experiments(paper, dataset="celeba")
-    model, recipe = paper["models"][celeba["model"]], paper["optimizers"][celeba["optimizer"]]
+    model, recipe = paper["models"][celeba["model"]], paper["recipes"][celeba["recipe"]]
     assert model["name"] == "swin_t" and model["pretrained"] is True and model["pretrained_path"].endswith(".pth")
     assert recipe["kind"] == "adamw" and "schedule" not in recipe  # §4.2: constant LR
     assert celeba["training"]["batch_size"] == 16
     (birds,) = _experiments(paper, dataset="waterbirds")
     assert birds["training"]["batch_size"] == 16
     for name in ("fig07", "fig07b", "fig32"):
-        assert paper["figures"][name]["optimizer"] == celeba["optimizer"]
+        assert paper["figures"][name]["recipe"] == celeba["recipe"]
 
 
 # ---- item 6: stock torchvision ResNets ----------------------------------------------------------
@@ -123,11 +123,11 @@ def test_dynamics_figures_draw_cells_that_save_snapshots(paper, resolved, grid, 
     assert spec.get("lrs") == lrs
     selections = _figure_selections(spec, grid, "dynamics.csv")
     assert {(s["dataset"], s["model"]) for s in selections} == {  # each (dataset, model) of the figure
-        (d, m) for d, m, o in zip(grid["dataset"], grid["model"], grid["optimizer"])
-        if d in figure_datasets(spec) and o == spec["optimizer"] and spec.get("model", m) == m}
+        (d, m) for d, m, o in zip(grid["dataset"], grid["model"], grid["recipe"])
+        if d in figure_datasets(spec) and o == spec["recipe"] and spec.get("model", m) == m}
     for selection in selections:
-        plain = select_cells(grid, dataset=selection["dataset"], model=selection["model"], hp="none",
-                             optimizer=spec["optimizer"])
+        plain = select_cells(grid, dataset=selection["dataset"], model=selection["model"], intervention="none",
+                             recipe=spec["recipe"])
         # the spec's LRs, else the lowest and highest LR of the (dataset, model)
         assert selection["lr"] == (lrs or [plain["lr"].min(), plain["lr"].max()]), selection
         rows = select_cells(grid, selection)
@@ -158,8 +158,8 @@ def test_fig11_imagenet_resnet18_is_in_the_paper_preset(paper, resolved, grid):
 def test_scheduled_recipes_have_an_explicit_length_below_the_cap(shipped_config, paper, repo):
     resolve_config(shipped_config, repo / "workflow" / "schemas")  # the schema knows schedule.iterations and the imagenet generator
     for name in ("psgd_wsd", "adamw_cosine"):
-        schedule = paper["optimizers"][name]["schedule"]
-        (experiment,) = _experiments(paper, optimizer=name)
+        schedule = paper["recipes"][name]["schedule"]
+        (experiment,) = _experiments(paper, recipe=name)
         cap = {**paper["training"], **experiment.get("training", {})}["max_iters"]
         length = schedule_length(schedule, paper["training"]["max_iters"])
         assert schedule["iterations"] == length < paper["training"]["max_iters"] and cap >= length
@@ -202,13 +202,13 @@ def test_paper_dag_builds_with_the_fig11_and_fig28d_rules_and_the_ten_seed_galle
     assert "results/paper/data/imagenet.npz" in result.stdout
     # issue 18 item 3: Fig 28 top right from lr_drop_at cells of Colored MNIST, ResNet18
     assert "rule figure:" in result.stdout and "results/paper/figures/fig28d.pdf" in result.stdout
-    drop_cell = "dataset~colored_mnist/model~resnet18/optimizer~sgd/lr~0.25/hp~lr_drop_at=1000/seed~0"
+    drop_cell = "dataset~colored_mnist/model~resnet18/recipe~sgd/lr~0.25/intervention~lr_drop_at=1000/seed~0"
     assert f"results/paper/analysis/{drop_cell}/metrics.json" in result.stdout
     # item 6: seed 9 of the low and high LR of Double MNIST's and Colored MNIST's galleries
     for dataset, lrs in (("double_mnist", ("0.001", "0.1")), ("colored_mnist", ("0.001", "0.25"))):
         for lr in lrs:
-            cell = f"dataset~{dataset}/model~resnet18/optimizer~sgd/lr~{lr}/hp~none/seed~9"
+            cell = f"dataset~{dataset}/model~resnet18/recipe~sgd/lr~{lr}/intervention~none/seed~9"
             assert f"results/paper/analysis/{cell}/attribution_maps.npz" in result.stdout, cell
     # item 4: Fig 9's focal-loss landscape
-    focal = "dataset~colored_mnist/model~resnet18/optimizer~sgd_table2/lr~0.001/hp~focal_gamma=25/seed~0"
+    focal = "dataset~colored_mnist/model~resnet18/recipe~sgd_table2/lr~0.001/intervention~focal_gamma=25/seed~0"
     assert f"results/paper/analysis/{focal}/landscape.npz" in result.stdout

@@ -34,8 +34,8 @@ class Wildcards(dict):
     __getattr__ = dict.__getitem__
 
 
-def _job(preset, dataset, model, optimizer, hp="none", part=""):
-    return Wildcards(preset=preset, dataset=dataset, model=model, optimizer=optimizer, hp=hp, part=part)
+def _job(preset, dataset, model, recipe, intervention="none", part=""):
+    return Wildcards(preset=preset, dataset=dataset, model=model, recipe=recipe, intervention=intervention, part=part)
 
 
 def _rows(smk, job):
@@ -75,8 +75,8 @@ def test_retries_ask_more_runtime_and_memory(smk):
 
 def test_paper_runtime_requests_come_from_the_estimate(smk):
     presets = smk["PRESETS"]
-    for optimizer in ("sgd", "adam"):
-        job = _job("paper", "colored_mnist", "resnet18", optimizer)
+    for recipe in ("sgd", "adam"):
+        job = _job("paper", "colored_mnist", "resnet18", recipe)
         estimate = estimate_group_minutes(presets["paper"], _rows(smk, job))
         assert smk["train_job_runtime"](job, 1) == max(30, -(-1.5 * estimate // 1))
 
@@ -98,7 +98,7 @@ def test_long_unstackable_groups_are_split_into_jobs_within_the_limit(smk):
             assert 1.5 * estimate_group_minutes(preset, _rows(smk, job)) <= preset["max_job_minutes"]
         # each cell's link_run rule waits for the manifest of the part that trains it
         for row in _rows(smk, job):
-            cell = Wildcards(preset="paper", **{k: str(row[k]) for k in ("dataset", "model", "optimizer", "hp")},
+            cell = Wildcards(preset="paper", **{k: str(row[k]) for k in ("dataset", "model", "recipe", "intervention")},
                                    lr=str(row["lr"]), seed=str(row["seed"]))
             assert smk["group_manifest"](cell).endswith(f"/group{part}.json")
 

@@ -57,9 +57,9 @@ def test_model_archs_optimizer_schedule_and_loss_kinds_are_the_trainings(schema)
     from largelr.training.optim import OPTIMIZER_KINDS, SCHEDULE_KINDS
 
     assert _enum(_at(schema, "models", "*", "arch")) == set(KNOWN_ARCHS)
-    assert _enum(_at(schema, "optimizers", "*", "kind")) == set(OPTIMIZER_KINDS)
-    assert _enum(_at(schema, "optimizers", "*", "schedule", "kind")) == set(SCHEDULE_KINDS)
-    assert _enum(_at(schema, "optimizers", "*", "loss", "kind")) == set(LOSS_KINDS)
+    assert _enum(_at(schema, "recipes", "*", "kind")) == set(OPTIMIZER_KINDS)
+    assert _enum(_at(schema, "recipes", "*", "schedule", "kind")) == set(SCHEDULE_KINDS)
+    assert _enum(_at(schema, "recipes", "*", "loss", "kind")) == set(LOSS_KINDS)
 
 
 def test_interventions_are_the_recipes(schema):

@@ -41,14 +41,14 @@ def figure_cells(spec, grid, name):
 
 
 def cells_of(table):
-    """The sorted (dataset, model, optimizer, lr, hp, seed) tuples of a table's rows."""
+    """The sorted (dataset, model, recipe, lr, intervention, seed) tuples of a table's rows."""
     return sorted(table[CELL].itertuples(index=False, name=None))
 
 
 def cell_of_path(path):
     """The cell of a run or analysis file, from its ``key~value`` folders."""
     cell = dict(part.split("~", 1) for part in path.parent.parts if "~" in part)
-    return cell["dataset"], cell["model"], cell["optimizer"], float(cell["lr"]), cell["hp"], int(cell["seed"])
+    return cell["dataset"], cell["model"], cell["recipe"], float(cell["lr"]), cell["intervention"], int(cell["seed"])
 
 
 def test_one_figure_target_requests_only_its_own_runs(tmp_path):
@@ -80,20 +80,20 @@ def test_ci_preset_builds_summary_with_one_row_per_cell(ci, ci_grid, ci_run):
 
 @pytest.mark.workflow
 def test_each_training_group_is_one_stacked_job_whose_files_the_run_folders_share(ci_grid, ci_run):
-    runs = ci_run / "results/ci/runs/dataset~parity/model~fcn_parity/optimizer~sgd"
-    group = ci_run / "results/ci/training/dataset~parity/model~fcn_parity/optimizer~sgd/hp~none"
+    runs = ci_run / "results/ci/runs/dataset~parity/model~fcn_parity/recipe~sgd"
+    group = ci_run / "results/ci/training/dataset~parity/model~fcn_parity/recipe~sgd/intervention~none"
     manifest = read_json(group / "group.json")
-    cells = select_cells(ci_grid, dataset="parity", model="fcn_parity", optimizer="sgd", hp="none")
+    cells = select_cells(ci_grid, dataset="parity", model="fcn_parity", recipe="sgd", intervention="none")
     assert 50.0 in set(cells["lr"]) and cells["seed"].nunique() >= 2  # LRs x seeds and the diverging LR
     assert sorted((c["cell"]["lr"], c["cell"]["seed"]) for c in manifest["cells"]) == sorted(
         zip(cells["lr"], cells["seed"]))  # every cell of the group, in one job
-    record = read_json(runs / "lr~0.5/hp~none/seed~1/run.json")
+    record = read_json(runs / "lr~0.5/intervention~none/seed~1/run.json")
     assert record["engine"] == {"kind": "stacked", "group_size": len(cells)}
-    run_file, group_file = runs / "lr~0.5/hp~none/seed~1/model.pt", group / "lr~0.5/seed~1/model.pt"
+    run_file, group_file = runs / "lr~0.5/intervention~none/seed~1/model.pt", group / "lr~0.5/seed~1/model.pt"
     assert run_file.stat().st_ino == group_file.stat().st_ino  # a hard link, not a second copy
     # the ResNet (batch norm) trains alone, through the single-model path
-    resnet = read_json(ci_run / "results/ci/runs/dataset~colored_mnist/model~resnet18/optimizer~sgd/lr~0.05"
-                       "/hp~none/seed~0/run.json")
+    resnet = read_json(ci_run / "results/ci/runs/dataset~colored_mnist/model~resnet18/recipe~sgd/lr~0.05"
+                       "/intervention~none/seed~0/run.json")
     assert resnet["engine"] == {"kind": "single"}
     assert len(list((ci_run / "results/ci/logs/train").rglob("*.log"))) == len(
         list((ci_run / "results/ci/training").rglob("group.json")))
@@ -105,7 +105,7 @@ def test_diverging_learning_rate_is_recorded_and_the_dag_goes_on(ci_run):
     diverged = runs[runs["lr"] == 50.0]
     assert list(diverged["status"]) == ["diverged"]
     assert diverged["test_acc"].isna().all()
-    record = read_json(ci_run / "results/ci/runs/dataset~parity/model~fcn_parity/optimizer~sgd/lr~50.0/hp~none/seed~0/run.json")
+    record = read_json(ci_run / "results/ci/runs/dataset~parity/model~fcn_parity/recipe~sgd/lr~50.0/intervention~none/seed~0/run.json")
     assert record["status"] == "diverged" and record["device"] == "cpu"
     assert record["versions"]["torch"].startswith("2.")
     decisions = pd.read_csv(ci_run / "results/ci/summary/lr_filter/parity.csv").set_index("lr")
@@ -135,7 +135,7 @@ def test_ranges_table_matches_summary(ci, ci_grid, ci_run):
     runs = pd.read_csv(ci_run / "results/ci/summary/runs.csv")
     # Fig 3 draws its kind's cells (the plain SGD cells: no intervention, no other recipe) of the kept LRs
     drawn = figure_cells(ci["figures"]["fig03"], ci_grid, "metrics.json")
-    assert set(drawn["dataset"]) == {"parity"} and set(drawn["hp"]) == {"none"} and set(drawn["optimizer"]) == {"sgd"}
+    assert set(drawn["dataset"]) == {"parity"} and set(drawn["intervention"]) == {"none"} and set(drawn["recipe"]) == {"sgd"}
     assert drawn["lr"].nunique() >= 2
     parity = runs.merge(drawn[CELL], on=CELL)
     assert len(parity) == len(drawn)  # a summary row for every drawn cell
@@ -169,9 +169,9 @@ def test_cnn_resnet_and_recipe_variant_cells_go_through_the_whole_pipeline(ci_ru
         assert row["status"] in {"converged", "max_iters"} and 0 <= row["test_acc"] <= 1
         assert pd.notna(row["prunability"]) and pd.notna(row["csi"])
     assert runs[runs["model"] == "resnet18"]["iterations"].tolist() == [10]  # the experiment's training override
-    assert "l2=0.001" in set(runs["hp"])
-    history = pd.read_csv(ci_run / "results/ci/runs/dataset~parity/model~fcn_parity/optimizer~adam_wsd/lr~0.001"
-                          "/hp~none/seed~0/history.csv")
+    assert "l2=0.001" in set(runs["intervention"])
+    history = pd.read_csv(ci_run / "results/ci/runs/dataset~parity/model~fcn_parity/recipe~adam_wsd/lr~0.001"
+                          "/intervention~none/seed~0/history.csv")
     # warmup over the first 150 of 1500 iterations: the first log row (iteration 100) is still warming up
     assert history["lr"].iloc[0] < 0.001 and history["lr"].max() == pytest.approx(0.001)
 
@@ -181,7 +181,7 @@ def test_table1_values_equal_min_max_recomputed_from_the_summary(ci_run):
     runs = pd.read_csv(ci_run / "results/ci/summary/runs.csv")
     table = pd.read_csv(ci_run / "results/ci/tables/table1.csv")
     row = table[(table["dataset"] == "moon_star")].iloc[0]
-    moon = runs[(runs["dataset"] == "moon_star") & (runs["hp"] == "none")]
+    moon = runs[(runs["dataset"] == "moon_star") & (runs["intervention"] == "none")]
     means = moon.groupby("lr")["prunability"].mean()
     assert row["prunability_min"] == pytest.approx(means.min()) and row["prunability_max"] == pytest.approx(means.max())
     assert row["test_acc_min_paper"] == pytest.approx(74.315)  # the paper's Moon-Star FCN row
@@ -208,19 +208,19 @@ def test_pruning_rule_writes_three_curves_starting_at_full_retention(ci, ci_grid
 @pytest.mark.workflow
 def test_table2_values_equal_min_max_recomputed_from_the_summary(ci_run):
     runs = pd.read_csv(ci_run / "results/ci/summary/runs.csv")
-    l2 = runs[runs["hp"].str.startswith("l2=")]
+    l2 = runs[runs["intervention"].str.startswith("l2=")]
     table = pd.read_csv(ci_run / "results/ci/tables/table2.csv")
-    row = table[(table["dataset"] == "parity") & (table["intervention"] == "l2")].iloc[0]
+    row = table[(table["dataset"] == "parity") & (table["intervention_kind"] == "l2")].iloc[0]
     assert row["test_acc_min"] == pytest.approx(100 * l2["test_acc"].min())  # in %, as the paper
     assert row["test_acc_max"] == pytest.approx(100 * l2["test_acc"].max())
-    assert row["hp_min"] == pytest.approx(0.001) and row["hp_max"] == pytest.approx(0.01)
+    assert row["intervention_min"] == pytest.approx(0.001) and row["intervention_max"] == pytest.approx(0.01)
 
 
 @pytest.mark.workflow
 def test_gallery_selects_samples_by_the_hard_sample_rule(ci_run):
     import numpy as np
 
-    with np.load(ci_run / "results/ci/groups/dataset~colored_mnist/model~fcn_small/optimizer~sgd/gallery.npz") as g:
+    with np.load(ci_run / "results/ci/groups/dataset~colored_mnist/model~fcn_small/recipe~sgd/gallery.npz") as g:
         assert len(g["indices"]) == 4
         assert float(g["low_lr"]) == 0.01 and float(g["high_lr"]) == 0.1
         hard = g["is_hard"]
@@ -230,7 +230,7 @@ def test_gallery_selects_samples_by_the_hard_sample_rule(ci_run):
 
 @pytest.mark.workflow
 def test_dynamics_start_at_iteration_zero_and_follow_the_snapshots(ci_run):
-    table = pd.read_csv(ci_run / "results/ci/analysis/dataset~parity/model~fcn_parity/optimizer~sgd/lr~0.5/hp~none"
+    table = pd.read_csv(ci_run / "results/ci/analysis/dataset~parity/model~fcn_parity/recipe~sgd/lr~0.5/intervention~none"
                         "/seed~0/dynamics.csv")
     assert table["iteration"].iloc[0] == 0 and table["iteration"].is_monotonic_increasing
     shares = table[["core_attribution", "spurious_attribution", "noise_attribution"]].sum(axis=1)

@@ -5,8 +5,8 @@ from largelr.metric_registry import (  # noqa: F401
     ATTRIBUTION_COLUMNS, BACKGROUND_COLUMNS, METRIC_NAMES, PARAMETER_COLUMNS, columns_of,
 )
 
-# One training cell of the grid (dataset, model, optimizer, LR, intervention, seed; ranges of Tables 1–2).
-GRID_COLUMNS = ["dataset", "model", "optimizer", "lr", "hp", "seed"]
+# One training cell of the grid (dataset, model, recipe, LR, intervention, seed; ranges of Tables 1–2).
+GRID_COLUMNS = ["dataset", "model", "recipe", "lr", "intervention", "seed"]
 # Run statuses (runs.csv ``status``): ``converged`` = 100 % training accuracy (or the recipe's
 # stop_loss); ``max_iters`` = stopped at the iteration cap; ``stalled`` = stopped because, over the
 # last ``stall_window`` evaluations, neither did the best training accuracy rise by more than
@@ -46,20 +46,20 @@ PRUNED_ACCURACY_COLUMNS = tuple(pruned_accuracy_column(name) for name in PRUNE_R
 # The note runs.csv gives when a value is undefined (e.g. region shares without a spurious region).
 NOTES_COLUMN = "notes"
 
-# The ``hp`` column: ``none`` or one intervention value ``name=value`` (see largelr.training.recipes).
+# The ``intervention`` column: ``none`` or one intervention value ``name=value`` (see largelr.training.recipes).
 NO_INTERVENTION = "none"
-# Intervention names of the ``hp`` column (largelr.training.recipes.INTERVENTIONS applies them).
+# Intervention names of the ``intervention`` column (largelr.training.recipes.INTERVENTIONS applies them).
 INTERVENTION_NAMES = ("batch_size", "momentum", "l1", "l2", "focal_gamma", "asam_rho", "lr_drop_at")
 
 
-def format_hp(name: str, value: float) -> str:
+def format_intervention(name: str, value: float) -> str:
     """Grid/path label of one intervention value, e.g. ``l2=0.0001``."""
     if name not in INTERVENTION_NAMES:
         raise ValueError(f"experiments[*].vary: unknown intervention {name!r}; known: {sorted(INTERVENTION_NAMES)}")
     return f"{name}={value:g}"
 
 
-def parse_hp(label: str) -> tuple[str, float] | None:
+def parse_intervention(label: str) -> tuple[str, float] | None:
     """``"l2=0.001"`` → ``("l2", 0.001)``; ``"none"`` → ``None``."""
     if label == NO_INTERVENTION:
         return None

@@ -1,6 +1,6 @@
 """Selecting cells of a training grid: the one filter behind every place that picks runs.
 
-The grid is the table of training cells (one row per dataset x model x optimizer x LR x
+The grid is the table of training cells (one row per dataset x model x recipe x LR x
 intervention x seed, §4.1); a figure (§4-6, Figs 3-34), a training group or a table draws some
 of its rows. pandas only: the workflow imports it while building the DAG
 (``workflow/rules/common.smk``) and plotting code (``envs/plot.yaml``) may too.
@@ -31,7 +31,7 @@ def select_cells(grid: pd.DataFrame, selection: Selection | None = None, /, **co
 
     ``selection`` (a dict, as figure specs build them) and keyword ``columns`` are merged; each
     value is one value (``==``), a list / tuple / set (any of them), or a callable mapping the
-    column to a boolean mask (e.g. ``lambda hp: hp.str.startswith("lr_drop_at=")``). No
+    column to a boolean mask (e.g. ``lambda label: label.str.startswith("lr_drop_at=")``). No
     condition selects every row.
     """
     wanted = {**(selection or {}), **columns}

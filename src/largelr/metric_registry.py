@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 # The per-run files a metric can come from (``source``): the ``evaluate`` rule's metrics.json, the
-# optional analysis files that figures join onto runs.csv (largelr.reporting.summary.RUN_FILE_COLUMNS),
+# optional analysis files that figures join onto runs.csv (largelr.reporting.summary.ANALYSIS_FILE_COLUMNS),
 # and the training run's own run.json.
 SOURCES = ("metrics", "attributions", "pruning", "background", "run")
 # The values largelr.analyses.evaluation computes once per run, by which a Metric's ``on`` names its
@@ -145,7 +145,7 @@ ATTRIBUTION_COLUMNS = columns_of("attributions")
 PARAMETER_COLUMNS = columns_of("pruning")
 BACKGROUND_COLUMNS = columns_of("background")
 # Metrics that live in an optional per-run analysis file rather than metrics.json: metric → file kind
-# (the keys of largelr.reporting.summary.RUN_FILE_COLUMNS), for the figures that join those files.
+# (the keys of largelr.reporting.summary.ANALYSIS_FILE_COLUMNS), for the figures that join those files.
 METRIC_FILE = {m.name: m.source for m in METRICS if m.source not in ("metrics", "run")}
 # Table 1's metric columns (§4.2), in the paper's order; test accuracy is reported in % as in the paper.
 TABLE1_METRICS = paper_order([m for m in METRICS if m.table1])

@@ -47,7 +47,7 @@ from largelr.columns import GRID_COLUMNS
 STATUSES = ("converged", "max_iters", "stalled", "diverged")
 STATUS_LABELS = {"converged": "converged", "max_iters": "capped (max_iters)", "stalled": "stalled",
                  "diverged": "diverged"}
-GROUP_KEYS = ("dataset", "model", "optimizer", "hp")
+GROUP_KEYS = ("dataset", "model", "recipe", "intervention")
 RATE_WINDOW = 20  # evaluations the iteration rate is measured over
 STALE_AFTER_S = 900  # a running job's log silent this long is flagged (the job may have been killed)
 
@@ -67,8 +67,8 @@ class Cell:
     """One grid cell: its row, its run folder pattern, its training group and its place in it."""
 
     row: tuple  # values of GRID_COLUMNS
-    pattern: str  # dataset~D/model~M/optimizer~O/lr~LR/hp~H/seed~S (runs/, analysis/)
-    group: str  # dataset~D/model~M/optimizer~O/hp~H (training/, logs/train/)
+    pattern: str  # dataset~D/model~M/recipe~O/lr~LR/intervention~H/seed~S (runs/, analysis/)
+    group: str  # dataset~D/model~M/recipe~O/intervention~H (training/, logs/train/)
     member: str  # lr~LR/seed~S below the group's training folder
     max_iters: int
 
@@ -383,7 +383,7 @@ def summarize_partial(results: str | Path, preset: dict[str, Any]) -> PartialSum
     far: the summarize / filter_learning_rates / claims_scorecard rules' code on the evaluated runs
     (run.json and metrics.json present; attribution columns where attribution.json is)."""
     from largelr.reporting.lr_filter import filter_learning_rates, kept_runs
-    from largelr.reporting.summary import add_run_file_columns, summarize_runs, write_csv
+    from largelr.reporting.summary import add_analysis_file_columns, summarize_runs, write_csv
     from largelr.reporting.tables import claims_scorecard
 
     results = Path(results)
@@ -395,7 +395,7 @@ def summarize_partial(results: str | Path, preset: dict[str, Any]) -> PartialSum
     attributed_datasets = preset["analysis"].get("attribution_datasets")
     attributed = [c for c in evaluated if (results / "analysis" / c.pattern / "attribution.json").exists()
                   and (attributed_datasets is None or c.record["dataset"] in attributed_datasets)]
-    frame = add_run_file_columns(frame, [results / "runs" / c.pattern / "run.json" for c in attributed],
+    frame = add_analysis_file_columns(frame, [results / "runs" / c.pattern / "run.json" for c in attributed],
                                  [results / "analysis" / c.pattern / "attribution.json" for c in attributed],
                                  "attributions")
     write_csv(frame, results / PARTIAL_RUNS)

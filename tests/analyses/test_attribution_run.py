@@ -50,7 +50,7 @@ def test_masks_without_a_spurious_region_give_nan_shares_and_a_note_in_runs_csv(
 
     from largelr.columns import NOTES_COLUMN
     from largelr.datasets.format import CORE, SPURIOUS, load_dataset, save_dataset
-    from largelr.reporting.summary import add_run_file_columns
+    from largelr.reporting.summary import add_analysis_file_columns
 
     dataset = load_dataset(trained_run / "parity.npz")  # the spurious bit's pixels marked core, as Colored MNIST's
     merged = np.where(dataset.test.region == SPURIOUS, CORE, dataset.test.region).astype(np.uint8)
@@ -62,6 +62,6 @@ def test_masks_without_a_spurious_region_give_nan_shares_and_a_note_in_runs_csv(
     assert 0 <= result["noise_attribution"] <= 1
     atomic_write_json(tmp_path / "run.json", {"cell": TINY_CELL, "status": "converged"})
     frame = pd.DataFrame([{**TINY_CELL, "status": "converged"}])
-    table = add_run_file_columns(frame, [tmp_path / "run.json"], [tmp_path / "a.json"], "attributions")
+    table = add_analysis_file_columns(frame, [tmp_path / "run.json"], [tmp_path / "a.json"], "attributions")
     assert np.isnan(table["core_attribution"].iloc[0])
     assert "do not separate core from spurious" in table[NOTES_COLUMN].iloc[0]

@@ -46,7 +46,7 @@ def runs(tmp_path_factory):
         for name, lr in CELLS.items():
             settings = TrainSettings(lr=lr, seed=0, batch_size=50, max_iters=40, eval_interval=10,
                                      snapshot_interval=10)
-            cell = {"dataset": "parity", "model": "fcn_tiny", "optimizer": "sgd", "hp": "none", "lr": lr, "seed": 0}
+            cell = {"dataset": "parity", "model": "fcn_tiny", "recipe": "sgd", "intervention": "none", "lr": lr, "seed": 0}
             train_tiny_run(root, root / name, cell, settings)
             out["tables"][name] = dynamics_run(root / "parity.npz", root / name, root / name / "dynamics.csv",
                                                root / name / "dynamics_maps.npz", ANALYSIS, device="cpu")

@@ -46,7 +46,7 @@ def _maps_npz(path, dataset: SpuriousDataset, correct: list[int], on: int, seed:
 
 def _run(root, name: str, lr: float, seed: int, status: str = "converged") -> str:
     path = root / name / "run.json"
-    cell = {"dataset": "toy", "model": "fcn", "optimizer": "sgd", "lr": lr, "hp": "none", "seed": seed}
+    cell = {"dataset": "toy", "model": "fcn", "recipe": "sgd", "lr": lr, "intervention": "none", "seed": seed}
     atomic_write_json(path, {"cell": cell, "status": status, "model": {"arch": "fcn", "width": 4, "depth": 1}})
     return str(path)
 
@@ -145,14 +145,14 @@ def test_rank_samples_orders_strict_first_then_by_score():
 
 def test_kept_learning_rates_reads_the_lr_filter_csv(tmp_path):
     decisions = pd.DataFrame([
-        {"dataset": "toy", "model": "fcn", "optimizer": "sgd", "hp": "none", "lr": 0.01, "kept": True, "reason": ""},
-        {"dataset": "toy", "model": "fcn", "optimizer": "sgd", "hp": "none", "lr": 0.1, "kept": True, "reason": ""},
-        {"dataset": "toy", "model": "fcn", "optimizer": "sgd", "hp": "none", "lr": 1.0, "kept": False, "reason": "x"},
-        {"dataset": "toy", "model": "fcn", "optimizer": "sgd", "hp": "l2=0.1", "lr": 1.0, "kept": True, "reason": ""},
-        {"dataset": "toy", "model": "cnn", "optimizer": "sgd", "hp": "none", "lr": 5.0, "kept": True, "reason": ""},
+        {"dataset": "toy", "model": "fcn", "recipe": "sgd", "intervention": "none", "lr": 0.01, "kept": True, "reason": ""},
+        {"dataset": "toy", "model": "fcn", "recipe": "sgd", "intervention": "none", "lr": 0.1, "kept": True, "reason": ""},
+        {"dataset": "toy", "model": "fcn", "recipe": "sgd", "intervention": "none", "lr": 1.0, "kept": False, "reason": "x"},
+        {"dataset": "toy", "model": "fcn", "recipe": "sgd", "intervention": "l2=0.1", "lr": 1.0, "kept": True, "reason": ""},
+        {"dataset": "toy", "model": "cnn", "recipe": "sgd", "intervention": "none", "lr": 5.0, "kept": True, "reason": ""},
     ])
     decisions.to_csv(tmp_path / "f.csv", index=False)
     read_back = pd.read_csv(tmp_path / "f.csv")
-    cell = {"dataset": "toy", "model": "fcn", "optimizer": "sgd"}
+    cell = {"dataset": "toy", "model": "fcn", "recipe": "sgd"}
     assert kept_learning_rates(read_back, cell) == [0.01, 0.1]
-    assert kept_learning_rates(read_back, {**cell, "optimizer": "adam"}) is None
+    assert kept_learning_rates(read_back, {**cell, "recipe": "adam"}) is None

@@ -89,7 +89,7 @@ def method_inputs(tmp_path):
     runs, ig, squared = [], [], []
     indices = np.array([7, 2, 4, 0, 5])
     for name, lr, status in (("low", 0.01, "converged"), ("high", 0.5, "max_iters"), ("div", 5.0, "diverged")):
-        cell = {"dataset": "toy", "model": "fcn", "optimizer": "sgd", "lr": lr, "hp": "none", "seed": 0}
+        cell = {"dataset": "toy", "model": "fcn", "recipe": "sgd", "lr": lr, "intervention": "none", "seed": 0}
         atomic_write_json(tmp_path / name / "run.json", {"cell": cell, "status": status})
         runs.append(str(tmp_path / name / "run.json"))
         idx = indices if status != "diverged" else np.zeros(0, np.int64)
@@ -145,14 +145,14 @@ def _landscape_npz(path, points: int, status: str = "converged", scale: float = 
 
 def test_landscape_figure(tmp_path):
     runs, npzs = [], []
-    for name, lr, hp, status in (("c", 1.0, "focal=2", "converged"), ("a", 0.01, "none", "converged"),
+    for name, lr, intervention, status in (("c", 1.0, "focal=2", "converged"), ("a", 0.01, "none", "converged"),
                                  ("d", 10.0, "none", "diverged")):
-        cell = {"dataset": "toy", "model": "fcn", "optimizer": "sgd", "lr": lr, "hp": hp, "seed": 1}
+        cell = {"dataset": "toy", "model": "fcn", "recipe": "sgd", "lr": lr, "intervention": intervention, "seed": 1}
         atomic_write_json(tmp_path / name / "run.json", {"cell": cell, "status": status})
         runs.append(tmp_path / name / "run.json")
         npzs.append(tmp_path / name / "landscape.npz")
         _landscape_npz(npzs[-1], 5, status, scale=lr * 100)
     plot_landscapes(runs, npzs, tmp_path / "l.pdf", tmp_path / "l.png", title="Fig 9", note="demo")
     assert_figure(tmp_path / "l.pdf", tmp_path / "l.png")
-    assert run_label({"lr": 0.01, "seed": 0, "hp": "none"}) == "LR 0.01, seed 0"
-    assert run_label({"lr": 1.0, "seed": 2, "hp": "focal=2"}) == "LR 1, focal=2, seed 2"
+    assert run_label({"lr": 0.01, "seed": 0, "intervention": "none"}) == "LR 0.01, seed 0"
+    assert run_label({"lr": 1.0, "seed": 2, "intervention": "focal=2"}) == "LR 1, focal=2, seed 2"

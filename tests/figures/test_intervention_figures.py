@@ -9,9 +9,9 @@ from largelr.figures.interventions import (is_log_scale, normalised_row_table, p
 from largelr.reporting.tables import intervention_runs
 
 
-def _cell(lr, hp, accuracies, bc_ratio=0.5, **kwargs):
+def _cell(lr, intervention, accuracies, bc_ratio=0.5, **kwargs):
     """Summary rows of one cell (:func:`helpers.cell_rows`) with their BC loss ratio (Fig 12)."""
-    return cell_rows(lr, hp, accuracies, max_bc_loss_ratio=bc_ratio, **kwargs)
+    return cell_rows(lr, intervention, accuracies, max_bc_loss_ratio=bc_ratio, **kwargs)
 
 
 def _runs():
@@ -29,14 +29,14 @@ def test_row_normalisation_maps_the_rows_lowest_mean_to_0_and_highest_to_1():
     row = row[row["dataset"] == "colored_mnist"]
     long_table, ranges = normalised_row_table(row, {"test_acc": "Test Acc.", "csi": "Avg. CSI"})
     accuracy = long_table[long_table["variable"] == "Test Acc."]
-    means = accuracy.groupby(["intervention", "x"])["value"].mean()
+    means = accuracy.groupby(["intervention_kind", "x"])["value"].mean()
     assert means.min() == pytest.approx(0.0) and means.max() == pytest.approx(1.0)
     # lowest mean (0.525) is batch size 1/10, highest (0.97) momentum 0.9: one scale across panels
     assert means[("batch_size", 0.1)] == pytest.approx(0.0) and means[("momentum", 0.9)] == pytest.approx(1.0)
     assert means[("lr", 0.1)] == pytest.approx((0.9 - 0.525) / (0.97 - 0.525))
     test_acc = ranges.set_index("column").loc["test_acc"]
     assert (test_acc["min"], test_acc["max"]) == pytest.approx((0.525, 0.97))
-    assert set(accuracy["intervention"]) == {"lr", "batch_size", "momentum"}  # the diverged LR 5.0 is gone
+    assert set(accuracy["intervention_kind"]) == {"lr", "batch_size", "momentum"}  # the diverged LR 5.0 is gone
     assert 5.0 not in set(accuracy["x"])
 
 

@@ -102,8 +102,8 @@ def test_each_figure_of_the_shipped_presets_names_files(shipped_config, preset):
 
 
 def test_plain_selection_and_the_drawn_files_table():
-    assert plain_selection({"optimizer": "sgd"}) == {"optimizer": "sgd", "hp": "none"}
-    assert plain_selection({"optimizer": "adam", "model": "cnn"}, hp=None) == {"optimizer": "adam", "model": "cnn"}
+    assert plain_selection({"recipe": "sgd"}) == {"recipe": "sgd", "intervention": "none"}
+    assert plain_selection({"recipe": "adam", "model": "cnn"}, intervention=None) == {"recipe": "adam", "model": "cnn"}
     job = FigureJob("fig09", {}, "ci", {"runs": ["a/run.json", "b/run.json"], "dataset": "d.npz"}, "f.pdf", "f.png",
                     "f.csv")
     table = drawn_files(job)
@@ -114,8 +114,8 @@ def test_plain_selection_and_the_drawn_files_table():
 
 def test_the_gallery_labels_one_panel_per_dataset_and_model():
     grid = pd.DataFrame([("parity", m, "sgd", 0.1, "none", 0) for m in ("fcn", "cnn")],
-                        columns=["dataset", "model", "optimizer", "lr", "hp", "seed"])
-    spec = {"dataset": "parity", "optimizer": "sgd"}
+                        columns=["dataset", "model", "recipe", "lr", "intervention", "seed"])
+    spec = {"dataset": "parity", "recipe": "sgd"}
     kind = figure_kind("attribution_gallery")
     assert kind.params(spec, grid) == {"labels": ["Parity · cnn", "Parity · fcn"]}
     assert kind.inputs(spec, grid, _fake_paths()) == {

@@ -15,8 +15,8 @@ from largelr.figures import lr_drop
 from largelr.figures.lr_drop import lr_drop_points, lr_drop_runs, plot_lr_drop
 
 
-def _run(lr, hp, seed, acc, iterations=3000, status="converged", dataset="parity", model="fcn_parity"):
-    return {"dataset": dataset, "model": model, "optimizer": "sgd", "lr": lr, "hp": hp, "seed": seed,
+def _run(lr, intervention, seed, acc, iterations=3000, status="converged", dataset="parity", model="fcn_parity"):
+    return {"dataset": dataset, "model": model, "recipe": "sgd", "lr": lr, "intervention": intervention, "seed": seed,
             "status": status, "iterations": iterations, "test_acc": acc}
 
 
@@ -48,7 +48,7 @@ def test_points_are_seed_means_per_lr_and_drop_iteration_and_references_are_the_
 
 def test_only_lr_drop_cells_are_drawn_as_points():
     drops = lr_drop_runs(_runs())
-    assert set(drops["hp"].str.split("=").str[0]) == {"lr_drop_at"}
+    assert set(drops["intervention"].str.split("=").str[0]) == {"lr_drop_at"}
     assert sorted(drops["drop_at"].unique()) == [0, 500, 2000]
     assert not drops.set_index("seed").loc[2, "dropped"]  # 1800 iterations <= 2000
 

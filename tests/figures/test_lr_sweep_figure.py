@@ -10,7 +10,7 @@ from largelr.figures.lr_sweep import lr_sweep_figure, plot_lr_sweep
 def _runs() -> pd.DataFrame:
     """Parity, 3 LRs × 2 seeds: one seed capped at LR 0.01, one stalled at 0.1, all converged at 0.5."""
     statuses = {0.01: ["converged", "max_iters"], 0.1: ["stalled", "converged"], 0.5: ["converged", "converged"]}
-    return pd.DataFrame([{"dataset": "parity", "model": "fcn_parity", "optimizer": "sgd", "lr": lr, "hp": "none",
+    return pd.DataFrame([{"dataset": "parity", "model": "fcn_parity", "recipe": "sgd", "lr": lr, "intervention": "none",
                           "seed": seed, "status": status, "test_acc": 0.5 + lr / 2 + 0.01 * seed, "csi": lr}
                          for lr, seeds in statuses.items() for seed, status in enumerate(seeds)])
 

@@ -49,12 +49,12 @@ def test_panels_name_the_preset_that_builds_them_from_the_resolved_presets():
 
 
 def test_fig9_needs_its_focal_loss_models():
-    lrs_only, with_fl = {"dataset": "parity"}, {"dataset": "parity", "hps": ["focal_gamma=1"]}
+    lrs_only, with_fl = {"dataset": "parity"}, {"dataset": "parity", "interventions": ["focal_gamma=1"]}
     lr_panel, fl_panel = paper_panels(9)
-    assert fl_panel == Panel("focal-loss models (FL)", "fig09", hp="focal_gamma")
+    assert fl_panel == Panel("focal-loss models (FL)", "fig09", intervention="focal_gamma")
     assert builds_panel(_preset(fig09=lrs_only), lr_panel) and not builds_panel(_preset(fig09=lrs_only), fl_panel)
     assert builds_panel(_preset(fig09=with_fl), fl_panel)
-    assert not builds_panel(_preset(fig09={"dataset": "parity", "hps": ["l2=0.1"]}), fl_panel)
+    assert not builds_panel(_preset(fig09={"dataset": "parity", "interventions": ["l2=0.1"]}), fl_panel)
 
 
 @pytest.mark.parametrize("preset", ["paper", "demo"])

@@ -5,7 +5,7 @@ from largelr.reporting.lr_filter import filter_learning_rates, kept_runs
 
 def _runs(rows):
     return pd.DataFrame(
-        [{"dataset": "d", "model": "m", "optimizer": "sgd", "hp": "none", "lr": lr, "seed": s, "status": st, "test_acc": acc}
+        [{"dataset": "d", "model": "m", "recipe": "sgd", "intervention": "none", "lr": lr, "seed": s, "status": st, "test_acc": acc}
          for lr, s, st, acc in rows]
     )
 

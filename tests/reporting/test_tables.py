@@ -9,12 +9,12 @@ from largelr.reporting.tables import (FLOOR_MARK, UNDER_TRAINED, claims_scorecar
                                       write_table, write_table1)
 
 
-def _runs(values_by_lr, metric="test_acc", dataset="parity", model="fcn_parity", optimizer="sgd", status="converged"):
+def _runs(values_by_lr, metric="test_acc", dataset="parity", model="fcn_parity", recipe="sgd", status="converged"):
     """One run per value; every Table 1 metric (and worst-group accuracy) equals the value."""
     rows = []
     for lr, values in values_by_lr.items():
         for seed, value in enumerate(values):
-            row = {"dataset": dataset, "model": model, "optimizer": optimizer, "lr": lr, "hp": "none", "seed": seed,
+            row = {"dataset": dataset, "model": model, "recipe": recipe, "lr": lr, "intervention": "none", "seed": seed,
                    "status": status}
             row.update({m: value for m in (*TABLE1_METRICS, "worst_group_acc")})
             rows.append(row)
@@ -77,27 +77,27 @@ def test_intervention_runs_label_lr_sweep_inverse_batch_size_and_high_lr_l2():
     labelled = intervention_runs(_intervention_runs())
     assert "parity" not in set(labelled["dataset"])  # no intervention cells: no Table 2 row
     assert "diverged" not in set(labelled["status"])
-    batch = labelled[labelled["intervention"] == "batch_size"]
+    batch = labelled[labelled["intervention_kind"] == "batch_size"]
     assert sorted(batch["value"].unique()) == pytest.approx([0.01, 0.1])
-    high = labelled[labelled["intervention"] == "high_lr_l2"]
+    high = labelled[labelled["intervention_kind"] == "high_lr_l2"]
     assert high["value"].tolist() == [0.0001, 0.0001] and high["base_lr"].tolist() == [0.35, 0.35]
-    assert sorted(labelled[labelled["intervention"] == "l2"]["value"].unique()) == [0.001, 0.01]
+    assert sorted(labelled[labelled["intervention_kind"] == "l2"]["value"].unique()) == [0.001, 0.01]
 
 
 def test_table2_min_max_of_per_value_means_in_the_papers_order_beside_the_paper():
-    table = table2(_intervention_runs(), {"cnn": "cnn"}).set_index("intervention")
+    table = table2(_intervention_runs(), {"cnn": "cnn"}).set_index("intervention_kind")
     assert list(table.index) == ["lr", "high_lr_l2", "batch_size", "l2"]
     lr = table.loc["lr"]
-    assert (lr["hp_min"], lr["hp_max"]) == (0.01, 0.1)  # the diverged LR 1.0 is ignored
+    assert (lr["intervention_min"], lr["intervention_max"]) == (0.01, 0.1)  # the diverged LR 1.0 is ignored
     assert lr["test_acc_min"] == pytest.approx(75.0) and lr["test_acc_max"] == pytest.approx(91.0)
     assert np.isnan(lr["base_lr"]) and lr["runs"] == 4
     batch = table.loc["batch_size"]
-    assert (batch["hp_min"], batch["hp_max"]) == pytest.approx((0.01, 0.1))  # 1/100 and 1/10; 1/3 diverged
+    assert (batch["intervention_min"], batch["intervention_max"]) == pytest.approx((0.01, 0.1))  # 1/100 and 1/10; 1/3 diverged
     assert batch["test_acc_min"] == pytest.approx(65.0) and batch["test_acc_max"] == pytest.approx(80.0)
     assert batch["csi_min"] == pytest.approx(0.65) and batch["capped_runs"] == 2
     assert table.loc["l2", "prunability_min"] == pytest.approx(0.55)
     assert table.loc["high_lr_l2", "base_lr"] == 0.35 and table.loc["high_lr_l2", "test_acc_max"] == pytest.approx(96)
-    assert batch["hp_max_paper"] == 0.3333 and batch["hp_max_diff"] == pytest.approx(0.1 - 0.3333)
+    assert batch["intervention_max_paper"] == 0.3333 and batch["intervention_max_diff"] == pytest.approx(0.1 - 0.3333)
     assert lr["test_acc_min_paper"] == 72.297 and lr["test_acc_min_diff"] == pytest.approx(75.0 - 72.297)
     assert batch["paper_model"] == "CNN" and "act_compressibility_max" in table.columns
 
@@ -111,28 +111,28 @@ def test_table2_is_empty_without_intervention_cells():
 def test_table1_reports_the_main_sgd_recipe_only():
     """§4.2: Table 1 is constant-LR SGD; an Adam sweep of the same pair must not enter it."""
     sgd = _runs({0.01: [0.5, 0.6], 0.1: [0.8, 0.9], 0.75: [0.7, 0.7]})
-    adam = _runs({1e-5: [0.1, 0.1], 1e-3: [0.99, 0.99]}, optimizer="adam")
+    adam = _runs({1e-5: [0.1, 0.1], 1e-3: [0.99, 0.99]}, recipe="adam")
     row = table1(pd.concat([sgd, adam]), {"fcn_parity": "fcn"}).iloc[0]
-    assert row["optimizer"] == "sgd" and (row["lr_min"], row["lr_max"]) == (0.01, 0.75)
+    assert row["recipe"] == "sgd" and (row["lr_min"], row["lr_max"]) == (0.01, 0.75)
     assert row["test_acc_min"] == pytest.approx(55.0) and row["test_acc_max"] == pytest.approx(85.0)
     assert row["runs"] == 6
-    other = table1(pd.concat([sgd, adam]), {}, main_optimizer="adam").iloc[0]
-    assert (other["optimizer"], other["lr_min"], other["test_acc_max"]) == ("adam", 1e-5, pytest.approx(99.0))
+    other = table1(pd.concat([sgd, adam]), {}, main_recipe="adam").iloc[0]
+    assert (other["recipe"], other["lr_min"], other["test_acc_max"]) == ("adam", 1e-5, pytest.approx(99.0))
 
 
 def test_main_recipe_falls_back_to_a_pairs_only_recipe_and_drops_ambiguous_pairs():
-    only_adamw = _runs({1e-5: [0.4]}, dataset="celeba", model="swin_t", optimizer="adamw")
-    two_others = pd.concat([_runs({0.1: [0.5]}, optimizer="adam"), _runs({0.1: [0.6]}, optimizer="sgd_anneal")])
+    only_adamw = _runs({1e-5: [0.4]}, dataset="celeba", model="swin_t", recipe="adamw")
+    two_others = pd.concat([_runs({0.1: [0.5]}, recipe="adam"), _runs({0.1: [0.6]}, recipe="sgd_anneal")])
     chosen = main_recipe_runs(pd.concat([only_adamw, two_others]))
-    assert list(zip(chosen["dataset"], chosen["optimizer"])) == [("celeba", "adamw")]
+    assert list(zip(chosen["dataset"], chosen["recipe"])) == [("celeba", "adamw")]
     assert table1(only_adamw.iloc[:0], {}).empty
 
 
 def test_scorecard_gives_every_recipe_its_own_rows():
     lrs = [0.01, 0.03, 0.1, 0.3, 1.0]
     sgd = _runs({lr: [i + 0.01 * s for s in range(3)] for i, lr in enumerate(lrs)})
-    adam = _runs({lr: [-i - 0.01 * s for s in range(3)] for i, lr in enumerate(lrs)}, optimizer="adam")
-    card = claims_scorecard(pd.concat([sgd, adam]), metrics=["test_acc"], n_boot=200).set_index("optimizer")
+    adam = _runs({lr: [-i - 0.01 * s for s in range(3)] for i, lr in enumerate(lrs)}, recipe="adam")
+    card = claims_scorecard(pd.concat([sgd, adam]), metrics=["test_acc"], n_boot=200).set_index("recipe")
     assert card.loc["sgd", "verdict"] == "supported" and card.loc["adam", "verdict"] == "contradicted"
     assert card.loc["sgd", "runs"] == 15 and card.loc["sgd", "learning_rates"] == 5
 
@@ -201,7 +201,7 @@ def test_table1_fcn_rows_of_the_rho_025_datasets_match_the_papers_fcn_rows():
 
 def test_table2_counts_stalled_runs_as_capped():
     rows = cell_rows(0.01, "none", [0.7]) + cell_rows(0.01, "l2=0.01", [0.5], status="stalled")
-    table = table2(pd.DataFrame(rows), {"cnn": "cnn"}).set_index("intervention")
+    table = table2(pd.DataFrame(rows), {"cnn": "cnn"}).set_index("intervention_kind")
     assert table.loc["l2", "capped_runs"] == 1
 
 
@@ -211,7 +211,7 @@ def test_scorecard_has_a_row_per_prunability_ranking_column_so_verdicts_can_diff
     runs["prunability_weight_norm"] = -runs["prunability"]   # falls with LR
     runs["prunability_activation"] = runs["prunability"]     # rises with LR
     raw = claims_scorecard(runs, n_boot=200)
-    assert list(raw.columns[:5]) == ["dataset", "model", "optimizer", "metric", "prune_ranking"]
+    assert list(raw.columns[:5]) == ["dataset", "model", "recipe", "metric", "prune_ranking"]
     card = raw.set_index("metric")
     assert {"prunability", "prunability_weight_norm", "prunability_activation"} <= set(card.index)
     assert "prunability_global_weight_norm" not in card.index  # only the columns the runs table has
@@ -274,7 +274,7 @@ def test_table2_leaves_out_the_lr_drop_axis_of_fig28():
     # lr_drop_at cells (Fig 28 top right) are no row of the paper's Table 2, and a group that has
     # only them has no Table 2 rows at all
     with_drop = pd.concat([_intervention_runs(), pd.DataFrame(cell_rows(0.1, "lr_drop_at=300", [0.8]))])
-    assert list(table2(with_drop, {"cnn": "cnn"})["intervention"]) == ["lr", "high_lr_l2", "batch_size", "l2"]
+    assert list(table2(with_drop, {"cnn": "cnn"})["intervention_kind"]) == ["lr", "high_lr_l2", "batch_size", "l2"]
     only_drop = pd.concat([pd.DataFrame(cell_rows(0.1, "none", [0.9])),
                            pd.DataFrame(cell_rows(0.1, "lr_drop_at=300", [0.8]))])
     assert table2(only_drop, {}).empty

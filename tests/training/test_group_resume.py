@@ -18,7 +18,7 @@ from largelr.io import read_json
 from largelr.training import runs
 from largelr.training.loop import TrainSettings
 
-CELLS = [{"dataset": "parity", "model": "fcn", "optimizer": "sgd", "lr": lr, "hp": "none", "seed": seed}
+CELLS = [{"dataset": "parity", "model": "fcn", "recipe": "sgd", "lr": lr, "intervention": "none", "seed": seed}
          for lr, seed in ((0.1, 0), (0.5, 0), (0.1, 1))]
 SETTINGS = [TrainSettings(lr=c["lr"], seed=c["seed"], batch_size=50, max_iters=200, eval_interval=20,
                           checkpoint_interval=50) for c in CELLS]

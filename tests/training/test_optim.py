@@ -222,7 +222,7 @@ def test_adamw_weight_decay_is_present_and_decoupled():
 
 
 def test_unknown_optimizer_kind():
-    with pytest.raises(ValueError, match=r"optimizers\.\*\.kind"):
+    with pytest.raises(ValueError, match=r"recipes\.\*\.kind"):
         build_optimizer([nn.Parameter(torch.zeros(1))], {"kind": "lbfgs"}, 0.1)
 
 

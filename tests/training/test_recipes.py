@@ -2,10 +2,10 @@
 
 import pytest
 
-from largelr.training.recipes import INTERVENTIONS, format_hp, parse_hp, train_settings
+from largelr.training.recipes import INTERVENTIONS, format_intervention, parse_intervention, train_settings
 
 TRAINING = {"batch_size": 100, "max_iters": 50, "eval_interval": 10}
-CELL = {"lr": 0.1, "seed": 3, "hp": "none"}
+CELL = {"lr": 0.1, "seed": 3, "intervention": "none"}
 
 
 def test_plain_cell_keeps_the_block_and_training_keys():
@@ -40,17 +40,17 @@ def test_recipe_keys_leave_the_optimizer_spec():
 )
 def test_each_intervention_sets_its_hyper_parameter(label, check):
     block = {"kind": "sgd"}
-    settings = train_settings({**CELL, "hp": label}, block, TRAINING)
+    settings = train_settings({**CELL, "intervention": label}, block, TRAINING)
     assert check(settings)
     assert block == {"kind": "sgd"}  # the config block itself is not modified
 
 
 def test_labels_round_trip_and_unknown_names_are_rejected():
     for name in INTERVENTIONS:
-        assert parse_hp(format_hp(name, 0.25)) == (name, 0.25)
-    assert parse_hp("none") is None
+        assert parse_intervention(format_intervention(name, 0.25)) == (name, 0.25)
+    assert parse_intervention("none") is None
     with pytest.raises(ValueError, match="vary"):
-        format_hp("dropout", 0.1)
+        format_intervention("dropout", 0.1)
 
 
 def test_the_column_module_names_every_intervention_the_recipes_apply():

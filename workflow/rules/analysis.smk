@@ -235,7 +235,7 @@ rule select_hard_samples:
         npz=path(GROUP_DIR, "gallery.npz"),
         csv=path(GROUP_DIR, "gallery.csv"),
     log:
-        log_file("groups", "{dataset}~{model}~{optimizer}", "gallery"),
+        log_file("groups", "{dataset}~{model}~{recipe}", "gallery"),
     conda:
         "../../envs/analysis.yaml"
     params:

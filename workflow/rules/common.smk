@@ -49,7 +49,7 @@ def path(*parts):
     return "/".join(parts)
 
 
-# one run: dataset~{dataset}/model~{model}/optimizer~{optimizer}/lr~{lr}/hp~{hp}/seed~{seed}
+# one run: dataset~{dataset}/model~{model}/recipe~{recipe}/lr~{lr}/intervention~{intervention}/seed~{seed}
 CELL = next(iter(PARAMSPACES.values())).wildcard_pattern
 RESULTS = path("results", "{preset}")
 DATASET_FILE = path(RESULTS, "data", "{dataset}.npz")
@@ -57,13 +57,16 @@ DATASET_FILE = path(RESULTS, "data", "{dataset}.npz")
 SOURCE_FILE = path(RESULTS, "data", "sources", "{source}.json")
 RUN_DIR = path(RESULTS, "runs", CELL)
 ANALYSIS_DIR = path(RESULTS, "analysis", CELL)
-# analyses of a group of runs: every LR and seed of one (dataset, model, optimizer)
+# analyses of a group of runs: every LR and seed of one (dataset, model, recipe)
 GROUP_DIR = path(
-    RESULTS, "groups", "dataset~{dataset}", "model~{model}", "optimizer~{optimizer}"
+    RESULTS, "groups", "dataset~{dataset}", "model~{model}", "recipe~{recipe}"
 )
-# one training job per training group: every LR and seed of one (dataset, model, optimizer, hp)
+# one training job per training group: every LR and seed of one (dataset, model, recipe, intervention)
 TRAINING_GROUP = path(
-    "dataset~{dataset}", "model~{model}", "optimizer~{optimizer}", "hp~{hp}"
+    "dataset~{dataset}",
+    "model~{model}",
+    "recipe~{recipe}",
+    "intervention~{intervention}",
 )
 TRAINING_DIR = path(RESULTS, "training", TRAINING_GROUP)
 # one training job: the whole group ({part} empty) or one part of a split group (.part-K)
@@ -106,9 +109,9 @@ wildcard_constraints:
     preset="|".join(PRESETS),
     dataset="|".join(_names("datasets")),
     model="|".join(_names("models")),
-    optimizer="|".join(_names("optimizers")),
+    recipe="|".join(_names("recipes")),
     lr=r"[0-9.eE+-]+",
-    hp=r"none|[a-z_0-9]+=[0-9.eE+-]+",
+    intervention=r"none|[a-z_0-9]+=[0-9.eE+-]+",
     seed=r"\d+",
     source="|".join(SOURCES),
 
@@ -123,9 +126,9 @@ def cell_of(wildcards):
     return {
         "dataset": wildcards.dataset,
         "model": wildcards.model,
-        "optimizer": wildcards.optimizer,
+        "recipe": wildcards.recipe,
         "lr": float(wildcards.lr),
-        "hp": wildcards.hp,
+        "intervention": wildcards.intervention,
         "seed": int(wildcards.seed),
     }
 
@@ -140,11 +143,11 @@ def cell_paths(preset, template, **selection):
 def cell_files(preset, name, **selection):
     """A run's file ``name`` (run.json, model.pt, ...: runs/) or an analysis file (analysis/) of
     every selected cell."""
-    folder = "runs" if name in RUN_FILES else "analysis"
+    folder = "runs" if name in RUN_FOLDER_FILES else "analysis"
     return cell_paths(preset, path(RESULTS, folder, "{cell}", name), **selection)
 
 
-RUN_FILES = ("run.json", "model.pt", "history.csv", "snapshots.pt")
+RUN_FOLDER_FILES = ("run.json", "model.pt", "history.csv", "snapshots.pt")
 
 
 def run_records(preset, **selection):
@@ -187,8 +190,8 @@ def model_spec(wildcards):
     return preset_of(wildcards)["models"][wildcards.model]
 
 
-def optimizer_spec(wildcards):
-    return preset_of(wildcards)["optimizers"][wildcards.optimizer]
+def recipe_spec(wildcards):
+    return preset_of(wildcards)["recipes"][wildcards.recipe]
 
 
 def device(wildcards):
@@ -365,17 +368,21 @@ def gpu(wildcards):
 # after another and its estimated time (largelr.training.cost, x RUNTIME_SAFETY) exceeds the
 # preset's max_job_minutes: then consecutive cells form jobs ".part-1", ".part-2", ... within
 # the limit (group.part-K.json). Each cell trains alone either way, so a split changes no result.
-def _whole_group(preset, dataset, model, optimizer, hp):
+def _whole_group(preset, dataset, model, recipe, intervention):
     return select_cells(
-        GRIDS[preset], dataset=dataset, model=model, optimizer=optimizer, hp=hp
+        GRIDS[preset],
+        dataset=dataset,
+        model=model,
+        recipe=recipe,
+        intervention=intervention,
     )
 
 
 @functools.cache
-def training_jobs(preset, dataset, model, optimizer, hp):
+def training_jobs(preset, dataset, model, recipe, intervention):
     """The jobs of a training group: {part ("" = the whole group): positions of its cells in
     the group's rows}."""
-    rows = _whole_group(preset, dataset, model, optimizer, hp).to_dict("records")
+    rows = _whole_group(preset, dataset, model, recipe, intervention).to_dict("records")
     whole = {"": list(range(len(rows)))}
     settings = PRESETS[preset]
     limit = settings["max_job_minutes"] / RUNTIME_SAFETY
@@ -388,7 +395,7 @@ def training_jobs(preset, dataset, model, optimizer, hp):
 
 
 def _group_key(wildcards):
-    keys = ("preset", "dataset", "model", "optimizer", "hp")
+    keys = ("preset", "dataset", "model", "recipe", "intervention")
     return tuple(getattr(wildcards, key) for key in keys)
 
 
@@ -421,7 +428,7 @@ def train_job_runtime(wildcards, attempt):
 
 
 def group_grid(wildcards):
-    """The cells of one training group (every LR and seed of a (dataset, model, optimizer, hp))."""
+    """The cells of one training group (every LR and seed of a (dataset, model, recipe, intervention))."""
     return [
         {**row, "lr": float(row["lr"]), "seed": int(row["seed"])}
         for row in _group_rows(wildcards).to_dict("records")
@@ -482,12 +489,12 @@ def dataset_runs(wildcards):
 
 
 def group_inputs(wildcards):
-    """select_hard_samples: every plain run of one (dataset, model, optimizer) and its attribution maps."""
+    """select_hard_samples: every plain run of one (dataset, model, recipe) and its attribution maps."""
     preset, selection = wildcards.preset, {
         "dataset": wildcards.dataset,
         "model": wildcards.model,
-        "optimizer": wildcards.optimizer,
-        "hp": "none",
+        "recipe": wildcards.recipe,
+        "intervention": "none",
     }
     return {
         "dataset": DATASET_FILE.format(preset=preset, dataset=wildcards.dataset),
@@ -512,8 +519,8 @@ def input_paths(preset):
             p for selection in selections for p in cell_files(preset, name, **selection)
         ]
 
-    def group(name, dataset, model, optimizer):
-        files = dict(dataset=dataset, model=model, optimizer=optimizer)
+    def group(name, dataset, model, recipe):
+        files = dict(dataset=dataset, model=model, recipe=recipe)
         return path(GROUP_DIR, name).format(preset=preset, **files)
 
     return InputPaths(
@@ -553,7 +560,7 @@ def lr_filter_files(wildcards):
 
 
 def has_interventions(preset):
-    return (GRIDS[preset]["hp"] != "none").any()
+    return (GRIDS[preset]["intervention"] != "none").any()
 
 
 def final_outputs(preset):

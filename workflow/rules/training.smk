@@ -1,5 +1,5 @@
 rule train_group:
-    """Every LR x seed of one (dataset, model, optimizer, intervention) in one job, as one stacked
+    """Every LR x seed of one (dataset, model, recipe, intervention) in one job, as one stacked
     model where the recipe allows (§4.2 protocol per model), or one part of a long group whose
     cells train one after another ({part} = .part-K, training_jobs); resumes from its checkpoint
     and skips the cells whose run folder is complete.
@@ -26,7 +26,7 @@ rule train_group:
         cells=group_grid,
         cell_dirs=group_cell_dirs,
         model=model_spec,
-        optimizer=optimizer_spec,
+        recipe=recipe_spec,
         trainings=group_trainings,
         engine=training_engine,
         device=device,

@@ -6,8 +6,8 @@ more than 75 % of the high-LR seeds and fewer than 25 % of the low-LR seeds**; e
 shows the original images (top row) and the attributions of the low-LR (middle) and high-LR
 (bottom) models.
 
-:func:`select_gallery` works on one group of runs — one dataset × model × optimizer, every
-LR and seed of the plain (``hp = "none"``) cells — from the per-run ``attribution_maps.npz``
+:func:`select_gallery` works on one group of runs — one dataset × model × recipe, every
+LR and seed of the plain (``intervention = "none"``) cells — from the per-run ``attribution_maps.npz``
 files of the ``attribute`` rule (:mod:`largelr.analyses.attribution`; every run of a preset
 attributes the same test indices):
 
@@ -52,15 +52,16 @@ PER_SAMPLE_COLUMNS = (
 SCALAR_KEYS = ("low_lr", "high_lr", "n_seeds_low", "n_seeds_high")
 
 
-def kept_learning_rates(decisions: pd.DataFrame, cell: dict[str, Any], hp: str = "none") -> list[float] | None:
-    """LRs of ``cell``'s (dataset, model, optimizer) kept by the §4.2 filter (``lr_filter`` CSV rows).
+def kept_learning_rates(decisions: pd.DataFrame, cell: dict[str, Any],
+                        intervention: str = "none") -> list[float] | None:
+    """LRs of ``cell``'s (dataset, model, recipe) kept by the §4.2 filter (``lr_filter`` CSV rows).
 
     ``None`` when the CSV has no row of that group (nothing to restrict); an empty list when
     every LR of the group was dropped.
     """
     rows = decisions[
         (decisions["dataset"] == cell["dataset"]) & (decisions["model"] == cell["model"])
-        & (decisions["optimizer"] == cell["optimizer"]) & (decisions["hp"].astype(str) == hp)
+        & (decisions["recipe"] == cell["recipe"]) & (decisions["intervention"].astype(str) == intervention)
     ]
     if rows.empty:
         return None

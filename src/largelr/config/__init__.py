@@ -9,10 +9,10 @@ The package by job: :mod:`.presets` (merging), :mod:`.schema` (validation and ty
 The resolved configuration of preset P is ``deep_merge(presets[P], overrides)``, so
 ``--config preset=ci 'training={max_iters: 50}'`` changes one key of the ci preset.
 
-The grid is a table with one row per training cell (dataset, model, optimizer, lr, hp, seed),
-expanded from the preset's ``experiments`` list (``hp`` is an intervention of
-:mod:`largelr.training.recipes`, or ``none``); Snakemake's ``Paramspace`` turns it into one readable
-folder per cell: ``dataset~parity/model~fcn/optimizer~sgd/lr~0.1/hp~none/seed~0``.
+The grid is a table with one row per training cell (dataset, model, recipe, lr, intervention, seed),
+expanded from the preset's ``experiments`` list (``intervention`` is ``name=value`` of an intervention
+of :mod:`largelr.training.recipes`, or ``none``); Snakemake's ``Paramspace`` turns it into one
+readable folder per cell: ``dataset~parity/model~fcn/recipe~sgd/lr~0.1/intervention~none/seed~0``.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The training grid: one row per training cell (dataset, model, optimizer, lr, hp, seed),
+"""The training grid: one row per training cell (dataset, model, recipe, lr, intervention, seed),
 expanded from a preset's ``experiments``."""
 
 from __future__ import annotations
@@ -7,17 +7,17 @@ from typing import Any
 
 import pandas as pd
 
-from largelr.columns import GRID_COLUMNS, NO_INTERVENTION, format_hp
+from largelr.columns import GRID_COLUMNS, NO_INTERVENTION, format_intervention
 
 
 def training_grid(preset: dict[str, Any]) -> pd.DataFrame:
     """One row per training cell, columns :data:`GRID_COLUMNS`; seeds come from ``seeds``."""
     rows = [
-        {"dataset": e["dataset"], "model": e["model"], "optimizer": e["optimizer"], "lr": float(lr), "hp": hp,
-         "seed": int(seed)}
+        {"dataset": e["dataset"], "model": e["model"], "recipe": e["recipe"], "lr": float(lr),
+         "intervention": intervention, "seed": int(seed)}
         for e in preset["experiments"]
         for lr in e["lrs"]
-        for hp in _intervention_labels(e)
+        for intervention in _intervention_labels(e)
         for seed in e.get("seeds", preset["seeds"])
     ]
     grid = pd.DataFrame(rows, columns=GRID_COLUMNS).drop_duplicates(ignore_index=True)
@@ -27,8 +27,9 @@ def training_grid(preset: dict[str, Any]) -> pd.DataFrame:
 def cell_training(preset: dict[str, Any], cell: dict[str, Any]) -> dict[str, Any]:
     """``training`` settings of one cell: the preset's, updated by its experiment's ``training`` block."""
     for experiment in preset["experiments"]:
-        if all(experiment[key] == cell[key] for key in ("dataset", "model", "optimizer")):
-            if float(cell["lr"]) in map(float, experiment["lrs"]) and cell["hp"] in _intervention_labels(experiment):
+        if all(experiment[key] == cell[key] for key in ("dataset", "model", "recipe")):
+            labels = _intervention_labels(experiment)
+            if float(cell["lr"]) in map(float, experiment["lrs"]) and cell["intervention"] in labels:
                 return {**preset["training"], **experiment.get("training", {})}
     raise KeyError(f"cell {cell} is not in any experiment of the preset")
 
@@ -37,4 +38,4 @@ def _intervention_labels(experiment: dict[str, Any]) -> list[str]:
     """``["none"]``, or one ``name=value`` label per value of the experiment's ``vary`` block."""
     if not experiment.get("vary"):
         return [NO_INTERVENTION]
-    return [format_hp(name, value) for name, values in experiment["vary"].items() for value in values]
+    return [format_intervention(name, value) for name, values in experiment["vary"].items() for value in values]

@@ -11,10 +11,10 @@ from largelr.figures.spec import figure_datasets
 
 
 def check_references(preset: dict[str, Any], name: str) -> None:
-    """Every experiment and figure must name datasets/models/optimizers that the preset defines."""
+    """Every experiment and figure must name datasets/models/recipes that the preset defines."""
     check_unique_cells(preset, name)
     for i, experiment in enumerate(preset["experiments"]):
-        for key, table in (("dataset", "datasets"), ("model", "models"), ("optimizer", "optimizers")):
+        for key, table in (("dataset", "datasets"), ("model", "models"), ("recipe", "recipes")):
             if experiment[key] not in preset[table]:
                 raise ConfigError(
                     f"presets.{name}.experiments[{i}].{key}: {experiment[key]!r} is not defined under "
@@ -77,8 +77,8 @@ def check_unique_cells(preset: dict[str, Any], name: str) -> None:
     for i, experiment in enumerate(preset["experiments"]):
         overrides = experiment.get("training", {})
         for lr in experiment["lrs"]:
-            for hp in _intervention_labels(experiment):
-                key = (experiment["dataset"], experiment["model"], experiment["optimizer"], float(lr), hp)
+            for intervention in _intervention_labels(experiment):
+                key = (experiment["dataset"], experiment["model"], experiment["recipe"], float(lr), intervention)
                 if seen.setdefault(key, overrides) != overrides:
                     raise ConfigError(f"presets.{name}.experiments[{i}].training: cell {key} is also listed by "
                                      f"another experiment with different training settings")

@@ -50,7 +50,7 @@ from largelr.figures.save import save_figure
 
 METHOD_LABELS = {"ig": "Integrated Gradients", "deeplift": "DeepLift"}
 AGREEMENT_COLUMNS = [
-    "dataset", "model", "optimizer", "lr", "hp", "seed", "status", "samples", "spearman",
+    "dataset", "model", "recipe", "lr", "intervention", "seed", "status", "samples", "spearman",
     "core_share_ig", "spurious_share_ig", "core_share_deeplift", "spurious_share_deeplift",
 ]
 

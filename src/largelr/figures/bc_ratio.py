@@ -2,7 +2,7 @@
 
 The BC loss ratio is Σ BC-sample loss / Σ minibatch loss, logged during training; its maximum
 over training is ``max_bc_loss_ratio`` in ``summary/runs.csv``. Fig 12: one panel per
-(dataset, model), one point per run (plain cells, hp == "none"), x = max BC loss ratio,
+(dataset, model), one point per run (plain cells, intervention == "none"), x = max BC loss ratio,
 y = unbiased test accuracy, colour = LR on a log scale; the panel title gives Pearson's r and
 Spearman's ρ over the runs. Fig 27 (optional second row): mean ± s.d. over seeds of test
 accuracy (left axis) and of the max BC loss ratio (right axis) against the LR on a log axis.
@@ -34,8 +34,8 @@ MIN_RUNS = 3
 
 
 def bc_ratio_runs(runs: pd.DataFrame) -> pd.DataFrame:
-    """Plain (hp == "none"), non-diverged runs with a finite max BC loss ratio and test accuracy."""
-    plain = runs[(runs["hp"] == NO_INTERVENTION) & (runs["status"] != "diverged")]
+    """Plain (intervention == "none"), non-diverged runs with a finite max BC loss ratio and test accuracy."""
+    plain = runs[(runs["intervention"] == NO_INTERVENTION) & (runs["status"] != "diverged")]
     finite = np.isfinite(plain[["max_bc_loss_ratio", "test_acc"]].astype(float)).all(axis=1)
     return plain[finite]
 

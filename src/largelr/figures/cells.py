@@ -27,13 +27,13 @@ def lr_drop_selections(spec: dict[str, Any], grid: pd.DataFrame) -> list[dict[st
     """Fig 28 top right (suppl. D.4; figure kind ``lr_drop``): the ``lr_drop_at`` cells of each
     (dataset, model) of the figure, and the plain cells at their base LRs and seeds (never
     dropped: the figure's references; a selection that matches no cell adds nothing)."""
-    rows = select_cells(grid, dataset=figure_datasets(spec), optimizer=spec["optimizer"],
-                        hp=lambda hp: hp.str.startswith(f"{LR_DROP}="), **_model_of(spec))
+    rows = select_cells(grid, dataset=figure_datasets(spec), recipe=spec["recipe"],
+                        intervention=lambda label: label.str.startswith(f"{LR_DROP}="), **_model_of(spec))
     selections = []
     for (dataset, model), group in rows.groupby(["dataset", "model"], sort=False):
-        cell = {"dataset": dataset, "model": model, "optimizer": spec["optimizer"], "lr": sorted(set(group["lr"])),
+        cell = {"dataset": dataset, "model": model, "recipe": spec["recipe"], "lr": sorted(set(group["lr"])),
                 "seed": sorted(set(group["seed"]))}
-        selections += [{**cell, "hp": sorted(set(group["hp"]))}, {**cell, "hp": "none"}]
+        selections += [{**cell, "intervention": sorted(set(group["intervention"]))}, {**cell, "intervention": "none"}]
     return selections
 
 
@@ -41,7 +41,7 @@ def figure_groups(spec: dict[str, Any], grid: pd.DataFrame) -> list[tuple[str, s
     """(dataset, model) pairs of a figure, in the order of its datasets: its model or every model."""
     pairs = []
     for dataset in figure_datasets(spec):
-        rows = select_cells(grid, dataset=dataset, optimizer=spec["optimizer"], hp="none")
+        rows = select_cells(grid, dataset=dataset, recipe=spec["recipe"], intervention="none")
         models = [spec["model"]] if "model" in spec else sorted(rows["model"].unique())
         pairs += [(dataset, model) for model in models if (rows["model"] == model).any()]
     return pairs
@@ -50,33 +50,33 @@ def figure_groups(spec: dict[str, Any], grid: pd.DataFrame) -> list[tuple[str, s
 def chosen_selections(spec: dict[str, Any], grid: pd.DataFrame) -> list[dict[str, Any]]:
     """landscape / attribution_methods / dynamics figures: the spec's LRs (default: the grid's
     smallest and largest) and seeds (default: the first) of each (dataset, model) of the figure,
-    and the intervention cells the spec names (``hps``, landscape figures).
+    and the intervention cells the spec names (``interventions``, landscape figures).
     """
     selections = []
     for dataset, model in figure_groups(spec, grid):
-        rows = select_cells(grid, dataset=dataset, model=model, hp="none", optimizer=spec["optimizer"])
+        rows = select_cells(grid, dataset=dataset, model=model, intervention="none", recipe=spec["recipe"])
         lrs = spec.get("lrs") or [rows["lr"].min(), rows["lr"].max()]
         seeds = spec.get("seeds") or [int(rows["seed"].min())]
-        selections.append({"dataset": dataset, "model": model, "optimizer": spec["optimizer"], "hp": "none",
+        selections.append({"dataset": dataset, "model": model, "recipe": spec["recipe"], "intervention": "none",
                            "lr": [float(lr) for lr in lrs], "seed": seeds})
-        # Fig 9's "models with different LRs and FL": the spec's intervention cells (hps)
+        # Fig 9's "models with different LRs and FL": the spec's intervention cells (interventions)
         selections += intervention_selections(spec, grid, dataset, model, spec.get("seeds"))
     return selections
 
 
 def intervention_selections(spec: dict[str, Any], grid: pd.DataFrame, dataset: str, model: str,
                             seeds: list[int] | None = None) -> list[dict[str, Any]]:
-    """Fig 9 ("landscapes for models with different LRs and FL"): the cells of the spec's ``hps``
+    """Fig 9 ("landscapes for models with different LRs and FL"): the cells of the spec's ``interventions``
     (grid labels such as ``focal_gamma=2``) of one (dataset, model), at every LR they are trained
     at, for ``seeds`` (default: the first seed of those cells). A label the grid lacks for this
     (dataset, model) is an error naming it."""
     selections = []
-    for hp in spec.get("hps", []):
-        rows = select_cells(grid, dataset=dataset, model=model, optimizer=spec["optimizer"], hp=hp)
+    for intervention in spec.get("interventions", []):
+        rows = select_cells(grid, dataset=dataset, model=model, recipe=spec["recipe"], intervention=intervention)
         if rows.empty:
-            raise ValueError(f"figure spec {spec.get('title', '')!r}: hps entry {hp!r} has no cells of "
-                             f"({dataset}, {model}, {spec['optimizer']})")
-        selections.append({"dataset": dataset, "model": model, "optimizer": spec["optimizer"], "hp": hp,
+            raise ValueError(f"figure spec {spec.get('title', '')!r}: interventions entry {intervention!r} has no "
+                             f"cells of ({dataset}, {model}, {spec['recipe']})")
+        selections.append({"dataset": dataset, "model": model, "recipe": spec["recipe"], "intervention": intervention,
                            "lr": sorted(set(rows["lr"])), "seed": seeds or [int(rows["seed"].min())]})
     return selections
 

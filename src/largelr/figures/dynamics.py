@@ -41,7 +41,7 @@ from largelr.figures.names import DISPLAY_NAMES
 from largelr.io import read_json
 from largelr.figures.save import save_figure
 
-CELL_COLUMNS = ["dataset", "model", "optimizer", "hp", "lr", "seed", "status"]
+CELL_COLUMNS = ["dataset", "model", "recipe", "intervention", "lr", "seed", "status"]
 REGION_LABELS = {"core_attribution": "core", "spurious_attribution": "spurious", "noise_attribution": "noise"}
 STATISTICS = {
     "spurious_attribution": "spurious attribution %",
@@ -61,7 +61,7 @@ ROLE_PALETTE = {"low LR": "#4477aa", "high LR": "#cc3311"}
 
 
 def dynamics_table(run_jsons: Sequence[str | Path], dynamics_csvs: Sequence[str | Path]) -> pd.DataFrame:
-    """All runs' dynamics rows with the cell columns (dataset, model, optimizer, hp, lr, seed, status).
+    """All runs' dynamics rows with the cell columns (dataset, model, recipe, intervention, lr, seed, status).
 
     Runs with a header-only ``dynamics.csv`` (diverged, or no snapshots) contribute no rows.
     """

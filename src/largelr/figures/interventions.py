@@ -45,20 +45,20 @@ INTERVENTION_LABELS = {
     "asam_rho": "ρ (ASAM)",
     "lr_drop_at": "LR ÷10 at iteration",
 }
-RANGE_COLUMNS = ["dataset", "model", "optimizer", "variable", "column", "min", "max"]
-LONG_COLUMNS = ["intervention", "x", "seed", "variable", "value"]
+RANGE_COLUMNS = ["dataset", "model", "recipe", "variable", "column", "min", "max"]
+LONG_COLUMNS = ["intervention_kind", "x", "seed", "variable", "value"]
 
 
 def select_runs(runs: pd.DataFrame, datasets: Sequence[str] | None = None, model: str | None = None,
-                optimizer: str | None = None) -> pd.DataFrame:
-    """Rows of ``runs`` of the given datasets, model and optimizer (``None`` = all)."""
+                recipe: str | None = None) -> pd.DataFrame:
+    """Rows of ``runs`` of the given datasets, model and recipe (``None`` = all)."""
     keep = pd.Series(True, index=runs.index)
     if datasets:
         keep &= runs["dataset"].isin(list(datasets))
     if model:
         keep &= runs["model"] == model
-    if optimizer:
-        keep &= runs["optimizer"] == optimizer
+    if recipe:
+        keep &= runs["recipe"] == recipe
     return runs[keep]
 
 
@@ -73,16 +73,16 @@ def normalised_row_table(row_runs: pd.DataFrame, metrics: dict[str, str]) -> tup
     """
     long_rows, ranges = [], []
     for column, label in metrics.items():
-        values = row_runs[["intervention", "value", "seed", column]].copy()
+        values = row_runs[["intervention_kind", "value", "seed", column]].copy()
         values[column] = pd.to_numeric(values[column], errors="coerce")  # all-None columns are object
         values = values.dropna()
         if values.empty:
             continue
-        means = values.groupby(["intervention", "value"])[column].mean()
+        means = values.groupby(["intervention_kind", "value"])[column].mean()
         low, high = float(means.min()), float(means.max())
         span = high - low
         scaled = (values[column] - low) / span if span > 0 else values[column] * 0 + 0.5
-        long_rows.append(pd.DataFrame({"intervention": values["intervention"], "x": values["value"],
+        long_rows.append(pd.DataFrame({"intervention_kind": values["intervention_kind"], "x": values["value"],
                                        "seed": values["seed"], "variable": label, "value": scaled}))
         ranges.append({"variable": label, "column": column, "min": low, "max": high})
     long_table = pd.concat(long_rows, ignore_index=True) if long_rows else pd.DataFrame(columns=LONG_COLUMNS)
@@ -96,14 +96,14 @@ def plot_interventions(runs: pd.DataFrame, pdf_path: str | Path, png_path: str |
 
     Diverged runs are left out (metrics absent from ``runs`` too); runs stopped at the iteration cap are
     counted in the footer.
-    Only (dataset, model, optimizer) groups with intervention cells get a row.
+    Only (dataset, model, recipe) groups with intervention cells get a row.
     """
     chosen = {m: LR_SWEEP_METRICS.get(m, m) for m in metrics if m in runs.columns}
     # the LR-drop cells (lr_drop_at) are Fig 28 top right's (largelr.figures.lr_drop), not an intervention of Fig 6
-    labelled = intervention_runs(runs[~runs["hp"].astype(str).str.startswith(f"{LR_DROP}=")])
-    groups = dict(list(labelled.groupby(["dataset", "model", "optimizer"], sort=True)))
+    labelled = intervention_runs(runs[~runs["intervention"].astype(str).str.startswith(f"{LR_DROP}=")])
+    groups = dict(list(labelled.groupby(["dataset", "model", "recipe"], sort=True)))
     rows = list(groups)
-    panels = {key: sorted(group["intervention"].unique(), key=intervention_rank) for key, group in groups.items()}
+    panels = {key: sorted(group["intervention_kind"].unique(), key=intervention_rank) for key, group in groups.items()}
     n_rows, n_cols = max(len(rows), 1), max([len(p) for p in panels.values()] + [1])
     sns.set_theme(style="whitegrid", context="paper")
     width, height = 1.4 + 2.6 * n_cols, 0.5 + 2.5 * n_rows  # 1.3 in. on the right for the legend
@@ -111,10 +111,10 @@ def plot_interventions(runs: pd.DataFrame, pdf_path: str | Path, png_path: str |
     all_ranges, handles, labels = [], [], []
     for i, key in enumerate(rows):
         long_table, ranges = normalised_row_table(groups[key], chosen)
-        all_ranges.append(ranges.assign(dataset=key[0], model=key[1], optimizer=key[2]))
+        all_ranges.append(ranges.assign(dataset=key[0], model=key[1], recipe=key[2]))
         for j, intervention in enumerate(panels[key]):
             ax = axes[i][j]
-            _draw_panel(ax, long_table[long_table["intervention"] == intervention], intervention, chosen)
+            _draw_panel(ax, long_table[long_table["intervention_kind"] == intervention], intervention, chosen)
             row_label = f"{DISPLAY_NAMES.get(key[0], key[0])} · {key[1]}"
             ax.set_ylabel(f"{row_label}\nnormalised value" if j == 0 else "", fontsize=8)
             if ax.get_legend() is not None:

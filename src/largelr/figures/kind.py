@@ -38,7 +38,7 @@ class InputPaths:
     ``cells(name, selections)``: the run file or analysis file ``name`` (``run.json``,
     ``metrics.json``, ``landscape.npz``, ...) of every grid cell of each selection, selection after
     selection; ``dataset(d)``: the generated dataset; ``lr_filter(d)``: the §4.2 LR filter of a
-    dataset; ``group(name, dataset, model, optimizer)``: an analysis file of a group of runs.
+    dataset; ``group(name, dataset, model, recipe)``: an analysis file of a group of runs.
     """
 
     cells: Callable[[str, Sequence[Selection]], list[str]]
@@ -97,11 +97,11 @@ class FigureKind:
 
 
 # ---- pieces the kinds share ------------------------------------------------------------------
-def plain_selection(spec: Mapping[str, Any], hp: str | None = "none") -> dict[str, Any]:
-    """A figure's runs: its optimizer, its model if it names one, the plain cells (no
-    intervention) unless ``hp`` is None (every intervention too)."""
-    selection = {"optimizer": spec["optimizer"], **({"model": spec["model"]} if "model" in spec else {})}
-    return {**selection, "hp": hp} if hp is not None else selection
+def plain_selection(spec: Mapping[str, Any], intervention: str | None = "none") -> dict[str, Any]:
+    """A figure's runs: its recipe, its model if it names one, the plain cells (no
+    intervention) unless ``intervention`` is None (every intervention too)."""
+    selection = {"recipe": spec["recipe"], **({"model": spec["model"]} if "model" in spec else {})}
+    return {**selection, "intervention": intervention} if intervention is not None else selection
 
 
 def of_datasets(paths: InputPaths, name: str, spec: Mapping[str, Any], selection: Selection) -> list[str]:
@@ -114,10 +114,10 @@ def lr_filters(paths: InputPaths, spec: Mapping[str, Any]) -> list[str]:
     return [paths.lr_filter(dataset) for dataset in figure_datasets(spec)]
 
 
-def summary_inputs(spec: Mapping[str, Any], paths: InputPaths, hp: str | None = "none") -> dict[str, Files]:
+def summary_inputs(spec: Mapping[str, Any], paths: InputPaths, intervention: str | None = "none") -> dict[str, Files]:
     """run.json and metrics.json of the figure's runs (:func:`plain_selection`) and the LR filter of
     each of its datasets: what :func:`kept_figure_runs` reads."""
-    selection = plain_selection(spec, hp)
+    selection = plain_selection(spec, intervention)
     return {"runs": of_datasets(paths, "run.json", spec, selection),
             "metrics": of_datasets(paths, "metrics.json", spec, selection), "lr_filters": lr_filters(paths, spec)}
 

@@ -2,7 +2,7 @@
 
 "Training loss, unbiased test acc., and spurious feature utilization landscapes for models with
 different LRs and FL": one row per run (sorted by LR, then intervention and seed; the focal-loss
-models are the intervention cells a figure spec names in ``hps``, e.g. ``focal_gamma=4``, whose
+models are the intervention cells a figure spec names in ``interventions``, e.g. ``focal_gamma=4``, whose
 rows say ``focal_gamma=4`` beside their LR), three filled-contour
 panels over the (α, β) plane of two filter-normalised random directions
 (:mod:`largelr.analyses.landscape`): training loss (log colour scale), unbiased test accuracy and
@@ -46,8 +46,8 @@ def read_landscape(path: str | Path) -> dict[str, np.ndarray]:
 
 def run_label(cell: dict) -> str:
     """Row label, e.g. ``LR 0.01, seed 0`` (with the intervention when it is not ``none``)."""
-    hp = cell.get("hp", "none")
-    extra = f", {hp}" if hp not in (None, "none") else ""
+    intervention = cell.get("intervention", "none")
+    extra = f", {intervention}" if intervention not in (None, "none") else ""
     return f"LR {float(cell['lr']):g}{extra}, seed {cell['seed']}"
 
 
@@ -90,7 +90,7 @@ def plot_landscapes(run_jsons: Sequence[str | Path], landscape_npzs: Sequence[st
     rows = []
     for run_json, npz in zip(run_jsons, landscape_npzs, strict=True):
         cell = read_json(run_json)["cell"]
-        rows.append((float(cell["lr"]), str(cell.get("hp", "none")), int(cell["seed"]), run_label(cell),
+        rows.append((float(cell["lr"]), str(cell.get("intervention", "none")), int(cell["seed"]), run_label(cell),
                      read_landscape(npz)))
     if not rows:
         raise ValueError("no landscapes to plot")

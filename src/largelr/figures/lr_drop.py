@@ -28,21 +28,21 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
 
-from largelr.columns import NO_INTERVENTION, parse_hp
+from largelr.columns import NO_INTERVENTION, parse_intervention
 from largelr.figures.names import DISPLAY_NAMES
 from largelr.figures.save import save_figure
 from largelr.io import atomic_path
 
 INTERVENTION = "lr_drop_at"
 PAPER_STEP = 1000  # the step by which the paper finds the effects of LR integrated (dotted line)
-POINT_COLUMNS = ["dataset", "model", "optimizer", "lr", "drop_at", "mean", "std", "runs", "never_dropped"]
-REFERENCE_COLUMNS = ["dataset", "model", "optimizer", "lr", "mean", "runs"]
+POINT_COLUMNS = ["dataset", "model", "recipe", "lr", "drop_at", "mean", "std", "runs", "never_dropped"]
+REFERENCE_COLUMNS = ["dataset", "model", "recipe", "lr", "mean", "runs"]
 
 
 def lr_drop_runs(runs: pd.DataFrame, metric: str = "test_acc") -> pd.DataFrame:
     """The non-diverged ``lr_drop_at`` runs of ``runs`` (rows of ``summary/runs.csv``), with
     ``drop_at`` (i) and ``dropped`` (False where the run stopped at or before iteration i)."""
-    labels = runs["hp"].map(parse_hp)
+    labels = runs["intervention"].map(parse_intervention)
     is_drop = labels.map(lambda label: label is not None and label[0] == INTERVENTION)
     chosen = runs[is_drop & (runs["status"] != "diverged")].copy()
     chosen["drop_at"] = [int(label[1]) for label in labels[chosen.index]]
@@ -52,16 +52,16 @@ def lr_drop_runs(runs: pd.DataFrame, metric: str = "test_acc") -> pd.DataFrame:
 
 
 def lr_drop_points(runs: pd.DataFrame, metric: str = "test_acc") -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Per (dataset, model, optimizer, base LR, i): mean and std of ``metric`` over seeds and the
+    """Per (dataset, model, recipe, base LR, i): mean and std of ``metric`` over seeds and the
     number of runs never dropped; and the plain runs' means at the same base LRs (the references)."""
     drops = lr_drop_runs(runs, metric)
-    keys = ["dataset", "model", "optimizer", "lr"]
+    keys = ["dataset", "model", "recipe", "lr"]
     grouped = drops.groupby(keys + ["drop_at"])
     points = pd.DataFrame({"mean": grouped["value"].mean(), "std": grouped["value"].std(ddof=0),
                            "runs": grouped.size(),
                            "never_dropped": grouped["dropped"].apply(lambda d: int((~d).sum()))})
     points = points.reset_index()[POINT_COLUMNS] if len(drops) else pd.DataFrame(columns=POINT_COLUMNS)
-    plain = runs[(runs["hp"] == NO_INTERVENTION) & (runs["status"] != "diverged")].copy()
+    plain = runs[(runs["intervention"] == NO_INTERVENTION) & (runs["status"] != "diverged")].copy()
     plain["value"] = pd.to_numeric(plain[metric], errors="coerce")
     plain = plain.dropna(subset=["value"]).merge(points[keys].drop_duplicates(), on=keys)
     grouped = plain.groupby(keys)["value"]
@@ -100,14 +100,14 @@ def plot_lr_drop(runs: pd.DataFrame, pdf_path: str | Path, png_path: str | Path,
     """Fig 28 top right from rows of ``summary/runs.csv``: see the module docstring."""
     points, references = lr_drop_points(runs, metric)
     drops = lr_drop_runs(runs, metric)
-    groups = list(points.groupby(["dataset", "model", "optimizer"], sort=True))
+    groups = list(points.groupby(["dataset", "model", "recipe"], sort=True))
     sns.set_theme(style="whitegrid", context="paper")
     n = max(len(groups), 1)
     fig, axes = plt.subplots(1, n, figsize=(1.0 + 3.4 * n, 3.4), squeeze=False)
-    for ax, ((dataset, model, optimizer), group) in zip(axes[0], groups):
-        keep = (drops["dataset"] == dataset) & (drops["model"] == model) & (drops["optimizer"] == optimizer)
+    for ax, ((dataset, model, recipe), group) in zip(axes[0], groups):
+        keep = (drops["dataset"] == dataset) & (drops["model"] == model) & (drops["recipe"] == recipe)
         refs = references[(references["dataset"] == dataset) & (references["model"] == model)
-                          & (references["optimizer"] == optimizer)]
+                          & (references["recipe"] == recipe)]
         _draw_panel(ax, drops[keep], group, refs)
         ax.set_title(f"{DISPLAY_NAMES.get(dataset, dataset)} · {model}", fontsize=8)
         ax.set_ylabel(f"final {metric_label}", fontsize=7)
@@ -130,7 +130,7 @@ def _footer(runs: pd.DataFrame, drops: pd.DataFrame, note: str) -> list[str]:
     never = int((~drops["dropped"]).sum())
     if never:
         footer.append(f"hollow: {never} run(s) stopped (100 % train acc.) at or before iteration i: never dropped.")
-    is_drop = runs["hp"].astype(str).str.startswith(f"{INTERVENTION}=")
+    is_drop = runs["intervention"].astype(str).str.startswith(f"{INTERVENTION}=")
     diverged = int((is_drop & (runs["status"] == "diverged")).sum())
     if diverged:
         footer.append(f"{diverged} diverged run(s) left out.")

@@ -70,13 +70,13 @@ PAPER_FIGURES: dict[int, tuple[str, str]] = {
 class Panel:
     """One panel of a paper figure: its label, the preset figure that draws it (``figures:``
     key), the dataset generator it shows ("" = any) and the intervention whose cells it must
-    draw ("" = none; e.g. Fig 9's focal-loss models, a landscape figure's ``hps``); ``missing``
+    draw ("" = none; e.g. Fig 9's focal-loss models, a landscape figure's ``interventions``); ``missing``
     says why no preset draws it, where none does."""
 
     label: str
     file: str
     generator: str = ""
-    hp: str = ""
+    intervention: str = ""
     missing: str = ""
 
 
@@ -99,7 +99,8 @@ PAPER_PANELS: dict[int, tuple[Panel, ...]] = {
     5: _per_dataset("fig05"),
     7: (Panel("top: attributions", "fig07b"), Panel("bottom: statistics vs LR", "fig07")),
     8: _per_dataset("fig08", (("MNIST-CIFAR", "mnist_cifar"), ("CIFAR-10", "cifar10"), ("CIFAR-100", "cifar100"))),
-    9: (Panel("models with different LRs", "fig09"), Panel("focal-loss models (FL)", "fig09", hp="focal_gamma")),
+    9: (Panel("models with different LRs", "fig09"),
+        Panel("focal-loss models (FL)", "fig09", intervention="focal_gamma")),
     10: _per_dataset("fig10", (("CIFAR-10", "cifar10"), ("CIFAR-100", "cifar100"))),
     11: (Panel("left: statistics vs LR", "fig11"), Panel("right: attributions", "fig11b")),
     12: _per_dataset("fig12"),
@@ -132,7 +133,8 @@ def builds_panel(preset: dict[str, Any], panel: Panel) -> bool:
     generators = {preset["datasets"][d]["generator"] for d in figure_datasets(spec) if d in preset["datasets"]}
     if panel.generator and panel.generator not in generators:
         return False
-    return not panel.hp or any(hp.startswith(f"{panel.hp}=") for hp in spec.get("hps", []))
+    return not panel.intervention or any(label.startswith(f"{panel.intervention}=")
+                                         for label in spec.get("interventions", []))
 
 
 def figure_number(name: str) -> int | None:

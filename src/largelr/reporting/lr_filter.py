@@ -1,8 +1,8 @@
 """Which learning rates enter the figures (paper §4.2).
 
 "We utilize LRs up to the point of divergence or drastic performance loss (> 25 % in test
-accuracy) among any one of the seeds." For each (dataset, model, optimizer), LRs are scanned
-in increasing order (separately per intervention value ``hp``); the first LR at which any seed
+accuracy) among any one of the seeds." For each (dataset, model, recipe), LRs are scanned
+in increasing order (separately per ``intervention`` value); the first LR at which any seed
 diverged, or any seed's unbiased test accuracy is more than ``max_drop`` (absolute, 0.25 = 25
 points) below the best per-LR mean accuracy of the LRs kept so far, is dropped together with
 every larger LR.
@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import pandas as pd
 
-GROUP = ["dataset", "model", "optimizer", "hp"]
+GROUP = ["dataset", "model", "recipe", "intervention"]
 
 
 def filter_learning_rates(runs: pd.DataFrame, max_drop: float = 0.25) -> pd.DataFrame:
-    """One row per (dataset, model, optimizer, lr): ``kept`` (bool) and the ``reason`` for a drop."""
+    """One row per (dataset, model, recipe, lr): ``kept`` (bool) and the ``reason`` for a drop."""
     rows = []
     for key, group in runs.groupby(GROUP, sort=True):
         best_so_far, stop_reason = None, None

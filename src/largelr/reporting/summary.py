@@ -1,6 +1,6 @@
 """The tidy table of every run of a preset: ``summary/runs.csv`` (one row per run).
 
-Columns: the grid cell (dataset, model, optimizer, lr, hp, seed), the run's status, iterations,
+Columns: the grid cell (dataset, model, recipe, lr, intervention, seed), the run's status, iterations,
 wall time, device, maximum BC loss ratio (§6), one column per metrics.json metric of
 :mod:`largelr.metric_registry` (:data:`largelr.columns.METRIC_NAMES`), one ``prunability_<ranking>``
 column per unit ranking (§3.2, ``analysis.prune_rankings``) and normalisation (``analysis.prune_normalisations``:
@@ -46,7 +46,7 @@ def summary_row(run_json: str | Path, metrics_json: str | Path) -> dict:
 
 
 def summarize_runs(run_jsons: Sequence[str | Path], metrics_jsons: Sequence[str | Path]) -> pd.DataFrame:
-    """One row per run: grid cell, run facts and metrics (add analysis files with :func:`add_run_file_columns`)."""
+    """One row per run: grid cell, run facts and metrics (add analysis files with :func:`add_analysis_file_columns`)."""
     rows = [summary_row(*files) for files in zip(run_jsons, metrics_jsons, strict=True)]
     rankings = [name for name in RANKING_COLUMNS if any(name in row for row in rows)]
     frame = pd.DataFrame(rows, columns=GRID_COLUMNS + RUN_COLUMNS + list(METRIC_NAMES) + rankings)
@@ -54,18 +54,18 @@ def summarize_runs(run_jsons: Sequence[str | Path], metrics_jsons: Sequence[str 
 
 
 # Optional per-run analysis files a figure may add to the table: kind → (columns, block reader).
-RUN_FILE_COLUMNS = {
+ANALYSIS_FILE_COLUMNS = {
     "attributions": (ATTRIBUTION_COLUMNS, lambda record: record),
     "pruning": (PARAMETER_COLUMNS, lambda record: record.get("parameters", {})),
     "background": (BACKGROUND_COLUMNS, lambda record: record),
 }
 
 
-def add_run_file_columns(frame: pd.DataFrame, run_jsons: Sequence[str | Path], files: Sequence[str | Path],
+def add_analysis_file_columns(frame: pd.DataFrame, run_jsons: Sequence[str | Path], files: Sequence[str | Path],
                          kind: str) -> pd.DataFrame:
     """``frame`` (from :func:`summarize_runs`) with the columns of one kind of per-run analysis
     file (``attributions``, ``pruning`` or ``background``) joined on the grid cell."""
-    columns, block = RUN_FILE_COLUMNS[kind]
+    columns, block = ANALYSIS_FILE_COLUMNS[kind]
     rows = []
     for run_json, path in zip(run_jsons, files, strict=True):
         cell, record = read_json(run_json)["cell"], read_json(path)
@@ -74,7 +74,7 @@ def add_run_file_columns(frame: pd.DataFrame, run_jsons: Sequence[str | Path], f
                      "_note": record.get(NOTES_COLUMN, "")})
     extra = pd.DataFrame(rows, columns=GRID_COLUMNS + list(columns) + ["_note"])
     kept = frame.drop(columns=[c for c in columns if c in frame.columns])
-    extra = extra.astype({"lr": float, "seed": int, "hp": str})
+    extra = extra.astype({"lr": float, "seed": int, "intervention": str})
     extra[list(columns)] = extra[list(columns)].apply(pd.to_numeric)  # null (an undefined value) → NaN
     merged = kept.merge(extra, on=GRID_COLUMNS, how="left")
     note = merged.pop("_note")

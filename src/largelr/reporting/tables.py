@@ -2,7 +2,7 @@
 
 * :func:`table1` — Table 1 (paper §4.2, "main experiments"): per (dataset, model), the min and
   max of the LR and of each per-LR mean metric over the kept LRs (§4.2 filter), from the
-  **main recipe only** (constant-LR SGD: the optimizer ``main_optimizer="sgd"``, see
+  **main recipe only** (constant-LR SGD: the recipe ``main_recipe="sgd"``, see
   :func:`main_recipe_runs`), beside the paper's own values (``paper_values/table1.csv``, typed
   in from the paper) and the difference. For CelebA and Waterbirds the accuracy column is
   **worst-group** accuracy, as the paper reports for them (§4.1); ``acc_metric`` says which.
@@ -12,7 +12,7 @@
 * :func:`table2` — Table 2 (§4.3, Fig 6 / 19): the same min/max per (dataset, model,
   intervention) of the regularisation experiments, with the plain-LR row they are compared
   with, beside the paper's values (``paper_values/table2.csv``) and the difference.
-* :func:`claims_scorecard` — for each (dataset, model, optimizer, metric), i.e. every recipe
+* :func:`claims_scorecard` — for each (dataset, model, recipe, metric), i.e. every recipe
   on its own, Spearman's ρ between LR and the metric over the **converged** runs (every seed),
   a bootstrap 95 % CI, and whether the paper's claim (the metric rises with LR) is supported
   (CI above 0), contradicted (CI below 0) or inconclusive; ``inconclusive (under-trained)``
@@ -46,15 +46,15 @@ import pandas as pd
 from scipy.stats import spearmanr
 
 from largelr.io import atomic_path, atomic_write_text
-from largelr.columns import CAPPED_STATUSES, CONVERGED_STATUS, NO_INTERVENTION, PRUNE_RANKING_NAMES, parse_hp, \
-    prunability_column, pruned_accuracy_column
+from largelr.columns import CAPPED_STATUSES, CONVERGED_STATUS, NO_INTERVENTION, PRUNE_RANKING_NAMES, \
+    parse_intervention, prunability_column, pruned_accuracy_column
 from largelr.metric_registry import CLAIMS, INCREASES, SCORECARD_METRICS, TABLE1_METRICS, TABLE1_READINGS, Metric
 
 # Datasets whose Table 1 accuracy is worst-group accuracy (§4.1: "we examine worst-group test
 # accuracy in our experiments with CelebA and Waterbirds"); the others use unbiased test accuracy.
 WORST_GROUP_DATASETS = ("celeba", "waterbirds")
-# Table 1's rows come from this recipe (the ``optimizer`` column): §4.2, constant-LR SGD.
-MAIN_OPTIMIZER = "sgd"
+# Table 1's rows come from this recipe (the ``recipe`` column): §4.2, constant-LR SGD.
+MAIN_RECIPE = "sgd"
 # How the pipeline's dataset/model names map to the paper's table labels (config names may differ).
 # ``*_fcn`` are the ρ = 0.25 variants the paper trains its FCNs on (§4.1). The paper's Table 1
 # has no Waterbirds row (its results are in Fig 18 only), so that row has no paper values.
@@ -94,22 +94,22 @@ def status_counts(group: pd.DataFrame) -> dict[str, int]:
             "capped_runs": int(group["status"].isin(CAPPED_STATUSES).sum())}
 
 
-def main_recipe_runs(runs: pd.DataFrame, main_optimizer: str = MAIN_OPTIMIZER) -> pd.DataFrame:
+def main_recipe_runs(runs: pd.DataFrame, main_recipe: str = MAIN_RECIPE) -> pd.DataFrame:
     """The runs of each (dataset, model)'s main recipe, the one Table 1 reports (§4.2).
 
-    The main recipe is ``main_optimizer`` (constant-LR SGD) where the (dataset, model) has it;
+    The main recipe is ``main_recipe`` (constant-LR SGD) where the (dataset, model) has it;
     a (dataset, model) without it whose runs all share one recipe keeps that recipe (e.g. an
-    AdamW-only Swin-T); one with several other recipes and no ``main_optimizer`` is left out.
+    AdamW-only Swin-T); one with several other recipes and no ``main_recipe`` is left out.
     """
     def main(group: pd.DataFrame) -> str | None:
-        optimizers = set(group["optimizer"])
-        if main_optimizer in optimizers:
-            return main_optimizer
-        return optimizers.pop() if len(optimizers) == 1 else None
+        recipes = set(group["recipe"])
+        if main_recipe in recipes:
+            return main_recipe
+        return recipes.pop() if len(recipes) == 1 else None
 
     chosen = {key: main(group) for key, group in runs.groupby(["dataset", "model"])}
     keys = zip(runs["dataset"], runs["model"])
-    is_main = [chosen[key] == optimizer for key, optimizer in zip(keys, runs["optimizer"])]
+    is_main = [chosen[key] == recipe for key, recipe in zip(keys, runs["recipe"])]
     return runs[pd.Series(is_main, index=runs.index, dtype=bool)]
 
 
@@ -118,18 +118,18 @@ def accuracy_metric(dataset: str) -> str:
     return "worst_group_acc" if dataset in WORST_GROUP_DATASETS else "test_acc"
 
 
-def table1(runs: pd.DataFrame, model_arch: dict[str, str], main_optimizer: str = MAIN_OPTIMIZER) -> pd.DataFrame:
+def table1(runs: pd.DataFrame, model_arch: dict[str, str], main_recipe: str = MAIN_RECIPE) -> pd.DataFrame:
     """Table 1 (§4.2): min/max of LR and of each per-LR mean metric per (dataset, model).
 
-    ``runs`` = kept runs (§4.2 filter); only the plain (hp == "none"), non-diverged runs of the
+    ``runs`` = kept runs (§4.2 filter); only the plain (intervention == "none"), non-diverged runs of the
     main recipe (:func:`main_recipe_runs`) count. Capped runs stay in the means and are counted
     in ``capped_runs``. ``test_acc_*`` holds worst-group accuracy for CelebA / Waterbirds
     (``acc_metric``). ``model_arch`` maps a config model name to its architecture key (``fcn``,
     ``resnet18``...) so that rows can be matched with the paper's.
     """
-    plain = runs[(runs["hp"] == NO_INTERVENTION) & (runs["status"] != "diverged")]
+    plain = runs[(runs["intervention"] == NO_INTERVENTION) & (runs["status"] != "diverged")]
     rows = [_table1_row(dataset, model, group, model_arch)
-            for (dataset, model), group in main_recipe_runs(plain, main_optimizer).groupby(["dataset", "model"])]
+            for (dataset, model), group in main_recipe_runs(plain, main_recipe).groupby(["dataset", "model"])]
     ours = pd.DataFrame(rows)
     if ours.empty:
         return ours
@@ -185,7 +185,7 @@ def _table1_row(dataset: str, model: str, group: pd.DataFrame, model_arch: dict[
     values = group.assign(test_acc=group[acc] * 100) if acc in group else group.assign(test_acc=np.nan)
     metrics = TABLE1_METRICS + [m for m in TABLE1_READINGS if m in values]
     means = values.groupby("lr")[metrics].mean()
-    row = {"dataset": dataset, "model": model, "optimizer": group["optimizer"].iloc[0], "acc_metric": acc,
+    row = {"dataset": dataset, "model": model, "recipe": group["recipe"].iloc[0], "acc_metric": acc,
            "lr_min": means.index.min(), "lr_max": means.index.max(), **status_counts(group)}
     for metric in metrics:
         row[f"{metric}_min"], row[f"{metric}_max"] = means[metric].min(), means[metric].max()
@@ -235,8 +235,9 @@ INTERVENTION_ORDER = ["lr", "high_lr_l2", "batch_size", "momentum", "l1", "l2", 
 # Axes that are drawn (Fig 28 top right: LR dropped x0.1 at iteration i, suppl. D.4) but are no row of
 # the paper's Table 2, which lists the LR, high LR + L2 and the six regularisers only.
 NOT_IN_TABLE2 = ("lr_drop_at",)
-INTERVENTION_KEYS = ["dataset", "model", "optimizer"]
-TABLE2_COLUMNS = (INTERVENTION_KEYS + ["intervention", "base_lr", "hp_min", "hp_max", "runs", "capped_runs"]
+INTERVENTION_KEYS = ["dataset", "model", "recipe"]
+TABLE2_COLUMNS = (INTERVENTION_KEYS + ["intervention_kind", "base_lr", "intervention_min", "intervention_max", "runs",
+                                       "capped_runs"]
                   + [f"{m}_{end}" for m in TABLE1_METRICS for end in ("min", "max")] + ["paper_dataset", "paper_model"])
 
 
@@ -246,9 +247,9 @@ def intervention_value(name: str, value: float) -> float:
 
 
 def intervention_runs(runs: pd.DataFrame) -> pd.DataFrame:
-    """The non-diverged runs of every (dataset, model, optimizer) with intervention cells, labelled.
+    """The non-diverged runs of every (dataset, model, recipe) with intervention cells, labelled.
 
-    Adds ``intervention`` (``"lr"`` for the plain cells, hp == "none", else the intervention name
+    Adds ``intervention_kind`` (``"lr"`` for the plain cells, intervention == "none", else the intervention name
     of :mod:`largelr.training.recipes`), ``value`` (the LR, or the intervention value; batch size as
     1/batch size, as the paper's Fig 6 and Table 2 do) and ``base_lr`` (the LR of an intervention
     cell, NaN for the LR sweep). An intervention run at more than one LR is split: the lowest LR
@@ -256,26 +257,26 @@ def intervention_runs(runs: pd.DataFrame) -> pd.DataFrame:
     Reg."), several higher ones ``<name>@lr<LR>``. Groups without intervention cells are dropped.
     """
     usable = runs[runs["status"] != "diverged"].copy()
-    varied = usable[usable["hp"] != NO_INTERVENTION].copy()
-    columns = list(runs.columns) + ["intervention", "value", "base_lr"]
+    varied = usable[usable["intervention"] != NO_INTERVENTION].copy()
+    columns = list(runs.columns) + ["intervention_kind", "value", "base_lr"]
     if varied.empty:
         return pd.DataFrame(columns=columns)
-    parsed = varied["hp"].map(parse_hp)
-    varied["intervention"] = parsed.str[0]
+    parsed = varied["intervention"].map(parse_intervention)
+    varied["intervention_kind"] = parsed.str[0]
     varied["value"] = [intervention_value(name, value) for name, value in parsed]
     varied["base_lr"] = varied["lr"]
-    varied["intervention"] = _split_by_base_lr(varied)
+    varied["intervention_kind"] = _split_by_base_lr(varied)
     keys = varied[INTERVENTION_KEYS].drop_duplicates()
-    plain = usable[usable["hp"] == NO_INTERVENTION].merge(keys, on=INTERVENTION_KEYS, how="inner")
-    plain = plain.assign(intervention="lr", value=plain["lr"], base_lr=np.nan)
+    plain = usable[usable["intervention"] == NO_INTERVENTION].merge(keys, on=INTERVENTION_KEYS, how="inner")
+    plain = plain.assign(intervention_kind="lr", value=plain["lr"], base_lr=np.nan)
     return pd.concat([plain, varied], ignore_index=True)[columns]
 
 
 def _split_by_base_lr(varied: pd.DataFrame) -> pd.Series:
-    labels = varied["intervention"].copy()
-    for _, group in varied.groupby(INTERVENTION_KEYS + ["intervention"]):
+    labels = varied["intervention_kind"].copy()
+    for _, group in varied.groupby(INTERVENTION_KEYS + ["intervention_kind"]):
         base_lrs = sorted(group["base_lr"].unique())
-        name = group["intervention"].iloc[0]
+        name = group["intervention_kind"].iloc[0]
         for lr in base_lrs[1:]:
             labels.loc[group.index[group["base_lr"] == lr]] = (
                 f"high_lr_{name}" if len(base_lrs) == 2 else f"{name}@lr{lr:g}")
@@ -288,23 +289,24 @@ def intervention_rank(label: str) -> tuple[int, str]:
 
 
 def table2(runs: pd.DataFrame, model_arch: dict[str, str]) -> pd.DataFrame:
-    """Table 2: per (dataset, model, optimizer, intervention), min/max of the value and of each
+    """Table 2: per (dataset, model, recipe, intervention), min/max of the value and of each
     per-value mean metric (mean over seeds), diverged runs ignored (see :func:`intervention_runs`).
 
-    As in the paper, ``hp_min``/``hp_max`` are the LR range for the ``lr`` row, the L2 strength
+    As in the paper, ``intervention_min``/``intervention_max`` are the LR range for the ``lr`` row, the L2 strength
     for ``high_lr_l2`` (its LR is ``base_lr``) and **1/batch size** for ``batch_size``; test
     accuracy is in %. The paper's values are matched on (dataset, intervention) only: its
     Table 2 names no model (§4.3 says Fig 6 uses a ResNet18), so ``paper_model`` is ours.
     """
-    axis = runs["hp"].map(lambda hp: (parse_hp(hp) or (NO_INTERVENTION,))[0])
+    axis = runs["intervention"].map(lambda label: (parse_intervention(label) or (NO_INTERVENTION,))[0])
     labelled = intervention_runs(runs[~axis.isin(NOT_IN_TABLE2)])
     rows = []
-    for (dataset, model, optimizer, intervention), group in labelled.groupby(
-            INTERVENTION_KEYS + ["intervention"], sort=False):
+    for (dataset, model, recipe, intervention), group in labelled.groupby(
+            INTERVENTION_KEYS + ["intervention_kind"], sort=False):
         means = group.groupby("value")[TABLE1_METRICS].mean()
         means["test_acc"] *= 100
-        row = {"dataset": dataset, "model": model, "optimizer": optimizer, "intervention": intervention,
-               "base_lr": group["base_lr"].min(), "hp_min": means.index.min(), "hp_max": means.index.max(),
+        row = {"dataset": dataset, "model": model, "recipe": recipe, "intervention_kind": intervention,
+               "base_lr": group["base_lr"].min(), "intervention_min": means.index.min(),
+               "intervention_max": means.index.max(),
                "runs": len(group), "capped_runs": int(group["status"].isin(CAPPED_STATUSES).sum())}
         for metric in TABLE1_METRICS:
             row[f"{metric}_min"], row[f"{metric}_max"] = means[metric].min(), means[metric].max()
@@ -314,11 +316,11 @@ def table2(runs: pd.DataFrame, model_arch: dict[str, str]) -> pd.DataFrame:
     ours = pd.DataFrame(rows, columns=TABLE2_COLUMNS)
     if ours.empty:
         return ours
-    ours["rank"] = ours["intervention"].map(lambda label: intervention_rank(label)[0])
-    ours = ours.sort_values(["dataset", "model", "optimizer", "rank", "intervention"], ignore_index=True)
+    ours["rank"] = ours["intervention_kind"].map(lambda label: intervention_rank(label)[0])
+    ours = ours.sort_values(["dataset", "model", "recipe", "rank", "intervention_kind"], ignore_index=True)
     ours = ours.drop(columns="rank")
     paper = paper_table("table2").rename(columns={"dataset": "paper_dataset"})
-    merged = ours.merge(paper, on=["paper_dataset", "intervention"], how="left", suffixes=("", "_paper"))
+    merged = ours.merge(paper, on=["paper_dataset", "intervention_kind"], how="left", suffixes=("", "_paper"))
     for column in [c for c in paper.columns if c.endswith(("_min", "_max"))]:
         merged[f"{column}_diff"] = merged[column] - merged[f"{column}_paper"]
     return merged
@@ -354,7 +356,7 @@ def verdict(low: float, high: float) -> str:
 # A verdict needs converged runs at this many LRs; with fewer the row is UNDER_TRAINED.
 MIN_CONVERGED_LRS = 3
 UNDER_TRAINED = "inconclusive (under-trained)"
-SCORECARD_KEYS = ["dataset", "model", "optimizer"]
+SCORECARD_KEYS = ["dataset", "model", "recipe"]
 
 
 # The verdict of a metric the paper states no direction for (a registry claim of ""): ρ is shown, no verdict.
@@ -397,21 +399,21 @@ def normalisation_of(metric: str) -> str:
 def claims_scorecard(runs: pd.DataFrame, metrics: list[str] | None = None, n_boot: int = 1000) -> pd.DataFrame:
     """Claims scorecard (beyond the paper; it tests the paper's claim of §4.2 that every metric rises with LR).
 
-    One row per (dataset, model, optimizer, metric): every recipe is scored on its own, over
-    the kept, plain (hp == "none"), non-diverged runs. ``runs`` / ``converged_runs`` /
+    One row per (dataset, model, recipe, metric): every recipe is scored on its own, over
+    the kept, plain (intervention == "none"), non-diverged runs. ``runs`` / ``converged_runs`` /
     ``capped_runs`` count them; ρ, its CI and the verdict use the converged runs only, and a
     row with fewer than :data:`MIN_CONVERGED_LRS` converged LRs is :data:`UNDER_TRAINED`.
     Metrics default to :func:`scorecard_metrics` (with a row per ``prunability_<ranking>``
     column of ``runs``, ``prune_ranking`` naming the ranking, so a verdict's dependence on the
     §3.2 reading shows); metrics a run set lacks, and sweeps of a single LR, give no row.
     """
-    plain = runs[(runs["hp"] == NO_INTERVENTION) & (runs["status"] != "diverged")]
+    plain = runs[(runs["intervention"] == NO_INTERVENTION) & (runs["status"] != "diverged")]
     rows = []
-    for (dataset, model, optimizer), group in plain.groupby(SCORECARD_KEYS, sort=True):
+    for (dataset, model, recipe), group in plain.groupby(SCORECARD_KEYS, sort=True):
         for metric in metrics or scorecard_metrics(dataset, runs.columns):
             data = group[["lr", "status", metric]].dropna() if metric in group else group.iloc[:0]
             if data["lr"].nunique() >= 2:
-                rows.append({"dataset": dataset, "model": model, "optimizer": optimizer, "metric": metric,
+                rows.append({"dataset": dataset, "model": model, "recipe": recipe, "metric": metric,
                              "prune_ranking": prune_ranking_of(metric), "normalisation": normalisation_of(metric),
                              **_score(data, metric, n_boot)})
     return pd.DataFrame(rows)

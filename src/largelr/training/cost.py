@@ -39,7 +39,7 @@ import copy
 import math
 from typing import Any, Iterable, Mapping
 
-from largelr.columns import NO_INTERVENTION, parse_hp
+from largelr.columns import NO_INTERVENTION, parse_intervention
 from largelr.config import cell_training
 from largelr.training.recipes import INTERVENTIONS
 
@@ -105,9 +105,9 @@ def train_size(dataset: Mapping[str, Any]) -> int:
 
 def cell_recipe(preset: Mapping[str, Any], cell: Mapping[str, Any]) -> tuple[dict, dict]:
     """(optimizer block, training block) of a cell with its intervention applied (as recipes.train_settings)."""
-    recipe = copy.deepcopy(preset["optimizers"][cell["optimizer"]])
+    recipe = copy.deepcopy(preset["recipes"][cell["recipe"]])
     training = dict(cell_training(preset, dict(cell)))
-    intervention = parse_hp(cell.get("hp", NO_INTERVENTION))
+    intervention = parse_intervention(cell.get("intervention", NO_INTERVENTION))
     if intervention is not None:
         INTERVENTIONS[intervention[0]](recipe, training, intervention[1])
     return recipe, training
@@ -185,7 +185,7 @@ def estimate_group_minutes(preset: Mapping[str, Any], group_rows: Iterable[Mappi
     """GPU minutes of one ``train_group`` job on one H200: its cells one after another, or as one stack.
 
     ``preset`` is a resolved preset (``resolve_config``), ``group_rows`` the grid rows of the job's
-    cells (dicts with dataset, model, optimizer, lr, hp, seed). Includes :data:`STARTUP_MINUTES`.
+    cells (dicts with dataset, model, recipe, lr, intervention, seed). Includes :data:`STARTUP_MINUTES`.
     """
     rows = list(group_rows)
     if not rows:

@@ -63,13 +63,13 @@ def build_optimizer(parameters: Iterable, spec: Mapping[str, Any], lr: float) ->
     may carry e.g. schedule settings): ``"sgd"`` :func:`_sgd`, ``"adam"`` / ``"adamw"``
     :func:`_adam`, ``"psgd_kron"`` :func:`_psgd_kron`.
 
-    Raises ``ValueError`` (naming ``optimizers.*.kind``) for an unknown kind.
+    Raises ``ValueError`` (naming ``recipes.*.kind``) for an unknown kind.
     """
     kind = spec.get("kind")
     builder = _OPTIMIZER_BUILDERS.get(kind) if isinstance(kind, str) else None
     if builder is None:
         raise ValueError(
-            f"optimizers.*.kind: unknown optimizer kind {kind!r}; expected one of {list(OPTIMIZER_KINDS)}"
+            f"recipes.*.kind: unknown optimizer kind {kind!r}; expected one of {list(OPTIMIZER_KINDS)}"
         )
     return builder(parameters, spec, float(lr))
 
@@ -127,7 +127,7 @@ def _psgd_kron(parameters: Iterable, spec: Mapping[str, Any], lr: float) -> torc
         import heavyball  # lazy: optional dependency
     except ImportError as error:  # pragma: no cover - depends on the environment
         raise ImportError(
-            "optimizers.*.kind 'psgd_kron' needs the 'heavyball' package (pip install heavyball)"
+            "recipes.*.kind 'psgd_kron' needs the 'heavyball' package (pip install heavyball)"
         ) from error
     heavyball.utils.compile_mode = _HEAVYBALL_COMPILE_MODE if spec.get("compile", False) else None
     kwargs: dict[str, Any] = {

@@ -1,11 +1,11 @@
-"""Training recipes: an ``optimizers:`` block of the config plus a grid cell → TrainSettings.
+"""Training recipes: a ``recipes:`` block of the config plus a grid cell → TrainSettings.
 
 An optimizer block names the optimizer (``kind`` and its keys, see :mod:`largelr.training.optim`)
 and, optionally, the rest of the recipe: ``schedule``, ``loss``, ``l1``, ``l2``, ``asam``,
 ``stop_loss``, ``validation_fraction`` and ``select_best`` (the variants of suppl. D.4: Figs 22–24, 28).
 
 The interventions that the paper compares with the learning rate (§5, Fig 6 / 19,
-Table 2) are a grid axis ``hp`` = ``"name=value"`` (``"none"`` for plain cells); each
+Table 2) are a grid axis ``intervention`` = ``"name=value"`` (``"none"`` for plain cells); each
 name sets one hyper-parameter of the cell's recipe:
 """
 
@@ -14,7 +14,7 @@ from __future__ import annotations
 import copy
 from typing import TYPE_CHECKING, Any
 
-from largelr.columns import INTERVENTION_NAMES, NO_INTERVENTION, format_hp, parse_hp  # noqa: F401 (re-exported)
+from largelr.columns import INTERVENTION_NAMES, NO_INTERVENTION, format_intervention, parse_intervention  # noqa: F401 (re-exported)
 
 if TYPE_CHECKING:  # the workflow imports this module while building the DAG: keep it torch-free
     from largelr.training.loop import TrainSettings
@@ -75,7 +75,7 @@ def train_settings(cell: dict[str, Any], optimizer_block: dict[str, Any], traini
     recipe, training = copy.deepcopy(optimizer_block), dict(training)
     for key in ("engine", "matmul_precision"):  # how a group of cells is trained, not a setting of one run
         training.pop(key, None)
-    intervention = parse_hp(cell.get("hp", NO_INTERVENTION))
+    intervention = parse_intervention(cell.get("intervention", NO_INTERVENTION))
     if intervention is not None:
         name, value = intervention
         INTERVENTIONS[name](recipe, training, value)

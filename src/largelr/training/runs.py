@@ -81,7 +81,7 @@ def train_cell(
     settings: TrainSettings,
     device: str = "auto",
 ) -> dict[str, Any]:
-    """Train one (dataset, model, optimizer, lr, seed) cell and write its run folder."""
+    """Train one (dataset, model, recipe, lr, seed) cell and write its run folder."""
     torch_device = _start(device)
     dataset = load_dataset(dataset_path)
     return _train_one(dataset, Path(run_dir), cell, model_spec, settings, torch_device)

@@ -144,7 +144,7 @@ class StackedOptimizer:
         self.betas = tuple(float(b) for b in spec.get("betas", (0.9, 0.999)))
         self.eps = float(spec.get("eps", 1e-8))
         if spec.get("amsgrad", False):
-            raise ValueError("optimizers.*.amsgrad: not supported by the stacked engine")
+            raise ValueError("recipes.*.amsgrad: not supported by the stacked engine")
         self.steps = 0
         self.state: dict[str, dict[str, torch.Tensor]] = {}
 

@@ -16,7 +16,7 @@ from largelr.figures.names import DISPLAY_NAMES
 def inputs(spec: Mapping[str, Any], grid: pd.DataFrame, paths: InputPaths) -> dict[str, list[str]]:
     """The gallery (select_hard_samples) of each (dataset, model) of the figure."""
     groups = figure_groups(spec, grid)
-    return {"galleries": [paths.group("gallery.npz", dataset, model, spec["optimizer"]) for dataset, model in groups]}
+    return {"galleries": [paths.group("gallery.npz", dataset, model, spec["recipe"]) for dataset, model in groups]}
 
 
 def params(spec: Mapping[str, Any], grid: pd.DataFrame) -> dict[str, Any]:

@@ -17,7 +17,7 @@ def draw(job: FigureJob) -> None:
 
 
 KIND = FigureKind(
-    "interventions", lambda spec, grid, paths: summary_inputs(spec, paths, hp=None), draw,
+    "interventions", lambda spec, grid, paths: summary_inputs(spec, paths, intervention=None), draw,
     caption="""Unbiased test accuracy, prunability and CSI against the value of each intervention (batch size
 shown as 1/batch size, momentum, L1, L2, focal-loss γ, ASAM ρ) beside the same metrics against
 LR, as in the paper's Figs 6 and 19. Each variable is normalised across the whole row, so panels

@@ -13,7 +13,7 @@ from largelr.figures.kind import FigureJob, FigureKind, InputPaths, drawn_files,
 
 
 def inputs(spec: Mapping[str, Any], grid: pd.DataFrame, paths: InputPaths) -> dict[str, list[str]]:
-    """run.json and landscape.npz of the chosen cells (cells.chosen_selections: LRs, seeds, ``hps``)."""
+    """run.json and landscape.npz of the chosen cells (cells.chosen_selections: LRs, seeds, ``interventions``)."""
     cells = chosen_selections(spec, grid)
     return {"runs": paths.cells("run.json", cells), "landscapes": paths.cells("landscape.npz", cells)}
 
@@ -31,6 +31,6 @@ KIND = FigureKind(
     caption="""Training loss, unbiased test accuracy and spurious feature utilisation (share of unbiased
 test predictions equal to the bias label) on the plane w + α·d₁ + β·d₂ spanned by two random
 filter-normalised directions (Li et al. 2018) around each run's final weights; one row per run:
-the lowest and highest LR and, where the figure names them (``hps``), the focal-loss models
+the lowest and highest LR and, where the figure names them (``interventions``), the focal-loss models
 (paper: "models with different LRs and FL").""",
 )

@@ -27,8 +27,8 @@ def inputs(spec: Mapping[str, Any], grid: pd.DataFrame, paths: InputPaths) -> di
 
 def dropped_lr_note(decisions: pd.DataFrame, spec: Mapping[str, Any], datasets: pd.Series) -> str:
     """The footer line naming the LRs the §4.2 filter left out of this figure ("" if none)."""
-    dropped = decisions[~decisions["kept"] & decisions["hp"].eq("none") & decisions["optimizer"].eq(spec["optimizer"])
-                        & decisions["dataset"].isin(datasets.unique())]
+    dropped = decisions[~decisions["kept"] & decisions["intervention"].eq("none")
+                        & decisions["recipe"].eq(spec["recipe"]) & decisions["dataset"].isin(datasets.unique())]
     if not len(dropped):
         return ""
     lrs = ", ".join(f"{row.dataset} {row.lr:g}" for row in dropped.itertuples())
@@ -40,13 +40,13 @@ def draw(job: FigureJob) -> None:
     from largelr.figures.lr_sweep import plot_lr_sweep
     from largelr.figures.names import DISPLAY_NAMES
     from largelr.reporting.lr_filter import kept_runs
-    from largelr.reporting.summary import add_run_file_columns, summarize_runs
+    from largelr.reporting.summary import add_analysis_file_columns, summarize_runs
 
     inputs, spec = job.inputs, job.spec
     all_runs = summarize_runs(inputs["runs"], inputs["metrics"])
     for name in ANALYSIS_FILE:  # optional per-run analysis files
         if name in inputs:
-            all_runs = add_run_file_columns(all_runs, inputs["runs"], inputs[name], name)
+            all_runs = add_analysis_file_columns(all_runs, inputs["runs"], inputs[name], name)
     decisions = pd.concat([pd.read_csv(path) for path in inputs["lr_filters"]])
     runs = kept_runs(all_runs, decisions)
     notes = [line for line in (job.note, dropped_lr_note(decisions, spec, runs["dataset"])) if line]
