@@ -338,7 +338,8 @@ def _job_line(job: JobState) -> str:
     from largelr.progress import format_duration
 
     progress = job.progress
-    parts = [f"{len(job.cells)} models training" if progress.mode != "sequential"
+    count = len(job.cells)
+    parts = [f"{count} model{'s' if count != 1 else ''} training" if progress.mode != "sequential"
              else f"1 model training ({_cell_name(job.cells[0]) if job.cells else 'finishing'})"]
     if progress.iteration is None:
         parts.append("no evaluation logged yet")
