@@ -67,6 +67,9 @@ def test_retries_ask_more_runtime_and_memory(smk):
         assert [mem(job, attempt) for attempt in (1, 2, 3)] == [mem(job, 1) * k for k in (1, 2, 3)]
     runtime = smk["train_job_runtime"]
     assert [runtime(job, attempt) for attempt in (1, 2)] == [240, 480]
+    # one evaluate job analyses every run of a training job: 30 minutes per run at reduced scale
+    evaluate, runs, limit = smk["job_runtime"]("evaluate"), len(_rows(smk, job)), smk["PRESETS"]["ci"]["max_job_minutes"]
+    assert runs > 1 and [evaluate(job, attempt) for attempt in (1, 2)] == [min(limit, 30 * runs * k) for k in (1, 2)]
     paper = _job("paper", "colored_mnist", "resnet18", "sgd")
     first, second = runtime(paper, 1), runtime(paper, 2)
     assert second == min(2 * first, 1440) and first != 720  # from the estimate, not a fixed 720
@@ -101,6 +104,8 @@ def test_long_unstackable_groups_are_split_into_jobs_within_the_limit(smk):
             cell = Wildcards(preset="paper", **{k: str(row[k]) for k in ("dataset", "model", "recipe", "intervention")},
                                    lr=str(row["lr"]), seed=str(row["seed"]))
             assert smk["group_manifest"](cell).endswith(f"/group{part}.json")
+            # ... and its link_metrics rule for the evaluate job of that part
+            assert smk["evaluation_manifest"](cell) == smk["group_manifest"](cell).replace("/training/", "/evaluation/")
 
 
 def test_stacked_and_reduced_groups_stay_one_job(smk):

@@ -7,8 +7,8 @@ import math
 import pytest
 import torch
 
-from helpers import tiny_parity, write_diverged_run, write_untrained_run
-from largelr.analyses.evaluation import evaluate_model, evaluate_run
+from helpers import TINY_CELL, tiny_parity, write_diverged_run, write_untrained_run
+from largelr.analyses.evaluation import evaluate_model, evaluate_run, evaluate_runs
 from largelr.io import read_json
 from largelr.reporting.summary import summarize_runs
 from largelr.analyses.pruning import prune_structured
@@ -125,3 +125,21 @@ def test_evaluate_model_gives_both_normalisations_of_the_same_curve_and_live_sel
     only_retention = evaluate_model(model, split, {**analysis, "prune_normalisations": ["retention"]}, train_x=train_x)
     assert math.isnan(only_retention["pruned_accuracy"]) and "pruned_accuracy_activation" not in only_retention
     assert only_retention["prunability_activation"] == result["prunability_activation"]
+
+
+def test_evaluate_runs_writes_what_evaluate_run_writes_for_each_run_of_a_job(tmp_path, one_torch_thread):
+    """The evaluate rule's one-process-per-training-job path changes no number (issue 19): each
+    run's metrics.json equals the one evaluate_run writes alone, a diverged run included."""
+    facts = {"iterations": 1, "wall_time_s": 0.1, "device": "cpu", "max_bc_loss_ratio": 0.5}
+    dataset = tiny_parity(tmp_path)
+    write_untrained_run(tmp_path / "a", dataset, **facts)
+    write_untrained_run(tmp_path / "b", dataset, cell={**TINY_CELL, "seed": 1}, **facts)
+    write_diverged_run(tmp_path / "div", **facts)
+    runs = [tmp_path / "a", tmp_path / "div", tmp_path / "b"]
+    records = evaluate_runs(tmp_path / "parity.npz", runs, [tmp_path / "job" / f"{r.name}.json" for r in runs],
+                            ANALYSIS, device="cpu")
+    assert [r["status"] for r in records] == [read_json(r / "run.json")["status"] for r in runs]
+    for run in runs:
+        evaluate_run(tmp_path / "parity.npz", run, tmp_path / f"alone_{run.name}.json", ANALYSIS, device="cpu")
+        assert (tmp_path / "job" / f"{run.name}.json").read_text() == (tmp_path / f"alone_{run.name}.json").read_text()
+    assert read_json(tmp_path / "job" / "a.json") != read_json(tmp_path / "job" / "b.json")  # two models

@@ -1,15 +1,17 @@
 rule evaluate:
-    """Per-run metrics of the paper's §3: accuracy, prunability, activation compressibility, R², CSI, BSI."""
+    """Per-run metrics of the paper's §3 (accuracy, prunability, activation compressibility, R²,
+    CSI, BSI) of every run of one training job, in one process: one Python and torch start-up per
+    job, not per run ({part} as in train_group)."""
     input:
-        dataset=DATASET_FILE,
-        run=path(RUN_DIR, "run.json"),
-        model=path(RUN_DIR, "model.pt"),
+        unpack(job_runs),
     output:
-        metrics=path(ANALYSIS_DIR, "metrics.json"),
+        manifest=path(EVALUATION_DIR, "group{part}.json"),
     log:
-        log_file("evaluate", CELL),
+        log_file("evaluate", TRAINING_JOB),
     benchmark:
-        benchmark_file("evaluate", CELL)
+        benchmark_file("evaluate", TRAINING_JOB)
+    wildcard_constraints:
+        part=r"(\.part-\d+)?",
     conda:
         "../../envs/torch.yaml"
     threads: 1
@@ -17,12 +19,33 @@ rule evaluate:
         gpu_jobs=gpu,
         gpu_mem_mb=rule_gpu_mem_mb("evaluate"),
         mem_mb=rule_mem_mb("evaluate"),
-        runtime=rule_runtime("evaluate"),
+        runtime=job_runtime("evaluate"),
     params:
+        metrics_dirs=job_evaluation_dirs,
         analysis=analysis_settings,
         device=device,
     script:
         "../../scripts/evaluate.py"
+
+
+rule link_metrics:
+    """One run's metrics.json, as its training job's evaluate job wrote it (a hard link, or a copy
+    across file systems; a shell job, as link_run)."""
+    input:
+        manifest=evaluation_manifest,
+    output:
+        metrics=path(ANALYSIS_DIR, "metrics.json"),
+    log:
+        log_file("link_metrics", CELL),
+    localrule: True
+    conda:
+        "../../envs/plot.yaml"  # (ln and cp only; any env of the workflow, for --use-conda)
+    params:
+        source=cell_evaluation,
+    shell:
+        "ln -f {params.source:q} {output.metrics:q} 2>/dev/null"
+        " || cp -p {params.source:q} {output.metrics:q};"
+        " echo 'linked {params.source}' > {log:q}"
 
 
 rule summarize:

@@ -73,6 +73,10 @@ TRAINING_DIR = path(RESULTS, "training", TRAINING_GROUP)
 TRAINING_JOB = f"{TRAINING_GROUP}{{part}}"
 # where the group job leaves a cell's run files (the link_run rule links them into RUN_DIR)
 GROUP_CELL_DIR = path(TRAINING_DIR, "lr~{lr}", "seed~{seed}")
+# the evaluate rule: one job per training job (one torch start-up for all its runs); it leaves a
+# cell's metrics here and link_metrics links them into ANALYSIS_DIR
+EVALUATION_DIR = path(RESULTS, "evaluation", TRAINING_GROUP)
+EVALUATION_CELL_DIR = path(EVALUATION_DIR, "lr~{lr}", "seed~{seed}")
 SUMMARY_CSV = path(RESULTS, "summary", "runs.csv")
 LR_FILTER_CSV = path(RESULTS, "summary", "lr_filter", "{dataset}.csv")
 FIGURES = path(RESULTS, "figures")
@@ -440,17 +444,19 @@ def group_trainings(wildcards):
     return [cell_training(preset_of(wildcards), cell) for cell in group_grid(wildcards)]
 
 
+def _job_cells(wildcards):
+    """The cells of one training job (cell order of group_grid), as {wildcard: value} strings."""
+    patterns = Paramspace(_group_rows(wildcards)).instance_patterns
+    return [dict(part.split("~", 1) for part in pattern.split("/")) for pattern in patterns]
+
+
 def group_cell_dirs(wildcards):
     """Where the group job leaves each cell's run files (cell order of group_grid)."""
-    patterns = Paramspace(_group_rows(wildcards)).instance_patterns
-    cells = [
-        dict(part.split("~", 1) for part in pattern.split("/")) for pattern in patterns
-    ]
-    return [GROUP_CELL_DIR.format(**{**wildcards, **cell}) for cell in cells]
+    return [GROUP_CELL_DIR.format(**{**wildcards, **cell}) for cell in _job_cells(wildcards)]
 
 
-def group_manifest(wildcards):
-    """train (one cell): the manifest of the training job (group or part) that trains the cell."""
+def _job_part(wildcards):
+    """The part ("" or .part-K) of the training job that trains one cell."""
     rows = _whole_group(*_group_key(wildcards)).to_dict("records")
     position = next(
         i
@@ -459,12 +465,56 @@ def group_manifest(wildcards):
         and int(row["seed"]) == int(wildcards.seed)
     )
     jobs = training_jobs(*_group_key(wildcards))
-    part = next(name for name, cells in jobs.items() if position in cells)
-    return path(TRAINING_DIR, "group{part}.json").format(**wildcards, part=part)
+    return next(name for name, cells in jobs.items() if position in cells)
+
+
+def group_manifest(wildcards):
+    """link_run (one cell): the manifest of the training job (group or part) that trains the cell."""
+    return path(TRAINING_DIR, "group{part}.json").format(
+        **wildcards, part=_job_part(wildcards)
+    )
 
 
 def cell_in_group(wildcards):
     return GROUP_CELL_DIR.format(**wildcards)
+
+
+def job_runs(wildcards):
+    """evaluate (one training job): the dataset and the run.json and model.pt of each of its cells."""
+    folders = [RUN_DIR.format(**{**wildcards, **cell}) for cell in _job_cells(wildcards)]
+    return {
+        "dataset": DATASET_FILE.format(**wildcards),
+        "runs": [path(folder, "run.json") for folder in folders],
+        "models": [path(folder, "model.pt") for folder in folders],
+    }
+
+
+def job_evaluation_dirs(wildcards):
+    """evaluate: where each cell's metrics.json goes (cell order of job_runs)."""
+    return [EVALUATION_CELL_DIR.format(**{**wildcards, **cell}) for cell in _job_cells(wildcards)]
+
+
+def evaluation_manifest(wildcards):
+    """link_metrics (one cell): the manifest of the evaluate job of the cell's training job."""
+    return path(EVALUATION_DIR, "group{part}.json").format(
+        **wildcards, part=_job_part(wildcards)
+    )
+
+
+def cell_evaluation(wildcards):
+    return path(EVALUATION_CELL_DIR, "metrics.json").format(**wildcards)
+
+
+def job_runtime(rule):
+    """resources: runtime of a job that analyses every run of a training job: RULE_RESOURCES' time
+    per run, times the runs and the attempt, at most the preset's max_job_minutes."""
+
+    def runtime(wildcards, attempt):
+        per_run = scaled_resource(rule, "runtime", wildcards.preset)
+        limit = PRESETS[wildcards.preset]["max_job_minutes"]
+        return min(limit, per_run * len(_group_rows(wildcards)) * attempt)
+
+    return runtime
 
 
 # ---- analyses -----------------------------------------------------------------------------

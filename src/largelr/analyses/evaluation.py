@@ -1,4 +1,5 @@
-"""Every metrics.json metric for one trained run (the ``evaluate`` rule's work; §3.2, §3.3, §4.1).
+"""Every metrics.json metric for one trained run (the ``evaluate`` rule's work, for every run of
+a training job in one process: :func:`evaluate_runs`; §3.2, §3.3, §4.1).
 
 Each metric's formula and inputs are declared in :mod:`largelr.metric_registry`; this module
 computes the inputs once per run (:func:`metric_inputs`) and applies every formula:
@@ -24,7 +25,9 @@ computes the inputs once per run (:func:`metric_inputs`) and applies every formu
 
 from __future__ import annotations
 
+import logging
 import math
+import time
 from pathlib import Path
 from typing import Any
 
@@ -183,3 +186,20 @@ def evaluate_run(
         result.update(evaluate_model(model, run.test, analysis, train_x))
     atomic_write_json(output_path, result)
     return result
+
+
+def evaluate_runs(
+    dataset_path: str | Path, run_dirs: list[Path], output_paths: list[Path], analysis: dict[str, Any],
+    device: str = "auto", log: logging.Logger | None = None,
+) -> list[dict[str, Any]]:
+    """:func:`evaluate_run` for each run folder of one training job (one output per folder), in
+    order, with a progress line per run; returns {cell folder, status} per run."""
+    log = log or logging.getLogger(__name__)
+    start, records = time.monotonic(), []
+    for k, (run_dir, output_path) in enumerate(zip(run_dirs, output_paths, strict=True), start=1):
+        status = evaluate_run(dataset_path, run_dir, output_path, analysis, device)["status"]
+        records.append({"run": str(run_dir), "status": status})
+        elapsed = time.monotonic() - start
+        log.info("evaluated %d of %d runs (%s: %s), %.1f s per run", k, len(run_dirs), run_dir, status,
+                 elapsed / k)
+    return records
