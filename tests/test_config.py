@@ -55,6 +55,30 @@ def test_grid_has_one_row_per_cell_and_experiment_seeds_override(config):
     ]
 
 
+def test_a_tag_keeps_an_experiments_cells_apart_from_the_same_recipes_others(config, schemas):
+    """Issue 20: `tag:` in place of a renamed copy of a recipe (paper's Table 2 sweep: sgd+table2)."""
+    from largelr.config import cell_training, recipe_name
+
+    preset = {"seeds": [0], "training": {"max_iters": 5}, "experiments": [
+        {"dataset": "d", "model": "m", "recipe": "sgd", "lrs": [0.1]},
+        {"dataset": "d", "model": "m", "recipe": "sgd", "tag": "table2", "lrs": [0.1], "training": {"max_iters": 9}},
+    ]}
+    grid = training_grid(preset)
+    assert list(grid["recipe"]) == ["sgd", "sgd+table2"] and set(grid["lr"]) == {0.1}  # two cells, one LR
+    assert [recipe_name(label) for label in grid["recipe"]] == ["sgd", "sgd"]  # both train recipe sgd
+    assert [cell_training(preset, row)["max_iters"] for row in grid.to_dict("records")] == [5, 9]
+    paper = resolve_config(config, schemas)["paper"]
+    assert "sgd_table2" not in paper["recipes"] and paper["figures"]["fig06"]["recipe"] == "sgd+table2"
+    for where, value in (("experiments", "Table-2"), ("recipes", None)):
+        bad = deep_merge(config, {})
+        if value:  # a tag must be a plain name, and a recipe's name cannot hold the separator
+            bad["presets"]["ci"]["experiments"][0]["tag"] = value
+        else:
+            bad["presets"]["ci"]["recipes"]["sgd+x"] = {"kind": "sgd"}
+        with pytest.raises(ConfigError, match=rf"presets\.ci .*{where}"):
+            resolve_config(bad, schemas)
+
+
 def test_top_level_override_is_deep_merged_into_every_preset(config):
     overridden = dict(config, training={"max_iters": 7})
     ci = resolve_preset(overridden, "ci")

@@ -80,7 +80,7 @@ def test_groups_cover_the_grid_and_only_this_engine_stacks_batch_norm_resnets(co
     assert [len(s) for s in fcn.stacks_today] == [len(s) for s in fcn.stacks_new] == [len(fcn.iterations)]
     on_cpu = {g.key: g for g in cost.preset_groups(preset, cost.CALIBRATION, "resnet18", torch.device("cpu"))}
     assert [len(s) for s in on_cpu[resnet.key].stacks_new] == [1] * cells  # stacks are slower there
-    asam = by_key[("colored_mnist", "resnet18", "sgd_table2", "asam_rho=1")]
+    asam = by_key[("colored_mnist", "resnet18", "sgd+table2", "asam_rho=1")]
     assert [len(s) for s in asam.stacks_new] == [1, 1]  # ASAM needs two gradients per step: alone
 
 

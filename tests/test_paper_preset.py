@@ -210,5 +210,5 @@ def test_paper_dag_builds_with_the_fig11_and_fig28d_rules_and_the_ten_seed_galle
             cell = f"dataset~{dataset}/model~resnet18/recipe~sgd/lr~{lr}/intervention~none/seed~9"
             assert f"results/paper/analysis/{cell}/attribution_maps.npz" in result.stdout, cell
     # item 4: Fig 9's focal-loss landscape
-    focal = "dataset~colored_mnist/model~resnet18/recipe~sgd_table2/lr~0.001/intervention~focal_gamma=25/seed~0"
+    focal = "dataset~colored_mnist/model~resnet18/recipe~sgd+table2/lr~0.001/intervention~focal_gamma=25/seed~0"
     assert f"results/paper/analysis/{focal}/landscape.npz" in result.stdout

@@ -3,6 +3,7 @@
 import functools
 import math
 import os
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -21,6 +22,7 @@ from largelr.config import (
     cell_training,
     figure_datasets,
     figure_kinds,
+    recipe_name,
     resolve_config,
     training_grid,
 )
@@ -109,11 +111,17 @@ def _names(key):
     return sorted({name for preset in PRESETS.values() for name in preset[key]})
 
 
+def recipe_labels():
+    """Every recipe name, and every grid recipe label (RECIPE+TAG of a tagged experiment)."""
+    labels = {label for grid in GRIDS.values() for label in grid["recipe"]}
+    return sorted(set(_names("recipes")) | labels)
+
+
 wildcard_constraints:
     preset="|".join(PRESETS),
     dataset="|".join(_names("datasets")),
     model="|".join(_names("models")),
-    recipe="|".join(_names("recipes")),
+    recipe="|".join(map(re.escape, recipe_labels())),
     lr=r"[0-9.eE+-]+",
     intervention=r"none|[a-z_0-9]+=[0-9.eE+-]+",
     seed=r"\d+",
@@ -195,7 +203,7 @@ def model_spec(wildcards):
 
 
 def recipe_spec(wildcards):
-    return preset_of(wildcards)["recipes"][wildcards.recipe]
+    return preset_of(wildcards)["recipes"][recipe_name(wildcards.recipe)]
 
 
 def device(wildcards):

@@ -13,6 +13,8 @@ The grid is a table with one row per training cell (dataset, model, recipe, lr, 
 expanded from the preset's ``experiments`` list (``intervention`` is ``name=value`` of an intervention
 of :mod:`largelr.training.recipes`, or ``none``); Snakemake's ``Paramspace`` turns it into one
 readable folder per cell: ``dataset~parity/model~fcn/recipe~sgd/lr~0.1/intervention~none/seed~0``.
+An experiment's ``tag`` keeps its cells apart from the same recipe's others: its grid ``recipe`` is
+``RECIPE+TAG`` (:func:`recipe_label`; :func:`recipe_name` gives the recipe back).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from largelr.config.errors import ConfigError
-from largelr.config.grid import cell_training, training_grid
+from largelr.config.grid import cell_training, label_tagged_figures, recipe_label, recipe_name, training_grid
 from largelr.config.presets import NON_PRESET_KEYS, deep_merge, overrides, resolve_preset
 from largelr.config.references import (
     REGION_SHARE_METRICS,
@@ -37,7 +39,7 @@ __all__ = [
     "NON_PRESET_KEYS", "REGION_SHARE_METRICS", "ConfigError", "cell_training", "check_figure_metrics",
     "check_references", "check_unique_cells", "coerce_to_schema", "deep_merge", "figure_datasets",
     "figure_kinds", "load_preset_schema", "load_schema", "overrides", "resolve_config", "resolve_preset",
-    "training_grid",
+    "label_tagged_figures", "recipe_label", "recipe_name", "training_grid",
 ]
 
 
@@ -93,6 +95,7 @@ def resolve_config(config: dict[str, Any], schema_dir: str | Path) -> dict[str, 
         preset = coerce_to_schema(resolve_preset(config, name), preset_schema)
         _validate(preset, preset_schema, f"presets.{name} (after overrides)", fill_defaults=True)
         check_references(preset, name)
+        label_tagged_figures(preset)
         for dataset, spec in preset["datasets"].items():
             try:
                 check_params(dataset, spec)

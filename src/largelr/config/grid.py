@@ -10,10 +10,36 @@ import pandas as pd
 from largelr.columns import GRID_COLUMNS, NO_INTERVENTION, format_intervention
 
 
+# An experiment's `tag` joins its recipe's name in the grid's recipe column and the path
+# (recipe~sgd+table2): the same recipe, cells of their own.
+TAG_SEPARATOR = "+"
+
+
+def recipe_label(recipe: str, tag: str | None = None) -> str:
+    """The grid's ``recipe`` value of an experiment or figure: the recipe, ``+tag`` if tagged."""
+    return f"{recipe}{TAG_SEPARATOR}{tag}" if tag else recipe
+
+
+def recipe_name(label: str) -> str:
+    """The recipe (a key of the preset's ``recipes``) of a grid ``recipe`` value."""
+    return label.split(TAG_SEPARATOR, 1)[0]
+
+
+def experiment_recipe(experiment: dict[str, Any]) -> str:
+    return recipe_label(experiment["recipe"], experiment.get("tag"))
+
+
+def label_tagged_figures(preset: dict[str, Any]) -> None:
+    """A figure's ``tag`` folds into its ``recipe`` (the grid's label of the runs it draws)."""
+    for spec in preset.get("figures", {}).values():
+        if "tag" in spec:
+            spec["recipe"] = recipe_label(spec["recipe"], spec.pop("tag"))
+
+
 def training_grid(preset: dict[str, Any]) -> pd.DataFrame:
     """One row per training cell, columns :data:`GRID_COLUMNS`; seeds come from ``seeds``."""
     rows = [
-        {"dataset": e["dataset"], "model": e["model"], "recipe": e["recipe"], "lr": float(lr),
+        {"dataset": e["dataset"], "model": e["model"], "recipe": experiment_recipe(e), "lr": float(lr),
          "intervention": intervention, "seed": int(seed)}
         for e in preset["experiments"]
         for lr in e["lrs"]
@@ -27,7 +53,8 @@ def training_grid(preset: dict[str, Any]) -> pd.DataFrame:
 def cell_training(preset: dict[str, Any], cell: dict[str, Any]) -> dict[str, Any]:
     """``training`` settings of one cell: the preset's, updated by its experiment's ``training`` block."""
     for experiment in preset["experiments"]:
-        if all(experiment[key] == cell[key] for key in ("dataset", "model", "recipe")):
+        same = experiment["dataset"] == cell["dataset"] and experiment["model"] == cell["model"]
+        if same and experiment_recipe(experiment) == cell["recipe"]:
             labels = _intervention_labels(experiment)
             if float(cell["lr"]) in map(float, experiment["lrs"]) and cell["intervention"] in labels:
                 return {**preset["training"], **experiment.get("training", {})}

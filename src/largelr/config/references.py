@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from largelr.config.errors import ConfigError
-from largelr.config.grid import _intervention_labels
+from largelr.config.grid import _intervention_labels, experiment_recipe
 from largelr.figures.spec import figure_datasets
 
 
@@ -78,7 +78,8 @@ def check_unique_cells(preset: dict[str, Any], name: str) -> None:
         overrides = experiment.get("training", {})
         for lr in experiment["lrs"]:
             for intervention in _intervention_labels(experiment):
-                key = (experiment["dataset"], experiment["model"], experiment["recipe"], float(lr), intervention)
+                key = (experiment["dataset"], experiment["model"], experiment_recipe(experiment), float(lr),
+                       intervention)
                 if seen.setdefault(key, overrides) != overrides:
                     raise ConfigError(f"presets.{name}.experiments[{i}].training: cell {key} is also listed by "
                                      f"another experiment with different training settings")

@@ -40,7 +40,7 @@ import math
 from typing import Any, Iterable, Mapping
 
 from largelr.columns import NO_INTERVENTION, parse_intervention
-from largelr.config import cell_training
+from largelr.config import cell_training, recipe_name
 from largelr.training.recipes import INTERVENTIONS
 
 #: seconds per training step of one model at batch 100, single engine, one NVIDIA H200, fp32 (module doc)
@@ -105,7 +105,7 @@ def train_size(dataset: Mapping[str, Any]) -> int:
 
 def cell_recipe(preset: Mapping[str, Any], cell: Mapping[str, Any]) -> tuple[dict, dict]:
     """(optimizer block, training block) of a cell with its intervention applied (as recipes.train_settings)."""
-    recipe = copy.deepcopy(preset["recipes"][cell["recipe"]])
+    recipe = copy.deepcopy(preset["recipes"][recipe_name(cell["recipe"])])
     training = dict(cell_training(preset, dict(cell)))
     intervention = parse_intervention(cell.get("intervention", NO_INTERVENTION))
     if intervention is not None:
