@@ -65,7 +65,7 @@ import yaml
 from torch import nn
 from torch.func import functional_call, stack_module_state, vmap
 
-from largelr.config import cell_training, resolve_config, training_grid
+from largelr.config import cell_training, recipe_name, resolve_config, training_grid
 from largelr.training.cost import ITERATIONS_RULE
 from largelr.training.models import build_model
 from largelr.training.objectives import per_sample_loss
@@ -214,7 +214,7 @@ def preset_groups(preset: dict[str, Any], calibration: dict, only: str | None = 
         dataset = preset["datasets"][key[0]]
         shape, n, classes = DATASETS[dataset["generator"]](dataset.get("params", {}))
         spec = preset["models"][key[1]]
-        settings = [train_settings(c, preset["recipes"][key[2]], cell_training(preset, c)) for c in cells]
+        settings = [train_settings(c, preset["recipes"][recipe_name(key[2])], cell_training(preset, c)) for c in cells]
         n = round(n * (1 - settings[0].validation_fraction))
         family = (model_family(spec), optimizer_family(settings[0].optimizer.get("kind", "sgd")))
         iterations = [expected_iterations(effective_lr(s), n, s.batch_size, s.max_iters, family, calibration,

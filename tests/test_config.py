@@ -69,6 +69,10 @@ def test_a_tag_keeps_an_experiments_cells_apart_from_the_same_recipes_others(con
     assert [cell_training(preset, row)["max_iters"] for row in grid.to_dict("records")] == [5, 9]
     paper = resolve_config(config, schemas)["paper"]
     assert "sgd_table2" not in paper["recipes"] and paper["figures"]["fig06"]["recipe"] == "sgd+table2"
+    bad = deep_merge(config, {})
+    bad["presets"]["paper"]["figures"]["fig06"]["tag"] = "Table 2"
+    with pytest.raises(ConfigError, match=r"presets\.paper\.figures\.fig06\.tag"):
+        resolve_config(bad, schemas)
     for where, value in (("experiments", "Table-2"), ("recipes", None)):
         bad = deep_merge(config, {})
         if value:  # a tag must be a plain name, and a recipe's name cannot hold the separator

@@ -95,7 +95,6 @@ def resolve_config(config: dict[str, Any], schema_dir: str | Path) -> dict[str, 
         preset = coerce_to_schema(resolve_preset(config, name), preset_schema)
         _validate(preset, preset_schema, f"presets.{name} (after overrides)", fill_defaults=True)
         check_references(preset, name)
-        label_tagged_figures(preset)
         for dataset, spec in preset["datasets"].items():
             try:
                 check_params(dataset, spec)

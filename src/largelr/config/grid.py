@@ -3,16 +3,19 @@ expanded from a preset's ``experiments``."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pandas as pd
 
 from largelr.columns import GRID_COLUMNS, NO_INTERVENTION, format_intervention
+from largelr.config.errors import ConfigError
 
 
 # An experiment's `tag` joins its recipe's name in the grid's recipe column and the path
 # (recipe~sgd+table2): the same recipe, cells of their own.
 TAG_SEPARATOR = "+"
+TAG_PATTERN = "[a-z0-9_]+"  # as preset.schema.yaml's experiments.*.tag
 
 
 def recipe_label(recipe: str, tag: str | None = None) -> str:
@@ -29,11 +32,15 @@ def experiment_recipe(experiment: dict[str, Any]) -> str:
     return recipe_label(experiment["recipe"], experiment.get("tag"))
 
 
-def label_tagged_figures(preset: dict[str, Any]) -> None:
-    """A figure's ``tag`` folds into its ``recipe`` (the grid's label of the runs it draws)."""
-    for spec in preset.get("figures", {}).values():
-        if "tag" in spec:
-            spec["recipe"] = recipe_label(spec["recipe"], spec.pop("tag"))
+def label_tagged_figures(preset: dict[str, Any], name: str) -> None:
+    """A figure's ``tag`` folds into its ``recipe`` (default ``sgd``): the grid's label of the runs
+    it draws, so that every figure reads ``spec["recipe"]`` alone."""
+    for figure, spec in preset.get("figures", {}).items():
+        if isinstance(spec, dict) and "tag" in spec:
+            tag = spec.pop("tag")
+            if not isinstance(tag, str) or not re.fullmatch(TAG_PATTERN, tag):
+                raise ConfigError(f"presets.{name}.figures.{figure}.tag: {tag!r} does not match {TAG_PATTERN}")
+            spec["recipe"] = recipe_label(spec.get("recipe", "sgd"), tag)
 
 
 def training_grid(preset: dict[str, Any]) -> pd.DataFrame:

@@ -17,6 +17,7 @@ import copy
 from typing import Any
 
 from largelr.config.errors import ConfigError
+from largelr.config.grid import label_tagged_figures
 
 NON_PRESET_KEYS = {"preset", "presets", "defaults", "figure_catalogue"}
 
@@ -50,6 +51,7 @@ def resolve_preset(config: dict[str, Any], name: str) -> dict[str, Any]:
             figure: catalogue_figure(catalogue, figure, spec, f"presets.{name}.figures.{figure}")
             for figure, spec in preset["figures"].items()
         }
+        label_tagged_figures(preset, name)
     return preset
 
 
