@@ -39,7 +39,7 @@ from largelr.columns import (
     DEFAULT_PRUNE_NORMALISATIONS, DEFAULT_PRUNE_RANKINGS, prunability_column, pruned_accuracy_column,
 )
 from largelr.metric_registry import BY_NAME, METRIC_NAMES, Metric
-from largelr.datasets import SpuriousDataset
+from largelr.datasets import SpuriousDataset, load_dataset
 from largelr.io import atomic_write_json
 from largelr.training.models import SpuriousModel
 from largelr.analyses.pruning import ranked_pruning_curve
@@ -167,13 +167,14 @@ def training_inputs(dataset: SpuriousDataset, n: int, seed: int, device: torch.d
 
 def evaluate_run(
     dataset_path: str | Path, run_dir: str | Path, output_path: str | Path, analysis: dict[str, Any],
-    device: str = "auto",
+    device: str = "auto", dataset: SpuriousDataset | None = None,
 ) -> dict[str, Any]:
-    """Write the metrics of a finished run folder to ``output_path`` (JSON).
+    """Write the metrics of a finished run folder to ``output_path`` (JSON); ``dataset``: the file
+    at ``dataset_path``, if already loaded.
 
     A diverged run gets ``null`` metrics and keeps its status, so the DAG goes on.
     """
-    run = open_trained_run(dataset_path, run_dir, device)
+    run = open_trained_run(dataset_path, run_dir, device, dataset)
     result: dict[str, Any] = {"status": run.status}
     if run.diverged:
         result.update({name: math.nan for name in METRIC_NAMES})
@@ -193,11 +194,12 @@ def evaluate_runs(
     device: str = "auto", log: logging.Logger | None = None,
 ) -> list[dict[str, Any]]:
     """:func:`evaluate_run` for each run folder of one training job (one output per folder), in
-    order, with a progress line per run; returns {cell folder, status} per run."""
+    order, with a progress line per run; the dataset file is read once. Returns {cell folder,
+    status} per run."""
     log = log or logging.getLogger(__name__)
-    start, records = time.monotonic(), []
+    start, records, dataset = time.monotonic(), [], load_dataset(dataset_path)
     for k, (run_dir, output_path) in enumerate(zip(run_dirs, output_paths, strict=True), start=1):
-        status = evaluate_run(dataset_path, run_dir, output_path, analysis, device)["status"]
+        status = evaluate_run(dataset_path, run_dir, output_path, analysis, device, dataset)["status"]
         records.append({"run": str(run_dir), "status": status})
         elapsed = time.monotonic() - start
         log.info("evaluated %d of %d runs (%s: %s), %.1f s per run", k, len(run_dirs), run_dir, status,

@@ -258,9 +258,11 @@ class TrainedRun:
     use, in that order of dependence, so an analysis of a diverged run loads nothing.
     """
 
-    def __init__(self, dataset_path: str | Path, run_dir: str | Path, device: str = "auto") -> None:
+    def __init__(self, dataset_path: str | Path, run_dir: str | Path, device: str = "auto",
+                 dataset: SpuriousDataset | None = None) -> None:
         self.dataset_path, self.run_dir, self.device_name = dataset_path, Path(run_dir), device
         self.record: dict[str, Any] = read_json(self.run_dir / "run.json")
+        self._loaded_dataset = dataset
 
     @property
     def status(self) -> str:
@@ -277,7 +279,7 @@ class TrainedRun:
 
     @cached_property
     def dataset(self) -> SpuriousDataset:
-        return load_dataset(self.dataset_path)
+        return self._loaded_dataset if self._loaded_dataset is not None else load_dataset(self.dataset_path)
 
     @cached_property
     def model(self) -> SpuriousModel:
@@ -291,10 +293,12 @@ class TrainedRun:
         return to_tensor_split(self.dataset, name, self.device)
 
 
-def open_trained_run(dataset_path: str | Path, run_dir: str | Path, device: str = "auto") -> TrainedRun:
+def open_trained_run(dataset_path: str | Path, run_dir: str | Path, device: str = "auto",
+                     dataset: SpuriousDataset | None = None) -> TrainedRun:
     """The prologue of every per-run analysis: read ``run.json``; unless the run diverged, the
-    model, the dataset and its test split on ``device`` (``auto`` → CUDA when available)."""
-    return TrainedRun(dataset_path, run_dir, device)
+    model, the dataset (``dataset`` if given: the file at ``dataset_path`` already loaded, as by a
+    job analysing several runs) and its test split on ``device`` (``auto`` → CUDA when available)."""
+    return TrainedRun(dataset_path, run_dir, device, dataset)
 
 
 def save_snapshots(path: str | Path, snapshots: dict[int, dict[str, torch.Tensor]]) -> None:
