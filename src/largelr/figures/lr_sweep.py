@@ -90,7 +90,9 @@ def lr_sweep_figure(runs: pd.DataFrame, title: str, note: str = "", metrics: lis
         positions = {(d, m): (0, i) for (d, m), (i, _) in positions.items()}
     n_rows, n_cols = (max(p[k] for p in positions.values()) + 1 for k in (0, 1))
     sns.set_theme(style="whitegrid", context="paper")
-    width = 0.6 + 3.1 * n_cols
+    handles = _legend_handles(styles, bool(len(runs[runs["status"].isin(CAPPED_STATUSES)])))
+    legend_inches = 0.3 + 0.055 * max(len(h.get_label()) for h in handles)  # fontsize 7: ~0.055 in per character
+    width = 3.1 * n_cols + legend_inches
     fig, axes = plt.subplots(n_rows, n_cols, figsize=(width, 0.4 + 2.9 * n_rows), squeeze=False, sharey=True)
     all_ranges = []
     for (dataset, model), (row, col) in positions.items():
@@ -104,14 +106,14 @@ def lr_sweep_figure(runs: pd.DataFrame, title: str, note: str = "", metrics: lis
         _draw_panel(ax, long_table, f"{(panel_titles or {}).get(dataset, dataset)} · {model}", styles)
         ax.set_ylabel("normalised value" if col == 0 else "")
     capped = runs[runs["status"].isin(CAPPED_STATUSES)]
-    fig.legend(handles=_legend_handles(styles, bool(len(capped))), fontsize=7, loc="center right", frameon=False)
+    fig.legend(handles=handles, fontsize=7, loc="center right", frameon=False)
     fig.suptitle(textwrap.fill(title, width=max(40, int(fig.get_figwidth() * 11))), fontsize=9)
     footer = [note] if note else []
     if len(capped):
         footer.append(f"{len(capped)}/{len(runs)} runs stopped before 100 % train acc. (cap or stall): hollow markers.")
     if footer:
         fig.text(0.01, 0.005, "\n".join(footer), fontsize=6, va="bottom", ha="left", color="0.3")
-    fig.tight_layout(rect=(0, 0.1 * len(footer) / (0.4 + 2.9 * n_rows), 1 - 1.0 / width, 1))
+    fig.tight_layout(rect=(0, 0.1 * len(footer) / (0.4 + 2.9 * n_rows), 1 - legend_inches / width, 1))
     columns = ["dataset", "model", "variable", "column", "min", "max"]
     return fig, pd.concat(all_ranges, ignore_index=True)[columns]
 
