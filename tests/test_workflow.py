@@ -117,7 +117,7 @@ def test_diverging_learning_rate_is_recorded_and_the_dag_goes_on(ci_run):
 def test_every_figure_of_the_ci_preset_is_a_real_pdf_and_png(shipped_config, ci_run):
     figures = resolve_preset(shipped_config, "ci")["figures"]  # catalogue entries merged in
     kinds = {spec.get("kind", "lr_sweep") for spec in figures.values()}
-    assert kinds == set(KINDS) - {"lr_drop"}  # every figure kind but lr_drop (demo, paper) runs in CI
+    assert kinds == set(KINDS) - {"lr_drop"}  # every figure kind but lr_drop (demo_full, paper) runs in CI
     for figure in figures:
         pdf = (ci_run / f"results/ci/figures/{figure}.pdf").read_bytes()
         png = (ci_run / f"results/ci/figures/{figure}.png").read_bytes()

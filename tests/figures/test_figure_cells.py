@@ -62,7 +62,7 @@ def test_fig09_draws_focal_loss_models_the_preset_trains(shipped_config, preset)
     assert set(cells["model"]) <= set(plain["model"])  # the same models as the figure's LR rows
 
 
-@pytest.mark.parametrize("preset", ["demo", "paper"])
+@pytest.mark.parametrize("preset", ["demo_full", "paper"])
 def test_fig28d_has_a_low_and_a_high_lr_dropped_from_iteration_0_to_thousands(shipped_config, preset):
     resolved = resolve_preset(shipped_config, preset)
     grid, spec = training_grid(resolved), resolved["figures"]["fig28d"]

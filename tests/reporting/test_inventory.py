@@ -67,7 +67,7 @@ def test_shipped_presets_inventories(shipped_config, preset):
         assert not table.loc[number, "built"] and "drawn by no preset" in table.loc[number, "reason"]
     if preset == "paper":  # every other figure, whole, Fig 11 too (ImageNet-1k, placed by hand)
         assert set(table.index[~table["built"]]) == {1, 24}
-    else:  # Fig 28 top right and Fig 9's focal-loss models are in the demo (issue 18 items 3, 4)
+    else:  # Fig 9's focal-loss models are in the demo (issue 18 item 4); Fig 28 top right is in demo_full (issue 19)
         panels = panel_inventory(preset, presets).set_index(["figure", "file"])
-        assert panels.loc[(28, "fig28d"), "built"] and table.loc[9, "built"]
-        assert "top right" not in table.loc[28, "reason"]
+        assert table.loc[9, "built"] and not panels.loc[(28, "fig28d"), "built"]
+        assert "demo_full" in panels.loc[(28, "fig28d"), "reason"]

@@ -455,12 +455,16 @@ def group_trainings(wildcards):
 def _job_cells(wildcards):
     """The cells of one training job (cell order of group_grid), as {wildcard: value} strings."""
     patterns = Paramspace(_group_rows(wildcards)).instance_patterns
-    return [dict(part.split("~", 1) for part in pattern.split("/")) for pattern in patterns]
+    return [
+        dict(part.split("~", 1) for part in pattern.split("/")) for pattern in patterns
+    ]
 
 
 def group_cell_dirs(wildcards):
     """Where the group job leaves each cell's run files (cell order of group_grid)."""
-    return [GROUP_CELL_DIR.format(**{**wildcards, **cell}) for cell in _job_cells(wildcards)]
+    return [
+        GROUP_CELL_DIR.format(**{**wildcards, **cell}) for cell in _job_cells(wildcards)
+    ]
 
 
 def _job_part(wildcards):
@@ -489,7 +493,9 @@ def cell_in_group(wildcards):
 
 def job_runs(wildcards):
     """evaluate (one training job): the dataset and the run.json and model.pt of each of its cells."""
-    folders = [RUN_DIR.format(**{**wildcards, **cell}) for cell in _job_cells(wildcards)]
+    folders = [
+        RUN_DIR.format(**{**wildcards, **cell}) for cell in _job_cells(wildcards)
+    ]
     return {
         "dataset": DATASET_FILE.format(**wildcards),
         "runs": [path(folder, "run.json") for folder in folders],
@@ -499,7 +505,10 @@ def job_runs(wildcards):
 
 def job_evaluation_dirs(wildcards):
     """evaluate: where each cell's metrics.json goes (cell order of job_runs)."""
-    return [EVALUATION_CELL_DIR.format(**{**wildcards, **cell}) for cell in _job_cells(wildcards)]
+    return [
+        EVALUATION_CELL_DIR.format(**{**wildcards, **cell})
+        for cell in _job_cells(wildcards)
+    ]
 
 
 def evaluation_manifest(wildcards):
