@@ -154,6 +154,8 @@ def test_profile_requests_a_gpu_for_every_rule_that_gets_the_gpu_partition(repo)
     assert profile["slurm-requeue"] is True and profile["jobs"] <= 500
     grouped = {entry.split("=")[0] for entry in profile["groups"]}
     assert grouped <= gpu_partition  # one group: the same partition for all its rules
+    # one job per training job each, with runtimes that grow with the job's runs: never 8 in one allocation
+    assert not {"train_group", "evaluate"} & grouped
 
 
 def test_ci_preset_runs_every_job_through_sbatch(ci_on_slurm, slurm):
