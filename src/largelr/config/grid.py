@@ -29,6 +29,7 @@ def recipe_name(label: str) -> str:
 
 
 def experiment_recipe(experiment: dict[str, Any]) -> str:
+    """The grid ``recipe`` label of an experiment's cells."""
     return recipe_label(experiment["recipe"], experiment.get("tag"))
 
 
