@@ -30,4 +30,4 @@ include: "workflow/rules/tables.smk"
 rule all:
     default_target: True
     input:
-        final_outputs(config["preset"]),
+        final_outputs(PRESET),

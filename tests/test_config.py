@@ -106,7 +106,7 @@ def test_experiment_referencing_an_undefined_model_names_the_key(config, schemas
 
 def test_unknown_dataset_param_and_unknown_preset_are_rejected(config, schemas):
     bad = deep_merge(config, {"datasets": {"parity": {"generator": "parity", "params": {"core_bitz": 3}}}})
-    with pytest.raises(ConfigError, match=r"presets\.ci\.datasets\.parity\.params: .*core_bitz"):  # the generator lacks it
+    with pytest.raises(ConfigError, match=r"presets\.demo\.datasets\.parity\.params: .*core_bitz"):  # the chosen preset (demo)
         resolve_config(bad, schemas)
     with pytest.raises(ConfigError, match="unknown preset 'nope'"):
         resolve_config(dict(config, preset="nope"), schemas)

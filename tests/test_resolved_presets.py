@@ -9,7 +9,9 @@ differences), but what the workflow reads from it may not change: for each prese
   which tests and benchmarks read;
 - ``grid``: the rows of :func:`largelr.config.training_grid` (one training cell each, in order)
 
-with ``tests/data/resolved_presets/<preset>.json``. Both sides are compared after one
+with ``tests/data/resolved_presets/<preset>.json``. The smokes of ``paper`` and ``gpu`` (``smoke: true``,
+:mod:`largelr.config.smoke`) have snapshots too, ``paper-smoke`` / ``gpu-smoke`` (their ``preset`` entry is
+the merged preset they are the smoke of). Both sides are compared after one
 normalisation, :func:`normalise`: a figure's single ``dataset: x`` reads as ``datasets: [x]`` (the
 two spellings the figure readers treat alike, :func:`largelr.figures.spec.figure_datasets`).
 
@@ -35,15 +37,24 @@ SNAPSHOTS = REPO / "tests" / "data" / "resolved_presets"
 SCHEMAS = REPO / "workflow" / "schemas"
 
 
+SMOKED = ("paper", "gpu")  # presets whose smoke has a snapshot
+
+
 def resolved_presets(config: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """Per preset of ``config``: its resolved dict, its merged (unvalidated) dict and its grid rows."""
-    from largelr.config import resolve_config, resolve_preset, training_grid
+    """Per preset of ``config`` (and smoke of :data:`SMOKED`): its resolved dict, its merged (unvalidated)
+    dict and its grid rows."""
+    from largelr.config import resolve_config, resolve_preset, smoke_name, training_grid
 
     resolved = resolve_config(copy.deepcopy(config), SCHEMAS)
+    of = {name: name for name in resolved}
+    for name in SMOKED:
+        resolved[smoke_name(name)] = resolve_config(dict(copy.deepcopy(config), preset=name, smoke=True),
+                                                    SCHEMAS)[smoke_name(name)]
+        of[smoke_name(name)] = name
     return {
         name: {
             "resolved": preset,
-            "preset": resolve_preset(copy.deepcopy(config), name),
+            "preset": resolve_preset(copy.deepcopy(config), of[name]),
             "grid": [list(row) for row in training_grid(preset).itertuples(index=False, name=None)],
         }
         for name, preset in resolved.items()

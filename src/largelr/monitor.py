@@ -80,15 +80,20 @@ class Cell:
 def load_preset(config_paths: str | Path | Sequence[str | Path], name: str | None = None) -> tuple[str, dict[str, Any]]:
     """Preset ``name`` (default: the files' ``preset``) of the config files, merged in order as
     Snakemake merges ``config.yaml`` and each ``--configfile``, resolved as the workflow does
-    (schemas in ``workflow/schemas`` next to the first file)."""
-    from largelr.config import deep_merge, resolve_config
+    (schemas in ``workflow/schemas`` next to the first file). ``P-smoke`` (or ``smoke: true`` in the
+    files) is the smoke of preset P (issue 25)."""
+    from largelr.config import deep_merge, is_smoke, resolve_config, run_preset, smoke_name
 
     paths = [Path(config_paths)] if isinstance(config_paths, (str, Path)) else [Path(p) for p in config_paths]
     config: dict[str, Any] = {}
     for path in paths:
         config = deep_merge(config, yaml.safe_load(path.read_text(encoding="utf-8")) or {})
+    name = name or run_preset(config)
+    if is_smoke(name) and name[: -len(smoke_name(""))] in config.get("presets", {}):
+        config = dict(config, preset=name[: -len(smoke_name(""))], smoke=True)
+    elif name in config.get("presets", {}):
+        config = dict(config, preset=name, smoke=False)  # the top-level overrides apply to the chosen preset
     presets = resolve_config(config, paths[0].parent / "workflow" / "schemas")
-    name = name or config["preset"]
     if name not in presets:
         raise SystemExit(f"unknown preset {name!r}; {', '.join(map(str, paths))} define {sorted(presets)}")
     return name, presets[name]
@@ -316,9 +321,12 @@ def _group_state(results: Path, group: str, cells: list[Cell], now: float) -> Gr
 # ---- the report --------------------------------------------------------------------------------------
 def format_status(state: Survey) -> str:
     """``largelr status``'s text; the last line is ``runs: N done, R training, P pending``."""
+    from largelr.config import is_smoke
+
     done, training, pending = (state.count(what) for what in ("done", "training", "pending"))
     lines = [f"preset {state.preset} ({state.results}): {done + training + pending} cells in "
              f"{len(state.groups)} training groups",
+             *(["SMOKE run: a dress rehearsal of the pipeline, not evidence"] if is_smoke(state.preset) else []),
              "done: " + ", ".join(f"{n} {STATUS_LABELS.get(s, s)}" for s, n in state.status_counts().items()),
              "cells by training group (done / training / not started):"]
     width = max((len(g.group) for g in state.groups), default=0)

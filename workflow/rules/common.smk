@@ -24,6 +24,7 @@ from largelr.config import (
     figure_kinds,
     recipe_name,
     resolve_config,
+    run_preset,
     training_grid,
 )
 from largelr.datasets.download import GENERATOR_SOURCES, SOURCES
@@ -39,6 +40,8 @@ from largelr.reporting.inventory import paper_caption
 
 # ---- configuration: validated before any job starts, every preset -----------------------
 PRESETS = resolve_config(config, Path(workflow.basedir) / "workflow" / "schemas")
+# the preset `rule all` builds: config["preset"], or its smoke (paper-smoke) with `smoke: true`
+PRESET = run_preset(config)
 
 GRIDS = {name: training_grid(preset) for name, preset in PRESETS.items()}
 FIGURE_KINDS = figure_kinds(PRESETS)

@@ -32,6 +32,7 @@ from largelr.config.references import (
     check_unique_cells,
     figure_kinds,
 )
+from largelr.config.smoke import is_smoke, smoke_name, smoke_preset
 from largelr.config.schema import _validate, coerce_to_schema, load_schema
 from largelr.figures.spec import figure_datasets
 
@@ -39,7 +40,8 @@ __all__ = [
     "NON_PRESET_KEYS", "REGION_SHARE_METRICS", "ConfigError", "cell_training", "check_figure_metrics",
     "check_references", "check_unique_cells", "coerce_to_schema", "deep_merge", "figure_datasets",
     "figure_kinds", "load_preset_schema", "load_schema", "overrides", "resolve_config", "resolve_preset",
-    "label_tagged_figures", "recipe_label", "recipe_name", "training_grid",
+    "label_tagged_figures", "recipe_label", "recipe_name", "training_grid", "is_smoke", "run_preset",
+    "smoke_name", "smoke_preset",
 ]
 
 
@@ -73,34 +75,53 @@ def resolve_config(config: dict[str, Any], schema_dir: str | Path) -> dict[str, 
     workflow passes ``workflow/schemas`` below its ``workflow.basedir``).
 
     1. ``config`` against ``config.schema.yaml``;
-    2. per preset: the top-level overrides merged in (:func:`resolve_preset`), strings read by
+    2. per preset: the top-level overrides merged in (:func:`resolve_preset`; into the chosen preset
+       ``config["preset"]`` only, the others validated as written, issue 25), strings read by
        the schema's types (:func:`coerce_to_schema`: ``--config 'training={max_iters: 300}'``
        reaches Snakemake's ``config`` as ``{'max_iters': '300'}``), then validated against
        ``preset.schema.yaml`` with its defaults filled in, the references checked
        (:func:`check_references`) and each dataset's ``params`` checked against its generator;
-    3. ``config["preset"]`` must name one of the presets.
+    3. ``config["preset"]`` must name one of the presets;
+    4. with ``smoke: true``, the chosen preset's smoke added as ``P-smoke``
+       (:func:`largelr.config.smoke.smoke_preset`), validated the same way.
 
     Raises :class:`ConfigError` naming the offending key.
     """
+    config_schema = load_schema(schema_dir, "config.schema.yaml")
+    config = coerce_to_schema(config, config_schema)
+    _validate(config, config_schema, "config")
+    preset_schema = load_preset_schema(schema_dir)  # read once: validation copies its defaults, never edits it
+    resolved = {}
+    for name in config["presets"]:
+        chosen = name == config["preset"]
+        preset = coerce_to_schema(resolve_preset(config, name, with_overrides=chosen), preset_schema)
+        resolved[name] = _checked(preset, preset_schema, name, "(after overrides)" if chosen else "(as written)")
+    if config["preset"] not in resolved:
+        raise ConfigError(f"config key 'preset': unknown preset {config['preset']!r}; defined: {sorted(resolved)}")
+    if config.get("smoke"):
+        name = smoke_name(config["preset"])
+        resolved[name] = _checked(smoke_preset(resolved[config["preset"]]), preset_schema, name, "(smoke: true)")
+    return resolved
+
+
+def run_preset(config: dict[str, Any]) -> str:
+    """The preset ``rule all`` builds: ``config["preset"]``, or its smoke (``paper-smoke``) with ``smoke: true``."""
+    smoke = config.get("smoke")
+    smoke = smoke.lower() == "true" if isinstance(smoke, str) else bool(smoke)  # --config smoke=true: a string
+    return smoke_name(config["preset"]) if smoke else config["preset"]
+
+
+def _checked(preset: dict[str, Any], schema: dict[str, Any], name: str, note: str) -> dict[str, Any]:
+    """``preset`` validated (defaults filled in), its references and dataset params checked."""
     # the generator registry knows which params each dataset generator takes; imported here so
     # that the plumbing modules stay importable without the dataset layer at module level
     from largelr.datasets.registry import check_params
 
-    config_schema = load_schema(schema_dir, "config.schema.yaml")
-    config = coerce_to_schema(config, config_schema)
-    _validate(config, config_schema, "config")
-    resolved = {}
-    preset_schema = load_preset_schema(schema_dir)  # read once: validation copies its defaults, never edits it
-    for name in config["presets"]:
-        preset = coerce_to_schema(resolve_preset(config, name), preset_schema)
-        _validate(preset, preset_schema, f"presets.{name} (after overrides)", fill_defaults=True)
-        check_references(preset, name)
-        for dataset, spec in preset["datasets"].items():
-            try:
-                check_params(dataset, spec)
-            except ValueError as error:  # the generator's message names the key: one error type
-                raise ConfigError(f"presets.{name}.{error}") from error
-        resolved[name] = preset
-    if config["preset"] not in resolved:
-        raise ConfigError(f"config key 'preset': unknown preset {config['preset']!r}; defined: {sorted(resolved)}")
-    return resolved
+    _validate(preset, schema, f"presets.{name}{' ' + note if note else ''}", fill_defaults=True)
+    check_references(preset, name)
+    for dataset, spec in preset["datasets"].items():
+        try:
+            check_params(dataset, spec)
+        except ValueError as error:  # the generator's message names the key: one error type
+            raise ConfigError(f"presets.{name}.{error}") from error
+    return preset

@@ -4,7 +4,9 @@ The resolved preset P, before validation (:func:`resolve_preset`), is, in order:
 
 1. ``defaults`` (the settings every preset shares), or the resolved preset named by P's
    ``base`` (which starts from ``defaults`` itself), with ``presets.P`` merged in;
-2. the top-level override blocks (same keys as a preset, e.g. ``--config 'training={max_iters: 50}'``);
+2. the top-level override blocks (same keys as a preset, e.g. ``--config 'training={max_iters: 50}'``),
+   unless ``with_overrides`` is false (:func:`largelr.config.resolve_config` applies them to the chosen
+   preset only, issue 25);
 3. every dataset without a ``generator`` given its own name as one (``colored_mnist: {}``);
 4. every figure named in ``figure_catalogue`` built from its catalogue entry (kind, metrics,
    title, ...) with the preset's entry merged in; a ``title_note`` of the preset's entry is
@@ -19,7 +21,7 @@ from typing import Any
 from largelr.config.errors import ConfigError
 from largelr.config.grid import label_tagged_figures
 
-NON_PRESET_KEYS = {"preset", "presets", "defaults", "figure_catalogue"}
+NON_PRESET_KEYS = {"preset", "presets", "defaults", "figure_catalogue", "smoke"}
 
 
 def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
@@ -38,10 +40,10 @@ def overrides(config: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in config.items() if k not in NON_PRESET_KEYS}
 
 
-def resolve_preset(config: dict[str, Any], name: str) -> dict[str, Any]:
-    """Preset ``name``: its delta over ``defaults`` (or its ``base``), the top-level overrides applied,
-    generators and catalogue figures filled in (the module docstring's steps 1-4)."""
-    preset = deep_merge(_delta_merged(config, name, ()), overrides(config))
+def resolve_preset(config: dict[str, Any], name: str, with_overrides: bool = True) -> dict[str, Any]:
+    """Preset ``name``: its delta over ``defaults`` (or its ``base``), the top-level overrides applied
+    (``with_overrides``), generators and catalogue figures filled in (the module docstring's steps 1-4)."""
+    preset = deep_merge(_delta_merged(config, name, ()), overrides(config) if with_overrides else {})
     for dataset, spec in preset.get("datasets", {}).items():
         if isinstance(spec, dict):
             spec.setdefault("generator", dataset)

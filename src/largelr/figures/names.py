@@ -17,9 +17,15 @@ DISPLAY_NAMES = {
 }
 
 
+SMOKE_NOTE = "SMOKE run: a dress rehearsal of the pipeline (a few iterations on a few dozen samples), not evidence"
+
+
 def scale_note(preset: str, scale: str = "reduced") -> str:
     """The footer line saying that a figure comes from a reduced preset ("" for a preset whose
-    ``scale`` is ``full``, the paper's data and grid)."""
+    ``scale`` is ``full``, the paper's data and grid); a smoke preset (``paper-smoke``, issue 25)
+    says it is one, whatever its scale."""
+    if preset.endswith("-smoke"):  # largelr.config.smoke.SUFFIX (this module stays import-free)
+        return f"preset '{preset}': {SMOKE_NOTE}"
     if scale == "full":
         return ""
     return f"preset '{preset}': reduced scale (smaller data and grid than the paper's)"

@@ -177,6 +177,8 @@ def figure_inventory(preset_name: str, presets: dict[str, dict[str, Any]]) -> pd
     panels = panel_inventory(preset_name, presets)
     own = presets[preset_name].get("figures", {})
     scale = "paper" if presets[preset_name].get("scale") == "full" else "reduced scale"
+    if presets[preset_name].get("smoke"):  # a dress rehearsal (issue 25), never evidence
+        scale = "smoke"
     rows = []
     for number, (caption, _) in PAPER_FIGURES.items():
         mine = panels[panels["figure"] == number]

@@ -433,13 +433,25 @@ def _score(data: pd.DataFrame, metric: str, n_boot: int) -> dict:
             "verdict": judged if claim else NO_CLAIM_VERDICT}
 
 
+SMOKE_CAPTION = "SMOKE run (a dress rehearsal of the pipeline, not evidence)."
+
+
+def smoke_caption(caption: str, stem: str | Path) -> str:
+    """``caption`` led by :data:`SMOKE_CAPTION` when ``stem`` lies in a smoke preset's folder (``*-smoke``)."""
+    if any(part.endswith("-smoke") for part in Path(stem).parts):
+        return f"{SMOKE_CAPTION} {caption}".strip()
+    return caption
+
+
 def write_table(frame: pd.DataFrame, stem: str | Path, caption: str = "",
                 formats: tuple[str, ...] = ("csv", "md", "tex"), legend: str = "") -> None:
     """``stem``.csv / .md / .tex (numbers rounded to 4 significant digits in md and tex).
 
     ``legend`` (e.g. what a marker means) follows the Markdown table and ends the LaTeX caption.
+    A table under a smoke's results folder (``results/paper-smoke/``, issue 25) says so in its caption.
     """
     stem = Path(stem)
+    caption = smoke_caption(caption, stem)
     shown = frame.map(lambda v: float(f"{v:.4g}") if isinstance(v, float) and np.isfinite(v) else v)
     if "csv" in formats:
         with atomic_path(stem.with_suffix(".csv")) as tmp:
