@@ -61,3 +61,24 @@ def test_the_rule_is_local_and_generate_dataset_reads_its_listing(repo, shared_d
     listing = json.loads((tmp_path / target).read_text())
     assert listing["data_root"] == str(shared_data) and len(listing["files"]) == 4
     assert not (tmp_path / "data").exists()  # nothing downloaded into the default folder
+
+
+@pytest.mark.parametrize("source, torchvision_class", [("cifar100", "CIFAR100"), ("mnist", "MNIST")])
+def test_a_failed_download_ends_with_the_missing_files_and_its_reason(tmp_path, monkeypatch, source,
+                                                                      torchvision_class):
+    """Offline with `download: true` (issue 25): the missing-files message plus why the download failed,
+    never a raw urllib traceback."""
+    import urllib.error
+
+    import torchvision
+
+    def offline(*args, **kwargs):
+        raise urllib.error.URLError("[Errno -3] Temporary failure in name resolution")
+
+    monkeypatch.setattr(torchvision.datasets, torchvision_class, offline)
+    with pytest.raises(FileNotFoundError) as caught:
+        source_files(source, str(tmp_path), download=True)
+    message = str(caught.value)
+    assert "source files are missing" in message and str(tmp_path) in message
+    assert message.endswith("The download (`download: true`) failed: URLError: "
+                            "<urlopen error [Errno -3] Temporary failure in name resolution>")

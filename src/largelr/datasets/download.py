@@ -3,7 +3,8 @@
 The workflow fetches them in a local rule, on the submitting host (compute nodes of a cluster
 often have no internet); ``generate_dataset`` then reads them without downloading. Files already
 under ``data_root`` (in torchvision's layout, :mod:`largelr.datasets.sources`) are never
-downloaded; offline without them, the error names the exact files to place.
+downloaded; offline without them, the error names the exact files to place (after a failed
+download, with the reason it failed: issue 25).
 Torch-free until a download is needed (torchvision fetches the archives).
 """
 
@@ -23,6 +24,7 @@ from largelr.datasets.sources import (
     cifar10_dir,
     cifar100_dir,
     mnist_dir,
+    try_download,
 )
 
 #: dataset generator -> the sources it reads (the generators that take ``data_root`` / ``download``)
@@ -41,15 +43,17 @@ def _mnist_files(data_root: str, split: str, download: bool) -> list[Path]:
     """MNIST's IDX files of ``split`` (raw or .gz); missing ones fetched by torchvision when ``download``."""
     folder = mnist_dir(data_root)
     stems = MNIST_FILES[split]
-    paths = [_find_idx_file(folder, stem) for stem in stems]
+    paths, failed = [_find_idx_file(folder, stem) for stem in stems], None
     if any(p is None for p in paths) and download:
         import torchvision  # only needed to download
 
-        torchvision.datasets.MNIST(root=data_root, train=(split == "train"), download=True)
+        failed = try_download(lambda: torchvision.datasets.MNIST(root=data_root, train=(split == "train"),
+                                                                 download=True))
         paths = [_find_idx_file(folder, stem) for stem in stems]
     if any(p is None for p in paths):
         missing = [folder / f"{stem}[.gz]" for stem, p in zip(stems, paths) if p is None]
-        raise FileNotFoundError(_missing_message("MNIST", missing, folder, "the official IDX files, raw or .gz"))
+        raise FileNotFoundError(_missing_message("MNIST", missing, folder, "the official IDX files, raw or .gz",
+                                                 failed))
     return [p for p in paths if p is not None]
 
 

@@ -20,6 +20,7 @@ import gzip
 import pickle
 import zlib
 from pathlib import Path
+from typing import Any, Callable
 
 import numpy as np
 
@@ -115,13 +116,26 @@ def read_idx(path: str | Path, expected_magic: int) -> np.ndarray:
     return np.frombuffer(data, dtype=np.uint8, offset=header_bytes).reshape(dims)
 
 
-def _missing_message(dataset: str, missing: list[Path], folder: Path, hint: str) -> str:
+def _missing_message(dataset: str, missing: list[Path], folder: Path, hint: str, failed: str | None = None) -> str:
+    """The exact files to place; ``failed``: why the download (``download: true``) did not fetch them."""
     listing = "\n  ".join(str(p) for p in missing)
-    return (
+    message = (
         f"{dataset} source files are missing:\n  {listing}\n"
         f"Put them in {folder} ({hint}), or set `download: true` in the config to let "
         "torchvision fetch them into data_root."
     )
+    return message if failed is None else f"{message}\nThe download (`download: true`) failed: {failed}"
+
+
+def try_download(fetch: Callable[[], Any]) -> str | None:
+    """Run ``fetch`` (a torchvision download); the reason it failed (offline: a URLError), or None.
+
+    A failed download must end in the missing-files message, not a raw traceback (issue 25)."""
+    try:
+        fetch()
+    except (OSError, RuntimeError, ValueError) as error:  # URLError, HTTPError, a corrupt archive
+        return f"{type(error).__name__}: {error}"
+    return None
 
 
 def load_mnist(data_root: str | Path, split: str, download: bool = False) -> tuple[np.ndarray, np.ndarray]:
@@ -134,16 +148,17 @@ def load_mnist(data_root: str | Path, split: str, download: bool = False) -> tup
     _check_split(split)
     folder = mnist_dir(data_root)
     stems = MNIST_FILES[split]
-    paths = [_find_idx_file(folder, stem) for stem in stems]
+    paths, failed = [_find_idx_file(folder, stem) for stem in stems], None
     if any(p is None for p in paths) and download:
         import torchvision  # only needed to download
 
-        torchvision.datasets.MNIST(root=str(data_root), train=(split == "train"), download=True)
+        failed = try_download(lambda: torchvision.datasets.MNIST(root=str(data_root), train=(split == "train"),
+                                                                 download=True))
         paths = [_find_idx_file(folder, stem) for stem in stems]
     if any(p is None for p in paths):
         missing = [folder / f"{stem}[.gz]" for stem, p in zip(stems, paths) if p is None]
         raise FileNotFoundError(
-            _missing_message("MNIST", missing, folder, "the official IDX files, raw or .gz")
+            _missing_message("MNIST", missing, folder, "the official IDX files, raw or .gz", failed)
         )
     image_path, label_path = paths
     images = read_idx(image_path, _IDX_MAGIC_IMAGES)
@@ -214,15 +229,16 @@ def _cifar_paths(data_root: str | Path, split: str, download: bool, folder: Path
     lists them."""
     _check_split(split)
     paths = [folder / name for name in files[split]]
-    missing = [p for p in paths if not p.is_file()]
+    missing, failed = [p for p in paths if not p.is_file()], None
     if missing and download:
         import torchvision  # only needed to download
 
-        getattr(torchvision.datasets, torchvision_class)(root=str(data_root), train=(split == "train"), download=True)
+        dataset_class = getattr(torchvision.datasets, torchvision_class)
+        failed = try_download(lambda: dataset_class(root=str(data_root), train=(split == "train"), download=True))
         missing = [p for p in paths if not p.is_file()]
     if missing:
         name = torchvision_class.replace("CIFAR", "CIFAR-")
-        raise FileNotFoundError(_missing_message(name, missing, folder, hint))
+        raise FileNotFoundError(_missing_message(name, missing, folder, hint, failed))
     return paths
 
 
