@@ -35,6 +35,24 @@ def workflow_preset(name: str) -> dict[str, Any]:
     config = yaml.safe_load((REPO / "config.yaml").read_text())
     return resolve_config(config, REPO / "workflow" / "schemas")[name]
 
+def local_rules(repo: Path = REPO, workdir: Path | None = None) -> set[str]:
+    """The rules the submitting Snakemake runs itself on a cluster, as the workflow declares them
+    (``localrule: True``, or no action, e.g. ``all``): Snakemake's own ``Workflow.is_local`` test,
+    without the ``local_exec`` of a run without an executor (issue 25: a hand-written set missed
+    ``link_metrics``)."""
+    import tempfile
+
+    from snakemake.api import SnakemakeApi
+    from snakemake.settings.types import ConfigSettings, OutputSettings, ResourceSettings
+
+    with tempfile.TemporaryDirectory() as scratch, SnakemakeApi(OutputSettings(quiet={})) as api:
+        loaded = api.workflow(resource_settings=ResourceSettings(), config_settings=ConfigSettings(config={}),
+                              snakefile=repo / "Snakefile", workdir=workdir or Path(scratch))
+        workflow = loaded._workflow
+        return {rule.name for rule in workflow.rules
+                if rule.group is None and (rule.name in workflow._localrules or rule.norun)}
+
+
 #: an 8-bit parity problem (3 core, 1 spurious, 4 noise bits) small enough to train in a second
 TINY_PARITY = {"seed": 0, "n_train": 300, "n_test": 200, "core_bits": 3, "spurious_bits": 1, "noise_bits": 4}
 TINY_FCN = {"arch": "fcn", "width": 16, "depth": 2}

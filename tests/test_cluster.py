@@ -27,6 +27,7 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
+from helpers import local_rules
 
 pytestmark = pytest.mark.cluster
 
@@ -112,14 +113,14 @@ def snakemake(repo, workdir, overlay, shared_data, *args, env, timeout=1800, **p
     return subprocess.run(command, env=env, capture_output=True, text=True, timeout=timeout)
 
 
-def planned(dry_run: str) -> tuple[set[str], int]:
-    """Output files of a dry run and the number of submissions it implies (groups count once)."""
+def planned(dry_run: str, local: set[str]) -> tuple[set[str], int]:
+    """Output files of a dry run and the number of submissions it implies (groups count once; ``local``:
+    the workflow's local rules, :func:`helpers.local_rules`)."""
     outputs = set()
     for line in dry_run.splitlines():
         if line.strip().startswith("output:"):
             outputs.update(path.strip() for path in line.split(":", 1)[1].split(","))
     rules = re.findall(r"^rule (\w+):", dry_run, flags=re.M)  # top-level jobs: not part of a group
-    local = {"link_run", "download_source", "all"}  # localrule / no action: run by the submitting Snakemake
     submissions = sum(rule not in local for rule in rules) + dry_run.count("Group job ")
     return outputs, submissions
 
@@ -129,7 +130,7 @@ def ci_on_slurm(checkout, shared_data, slurm, overlay, tmp_path_factory):
     workdir = tmp_path_factory.mktemp("ci_slurm")
     dry = snakemake(checkout, workdir, overlay, shared_data, "-n", env=slurm["env"])
     assert dry.returncode == 0, dry.stderr[-3000:]
-    outputs, submissions = planned(dry.stdout + dry.stderr)
+    outputs, submissions = planned(dry.stdout + dry.stderr, local_rules(checkout))
     started = time.monotonic()
     result = snakemake(checkout, workdir, overlay, shared_data, env=slurm["env"])
     seconds = time.monotonic() - started

@@ -145,3 +145,10 @@ def test_the_inventory_says_smoke(shipped):
     table = figure_inventory("gpu-smoke", resolved)
     assert set(table.loc[table["panels_built"].str[0] != "0", "scale"]) == {"smoke"}
     assert "smoke" not in set(figure_inventory("gpu", resolved)["scale"])
+
+
+def test_local_rules_are_derived_from_the_workflow():
+    """tests/test_cluster.py counts sbatch submissions with these (issue 25 item 6a: link_metrics was missing)."""
+    from helpers import local_rules
+
+    assert local_rules() == {"all", "download_source", "link_run", "link_metrics"}
