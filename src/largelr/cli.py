@@ -4,7 +4,10 @@
 counts of the done ones and the progress of every running training job; ``largelr summarize
 --partial`` writes ``summary/runs.partial.csv`` and ``tables/claims.partial.{csv,md}`` from the
 runs finished so far. Both read only ``results/{preset}/`` and ``config.yaml`` (for the preset's
-grid): they never run or touch the Snakemake DAG (:mod:`largelr.monitor`).
+grid): they never run or touch the Snakemake DAG (:mod:`largelr.monitor`). ``largelr fixtures
+DIR`` writes tiny real-format CIFAR-100 / CelebA / Waterbirds / ImageNet trees and random Swin-T /
+DeepLabV3 weights and prints the ``--config`` that points ``paper`` at them (:mod:`largelr.fixtures`,
+issue 25: the ``paper`` smoke without licensed data).
 """
 
 from __future__ import annotations
@@ -33,11 +36,38 @@ def _parser() -> argparse.ArgumentParser:
             command.add_argument("--partial", action="store_true", required=True,
                                  help="write summary/runs.partial.csv and tables/claims.partial.{csv,md} "
                                       "(the full tables are Snakemake targets)")
+    fixtures = commands.add_parser("fixtures", help="tiny real-format data and random weights for the paper smoke",
+                                   description=_fixtures_help())
+    fixtures.add_argument("dir", type=Path, help="the folder to write (the printed data_root)")
+    fixtures.add_argument("--link-from", type=Path, default=Path("../shared/data"),
+                          help="link its MNIST/ and cifar-10-batches-py/ into DIR when present "
+                               "(default: ../shared/data); else download: true fetches them")
     return parser
+
+
+def _fixtures_help() -> str:
+    from largelr import fixtures
+
+    return fixtures.__doc__.split("\n\n")[0]
+
+
+def _fixtures(args: argparse.Namespace) -> int:
+    """``largelr fixtures DIR``: write them, print the snakemake command of the paper smoke on them."""
+    import shlex
+
+    from largelr.fixtures import config_arguments, write_fixtures
+
+    config = write_fixtures(args.dir, args.link_from)
+    arguments = " ".join(shlex.quote(argument) for argument in config_arguments(config))
+    print(f"wrote {args.dir} (tiny data, RANDOM weights: a dress rehearsal only); the paper smoke on them:")
+    print(f"snakemake --cores all --config preset=paper smoke=true {arguments}")
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "fixtures":
+        return _fixtures(args)
     args.config = args.config or [Path("config.yaml")]
     if missing := [str(path) for path in args.config if not path.exists()]:
         sys.exit(f"largelr: no {', '.join(missing)} (the preset's grid is read from it); run from the workflow's "

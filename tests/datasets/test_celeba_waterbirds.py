@@ -20,15 +20,8 @@ from largelr.datasets.celeba_waterbirds import (
     read_celeba_attributes,
 )
 from largelr.datasets.format import CORE, load_dataset, save_dataset
-
-CELEBA_ATTRIBUTES = (
-    "5_o_Clock_Shadow Arched_Eyebrows Attractive Bags_Under_Eyes Bald Bangs Big_Lips Big_Nose "
-    "Black_Hair Blond_Hair Blurry Brown_Hair Bushy_Eyebrows Chubby Double_Chin Eyeglasses Goatee "
-    "Gray_Hair Heavy_Makeup High_Cheekbones Male Mouth_Slightly_Open Mustache Narrow_Eyes No_Beard "
-    "Oval_Face Pale_Skin Pointy_Nose Receding_Hairline Rosy_Cheeks Sideburns Smiling Straight_Hair "
-    "Wavy_Hair Wearing_Earrings Wearing_Hat Wearing_Lipstick Wearing_Necklace Wearing_Necktie Young"
-).split()
-BLOND, BLACK, MALE = (CELEBA_ATTRIBUTES.index(a) for a in ("Blond_Hair", "Black_Hair", "Male"))
+from largelr import fixtures
+from largelr.fixtures import CELEBA_ATTRIBUTES, WATERBIRDS, colour, write_waterbirds
 
 # file, partition, Blond_Hair, Male (±1); each image has its own colour in its centre square
 CELEBA_ROWS = [
@@ -39,60 +32,11 @@ CELEBA_ROWS = [
     ("000005.png", 2, -1, 1),
     ("000006.png", 2, 1, -1),
 ]
-BORDER = (255, 0, 0)  # top and bottom bands outside the centred square
-
-
-def colour(i: int) -> tuple[int, int, int]:
-    return (10 + 40 * i, 200 - 30 * i, 5 * i)
-
-
-def portrait(centre: tuple[int, int, int], width: int = 8, height: int = 12) -> Image.Image:
-    """A width×height image: red bands above and below a centred width×width square of ``centre``."""
-    pixels = np.empty((height, width, 3), dtype=np.uint8)
-    pixels[:] = BORDER
-    top = (height - width) // 2
-    pixels[top : top + width] = centre
-    return Image.fromarray(pixels)
 
 
 def write_celeba(root: Path, rows=CELEBA_ROWS) -> Path:
-    """The torchvision CelebA layout: images, attribute table (±1, aligned columns), partition."""
-    folder = root / "celeba"
-    (folder / "img_align_celeba").mkdir(parents=True)
-    lines = [str(len(rows)), " ".join(CELEBA_ATTRIBUTES) + " "]
-    for i, (name, _, blond, male) in enumerate(rows):
-        values = [1 if (i + k) % 3 == 0 else -1 for k in range(len(CELEBA_ATTRIBUTES))]
-        values[BLOND], values[MALE], values[BLACK] = blond, male, -blond  # Black_Hair: the opposite
-        lines.append(name + " " + " ".join(f"{v:2d}" for v in values))
-        portrait(colour(i)).save(folder / "img_align_celeba" / name)
-    (folder / "list_attr_celeba.txt").write_text("\n".join(lines) + "\n")
-    (folder / "list_eval_partition.txt").write_text("".join(f"{r[0]} {r[1]}\n" for r in rows))
-    return folder
-
-
-WATERBIRDS = "waterbird_complete95_forest2water2"
-
-
-def write_waterbirds(root: Path, rows: list[tuple[int, int, int]], size=(6, 4)) -> Path:
-    """metadata.csv (img_id,img_filename,y,split,place,place_filename) + one image per row.
-
-    ``rows`` holds (y, split, place); image i is split vertically: left half colour(i),
-    right half white, so a whole-image resize keeps the halves.
-    """
-    folder = root / WATERBIRDS
-    lines = ["img_id,img_filename,y,split,place,place_filename"]
-    for i, (y, split, place) in enumerate(rows):
-        species = "001.Black_footed_Albatross" if y else "010.Red_winged_Blackbird"
-        name = f"{species}/{species.split('.')[1]}_{i:04d}.jpg"
-        width, height = size
-        pixels = np.full((height, width, 3), 255, dtype=np.uint8)
-        pixels[:, : width // 2] = colour(i % 6)
-        (folder / species).mkdir(parents=True, exist_ok=True)
-        Image.fromarray(pixels).save(folder / name, format="PNG")  # lossless content, real-style name
-        place_file = "/o/ocean/00000001.jpg" if place else "/b/bamboo_forest/00000001.jpg"
-        lines.append(f"{i + 1},{name},{y},{split},{place},{place_file}")
-    (folder / "metadata.csv").write_text("\n".join(lines) + "\n")
-    return folder
+    """The CelebA tree of :func:`largelr.fixtures.write_celeba` (the writer ``largelr fixtures`` uses)."""
+    return fixtures.write_celeba(root, rows)
 
 
 WATERBIRD_ROWS = [(1, 0, 1), (0, 0, 0), (1, 0, 0), (0, 1, 1), (0, 2, 1), (1, 2, 1), (0, 2, 0)]

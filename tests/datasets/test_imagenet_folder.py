@@ -6,24 +6,20 @@ import re
 
 import numpy as np
 import pytest
-from PIL import Image
 
 from largelr.datasets.format import CORE
 from largelr.datasets.imagenet import generate_imagenet
 from largelr.datasets.registry import build_dataset, check_params
+from largelr.fixtures import write_imagenet
 
 # class folder -> (colour of its images, images in train/, images in val/)
 CLASSES = {"n01440764": ((255, 0, 0), 3, 2), "n01443537": ((0, 255, 0), 2, 1), "n15075141": ((0, 0, 255), 4, 2)}
 
 
 def _tree(root):
-    """{root}/imagenet/{train,val}/<wnid>/*.png, one solid colour per class (20x12, not square)."""
-    for wnid, (colour, n_train, n_val) in CLASSES.items():
-        for split, count in (("train", n_train), ("val", n_val)):
-            folder = root / "imagenet" / split / wnid
-            folder.mkdir(parents=True)
-            for i in range(count):
-                Image.new("RGB", (20, 12), colour).save(folder / f"{wnid}_{i}.png")
+    """{root}/imagenet/{train,val}/<wnid>/*.png, one solid colour per class (20x12, not square):
+    the writer of ``largelr fixtures``."""
+    write_imagenet(root, CLASSES)
     return root
 
 

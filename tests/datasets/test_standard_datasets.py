@@ -13,34 +13,7 @@ from largelr.datasets import registry, sources
 from largelr.datasets.format import CORE, load_dataset, save_dataset
 from largelr.datasets.sources import CIFAR100_CLASSES, load_cifar100
 from largelr.datasets.standard import generate_cifar10, generate_cifar100
-
-
-def write_cifar100(root: Path, split: str, data: np.ndarray, fine: list[int]) -> Path:
-    """A CIFAR-100 pickle as the release has it: bytes keys, fine and coarse labels."""
-    path = root / "cifar-100-python" / split
-    path.parent.mkdir(parents=True, exist_ok=True)
-    record = {
-        b"filenames": [f"img_{i}.png".encode() for i in range(len(data))],
-        b"batch_label": f"{split}ing batch 1 of 1".encode(),
-        b"fine_labels": list(fine),
-        b"coarse_labels": [label // 5 for label in fine],  # not the labels used
-        b"data": data,
-    }
-    with open(path, "wb") as handle:
-        pickle.dump(record, handle, protocol=2)
-    return path
-
-
-def tiny_cifar100(root: Path, per_class: dict[str, int], seed: int = 0) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """Both splits with ``per_class[split]`` images of each of the 100 classes, shuffled."""
-    rng = np.random.default_rng(seed)
-    out = {}
-    for split, k in per_class.items():
-        labels = rng.permutation(np.repeat(np.arange(100), k))
-        data = rng.integers(0, 256, size=(len(labels), 3072), dtype=np.uint8)
-        write_cifar100(root, split, data, labels.tolist())
-        out[split] = (data, labels)
-    return out
+from largelr.fixtures import tiny_cifar100, write_cifar100  # the writers of `largelr fixtures`
 
 
 @pytest.fixture
