@@ -40,7 +40,7 @@ from largelr.reporting.inventory import paper_caption
 
 # ---- configuration: validated before any job starts, every preset -----------------------
 PRESETS = resolve_config(config, Path(workflow.basedir) / "workflow" / "schemas")
-# the preset `rule all` builds: config["preset"], or its smoke (paper-smoke) with `smoke: true`
+# the preset the default target builds: config["preset"], or its smoke (paper-smoke) with `smoke: true`
 PRESET = run_preset(config)
 
 GRIDS = {name: training_grid(preset) for name, preset in PRESETS.items()}
