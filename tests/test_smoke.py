@@ -19,7 +19,7 @@ from largelr.config import (
     smoke_name,
     training_grid,
 )
-from largelr.config.smoke import TEST_SAMPLES, TRAIN_SAMPLES, _iteration_slots, rank_map
+from largelr.config.smoke import TEST_SAMPLES, TRAIN_SAMPLES, _cut_experiments, _iteration_slots, rank_map
 
 REPO = Path(__file__).resolve().parents[1]
 SCHEMAS = REPO / "workflow" / "schemas"
@@ -59,12 +59,17 @@ def test_every_group_recipe_intervention_kind_and_figure_is_kept(pair):
     assert len(cut) < len(full) and smoke["smoke"] is True and "SMOKE" in smoke["description"]
 
 
-def test_each_experiment_keeps_its_lowest_and_highest_lr_and_one_seed(pair):
+def test_each_experiment_keeps_its_lowest_and_highest_lr_and_intervention_values_and_one_seed(pair):
     _, preset, smoke = pair
     galleries = {(spec["datasets"][0], spec.get("model")) for spec in smoke["figures"].values()
                  if spec["kind"] == "attribution_gallery"}
     for before, after in zip(preset["experiments"], smoke["experiments"]):
         assert after["lrs"] == sorted({min(before["lrs"]), max(before["lrs"])})
+        assert set(after.get("vary", {})) == set(before.get("vary", {}))  # every intervention kept
+        for kind, values in after.get("vary", {}).items():  # at its lowest and highest value (ranked if counts)
+            assert len(values) == len({min(before["vary"][kind]), max(before["vary"][kind])})
+            if kind not in ("batch_size", "lr_drop_at"):
+                assert values == sorted({min(before["vary"][kind]), max(before["vary"][kind])})
         seeds = before.get("seeds") or preset["seeds"]
         gallery = {(before["dataset"], before["model"]), (before["dataset"], None)} & galleries
         assert after["seeds"] == seeds[: 2 if gallery else 1]
@@ -73,7 +78,9 @@ def test_each_experiment_keeps_its_lowest_and_highest_lr_and_one_seed(pair):
 
 def test_iteration_counts_keep_their_order_stay_distinct_and_are_small(pair):
     _, preset, smoke = pair
-    before = [holder[key] for holder, key in _iteration_slots(copy.deepcopy(preset))]
+    cut = copy.deepcopy(preset)
+    _cut_experiments(cut)  # the same LRs, seeds and intervention values, iteration counts as written
+    before = [holder[key] for holder, key in _iteration_slots(cut)]
     after = [holder[key] for holder, key in _iteration_slots(smoke)]
     assert len(before) == len(after) and max(after) <= len(set(before))  # a few iterations
     for (a, a_smoke) in zip(before, after):

@@ -4,8 +4,9 @@
 ``results/P-smoke/``), which runs every job kind of P, never as evidence:
 
 * every training group, recipe, intervention, figure and table is kept; each experiment keeps
-  its lowest and highest LR and its first seed (two seeds where an ``attribution_gallery``
-  figure draws the group, so that the suppl. E.1 selection has seeds to count);
+  its lowest and highest LR, the lowest and highest value of each intervention it varies, and
+  its first seed (two seeds where an ``attribution_gallery`` figure draws the group, so that the
+  suppl. E.1 selection has seeds to count);
 * every dataset is cut to :data:`TRAIN_SAMPLES` / :data:`TEST_SAMPLES` samples (``subset_*`` of
   the MNIST / CIFAR / CelebA / Waterbirds / ImageNet readers, ``n_*`` of the generators);
 * every iteration count (``max_iters`` at every level, ``eval`` / ``checkpoint`` / ``snapshot`` /
@@ -71,11 +72,13 @@ def _gallery_groups(preset: dict[str, Any]) -> set[tuple[str, str | None]]:
 
 
 def _cut_experiments(preset: dict[str, Any]) -> None:
-    """Each experiment: its lowest and highest LR, its first seed (two for a gallery's group)."""
+    """Each experiment: its lowest and highest LR and intervention values, its first seed (two for a
+    gallery's group)."""
     galleries = _gallery_groups(preset)
     for experiment in preset["experiments"]:
-        lrs = sorted(experiment["lrs"])
-        experiment["lrs"] = sorted({lrs[0], lrs[-1]})
+        experiment["lrs"] = sorted({min(experiment["lrs"]), max(experiment["lrs"])})
+        for kind, values in experiment.get("vary", {}).items():
+            experiment["vary"][kind] = sorted({min(values), max(values)})
         seeds = list(experiment.get("seeds") or preset["seeds"])
         drawn = {(experiment["dataset"], experiment["model"]), (experiment["dataset"], None)} & galleries
         experiment["seeds"] = seeds[: 2 if drawn else 1]
