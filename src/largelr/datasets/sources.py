@@ -119,12 +119,10 @@ def read_idx(path: str | Path, expected_magic: int) -> np.ndarray:
 def _missing_message(dataset: str, missing: list[Path], folder: Path, hint: str, failed: str | None = None) -> str:
     """The exact files to place; ``failed``: why the download (``download: true``) did not fetch them."""
     listing = "\n  ".join(str(p) for p in missing)
-    message = (
-        f"{dataset} source files are missing:\n  {listing}\n"
-        f"Put them in {folder} ({hint}), or set `download: true` in the config to let "
-        "torchvision fetch them into data_root."
-    )
-    return message if failed is None else f"{message}\nThe download (`download: true`) failed: {failed}"
+    message = f"{dataset} source files are missing:\n  {listing}\nPut them in {folder} ({hint})"
+    if failed is None:
+        return f"{message}, or set `download: true` in the config to let torchvision fetch them into data_root."
+    return f"{message}.\nThe download (`download: true`) failed: {failed}"
 
 
 def try_download(fetch: Callable[[], Any]) -> str | None:
