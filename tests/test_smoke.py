@@ -159,3 +159,11 @@ def test_local_rules_are_derived_from_the_workflow():
     from helpers import local_rules
 
     assert local_rules() == {"all", "download_source", "link_run", "link_metrics"}
+
+
+def test_largelr_status_reads_a_smoke_by_its_name():
+    from largelr.monitor import load_preset
+
+    name, preset = load_preset(REPO / "config.yaml", "gpu-smoke")
+    assert name == "gpu-smoke" and preset["smoke"] is True and preset["training"]["max_iters"] < 20
+    assert load_preset(REPO / "config.yaml", "gpu")[1].get("smoke") is None
