@@ -17,7 +17,7 @@ DISPLAY_NAMES = {
 }
 
 
-SMOKE_NOTE = "SMOKE run: a dress rehearsal of the pipeline (a few iterations on a few dozen samples), not evidence"
+SMOKE_NOTE = "SMOKE run: a dress rehearsal, not evidence"
 
 
 def scale_note(preset: str, scale: str = "reduced") -> str:
