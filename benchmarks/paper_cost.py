@@ -28,7 +28,7 @@ only: the output says so; there the convolutional models are timed at a tenth of
 and scaled back (labelled ``*``), and ``--quick`` times one step per key. Jobs sharing a GPU
 are modelled, not measured: N jobs of one model gain what N stacked models gain (measured),
 at most N. ``--assume-h200`` measures nothing and prints the same tables from the H200 step
-times that ``train_group``'s runtime requests assume (:mod:`largelr.training.cost`).
+times that ``train_group``'s runtime requests assume (:mod:`largelr.workflow.cost`).
 
 Expected iterations to 100 % training accuracy, the stated rule (module constant
 :data:`CALIBRATION`): SGD moves a distance set by η × iterations, so a cell needs
@@ -66,7 +66,7 @@ from torch import nn
 from torch.func import functional_call, stack_module_state, vmap
 
 from largelr.config import cell_training, recipe_name, resolve_config, training_grid
-from largelr.training.cost import ITERATIONS_RULE
+from largelr.workflow.cost import ITERATIONS_RULE
 from largelr.training.models import build_model
 from largelr.training.objectives import per_sample_loss
 from largelr.training.optim import build_optimizer
@@ -96,11 +96,11 @@ DATASETS: dict[str, Callable[[dict[str, Any]], tuple[tuple[int, ...], int, int]]
 }
 
 #: (model family, optimizer family) → (S = η × iterations to 100 %, E_min epochs): the rule of
-#: largelr.training.cost (the runtime requests of train_group), one table for both. FCN: fitted on
+#: largelr.workflow.cost (the runtime requests of train_group), one table for both. FCN: fitted on
 #: the demo's finished runs (issue 19, 2026-12-02: Colored MNIST FCN, LR 0.01, 3000 images,
-#: 20 800 iterations; S = 208); CNN, ResNet and Swin-T: assumed (see largelr.training.cost)
+#: 20 800 iterations; S = 208); CNN, ResNet and Swin-T: assumed (see largelr.workflow.cost)
 CALIBRATION: dict[tuple[str, str], tuple[float, float]] = dict(ITERATIONS_RULE)
-CALIBRATION_NAME = ("built-in (largelr.training.cost.ITERATIONS_RULE): FCN fitted on the demo's finished runs "
+CALIBRATION_NAME = ("built-in (largelr.workflow.cost.ITERATIONS_RULE): FCN fitted on the demo's finished runs "
                     "(issue 19, 2026-12-02); CNN, ResNet, Swin-T assumed")
 
 # on a CPU, convolutional models and models above this many parameters (Swin-T) are timed at a
@@ -127,7 +127,7 @@ def optimizer_family(kind: str) -> str:
 
 def effective_lr(settings: Any) -> float:
     """η of the rule: momentum β counts as η / (1 − β), a step schedule as η × its factor throughout
-    (as :func:`largelr.training.cost.expected_iterations`)."""
+    (as :func:`largelr.workflow.cost.expected_iterations`)."""
     lr = settings.lr / (1 - float(settings.optimizer.get("momentum", 0.0)))
     if (settings.schedule or {}).get("kind") == "step":
         lr *= float(settings.schedule.get("factor", 0.1))
@@ -430,12 +430,12 @@ class Timer:
 
 class AssumedTimer:
     """No measurement: the H200 step times that ``train_group``'s runtime requests assume
-    (:mod:`largelr.training.cost`: README-measured FCN / CNN, assumed torchvision models), for a
+    (:mod:`largelr.workflow.cost`: README-measured FCN / CNN, assumed torchvision models), for a
     machine without the device. A stack of M costs ``max(1, STACK_COST · M)`` single steps, an
     eval sample ``CHECK_CHUNK_STEPS / EVAL_BATCH`` steps; host syncs are not modelled."""
 
     device = torch.device("cpu")
-    name = "NVIDIA H200, assumed (largelr.training.cost step times, not measured)"
+    name = "NVIDIA H200, assumed (largelr.workflow.cost step times, not measured)"
 
     def sizes(self, group: Group, sizes: Sequence[int]) -> list[int]:
         return list(sizes)
@@ -444,13 +444,13 @@ class AssumedTimer:
         return 1
 
     def step(self, group: Group, m: int, host_sync: bool) -> float:
-        from largelr.training import cost
+        from largelr.workflow import cost
 
         family = group.spec["arch"] if group.spec["arch"] in ("fcn", "cnn") else "torchvision"
         return cost.step_seconds(group.preset, group.cell) * max(1.0, cost.STACK_COST[family] * m)
 
     def eval_cost(self, group: Group, m: int) -> float:
-        from largelr.training import cost
+        from largelr.workflow import cost
 
         family = group.spec["arch"] if group.spec["arch"] in ("fcn", "cnn") else "torchvision"
         steps = cost.CHECK_CHUNK_STEPS[family] * max(1.0, cost.STACK_COST[family] * m) / m
@@ -711,7 +711,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--only", help="only the groups whose dataset or model name contains this")
     parser.add_argument("--threads", type=int, default=1, help="CPU threads (torch.set_num_threads)")
     parser.add_argument("--assume-h200", action="store_true", help="measure nothing: the H200 step times assumed "
-                        "by largelr.training.cost (for a machine without the GPU; labelled in the output)")
+                        "by largelr.workflow.cost (for a machine without the GPU; labelled in the output)")
     parser.add_argument("--cache", type=Path, help="read / write the measurements here (same device: reused)")
     parser.add_argument("--json", type=Path, help="also write the tables and totals to this JSON file")
     return parser.parse_args(argv)

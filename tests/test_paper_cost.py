@@ -36,8 +36,8 @@ def test_the_rule_reproduces_its_calibration_point_and_respects_the_cap(cost):
 
 
 def test_the_rule_is_the_one_behind_the_runtime_requests(cost):
-    """paper_cost.py and largelr.training.cost (train_group's runtime requests) expect the same iterations."""
-    from largelr.training import cost as requests
+    """paper_cost.py and largelr.workflow.cost (train_group's runtime requests) expect the same iterations."""
+    from largelr.workflow import cost as requests
 
     preset = cost.load_preset("gpu")
     groups = cost.preset_groups(preset, cost.CALIBRATION)

@@ -12,7 +12,7 @@ import pytest
 from snakemake.api import SnakemakeApi
 from snakemake.settings.types import ConfigSettings, OutputSettings, ResourceSettings, StorageSettings
 
-from largelr.training.cost import (estimate_cell_minutes, estimate_group_minutes, group_parts, split_cells,
+from largelr.workflow.cost import (estimate_cell_minutes, estimate_group_minutes, group_parts, split_cells,
                                    trains_one_after_another)
 
 REPO = Path(__file__).resolve().parents[1]

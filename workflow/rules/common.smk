@@ -27,7 +27,7 @@ from largelr.config import (
     training_grid,
 )
 from largelr.datasets.download import GENERATOR_SOURCES, SOURCES
-from largelr.training.cost import (
+from largelr.workflow.cost import (
     estimate_group_minutes,
     group_parts,
     trains_one_after_another,
@@ -261,7 +261,7 @@ def model_archs(wildcards):
 # (profiles/slurm). A retry (attempt k) asks k times the runtime and memory (runtime at most the
 # preset's max_job_minutes).
 # rule: {resource: (full scale, reduced scale)}. train_group trains every LR x seed of a group
-# (at full scale its runtime comes from largelr.training.cost, see train_job_runtime; gpu_mem_mb
+# (at full scale its runtime comes from largelr.workflow.cost, see train_job_runtime; gpu_mem_mb
 # holds the training split on the device: 8 GB for CelebA at 64 px, 15.7 GB for ImageNet at
 # 32 px); dynamics runs one attribution pass per snapshot; landscape points x points full passes
 # over the training subset; background_attribution DeepLabV3-ResNet50 on the attributed samples.
@@ -377,7 +377,7 @@ def gpu(wildcards):
 
 # ---- training -----------------------------------------------------------------------------
 # A training group is one job ({part} = "", manifest group.json) unless its cells train one
-# after another and its estimated time (largelr.training.cost, x RUNTIME_SAFETY) exceeds the
+# after another and its estimated time (largelr.workflow.cost, x RUNTIME_SAFETY) exceeds the
 # preset's max_job_minutes: then consecutive cells form jobs ".part-1", ".part-2", ... within
 # the limit (group.part-K.json). Each cell trains alone either way, so a split changes no result.
 def _whole_group(preset, dataset, model, recipe, intervention):
@@ -429,7 +429,7 @@ def training_engine(wildcards):
 
 def train_job_runtime(wildcards, attempt):
     """train_group: runtime (minutes). Full scale: RUNTIME_SAFETY x the job's estimate on one GPU
-    (largelr.training.cost), at least MIN_TRAIN_RUNTIME; reduced scale: RULE_RESOURCES. Times
+    (largelr.workflow.cost), at least MIN_TRAIN_RUNTIME; reduced scale: RULE_RESOURCES. Times
     the attempt, at most max_job_minutes."""
     preset = PRESETS[wildcards.preset]
     if not full_scale(wildcards.preset):
