@@ -31,7 +31,8 @@ from torch.func import functional_call, stack_module_state, vmap
 from torch.nn import functional as F
 
 from largelr.datasets.synthetic import generate_parity
-from largelr.training.loop import TrainSettings, evaluate_loss_and_accuracy, train
+from largelr.training.protocol import TrainSettings
+from largelr.training.single import evaluate_loss_and_accuracy, train
 from largelr.training.protocol import EVAL_BATCH, ErrorMemory, check_scan, full_scan, train_values
 from largelr.training.runs import init_model, resolve_device, to_tensor_split
 from largelr.training.stacked import train_stacked

@@ -93,7 +93,7 @@ def _build(results: Path, cells) -> None:
         + _line(5, f"{first.record}: converged after 300 iterations in 4.0 s", "largelr.training.runs")
         + _line(6, f"training {second} on cpu (2000 train samples)", "largelr.training.runs")
         + "".join(_line(6 + 5 * k, f"iter {100 * k:6d}  loss 0.5000  BC-ratio 1.000  train acc "
-                                   f"{'0.7500' if k == 2 else '-'}  test acc 0.7000", "largelr.training.loop")
+                                   f"{'0.7500' if k == 2 else '-'}  test acc 0.7000", "largelr.training.single")
                   for k in (1, 2)))
     failed = results / "logs" / "train" / f"{C}.log"  # C: the job failed
     failed.parent.mkdir(parents=True, exist_ok=True)

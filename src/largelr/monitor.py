@@ -23,7 +23,7 @@ cap that the time left is counted to.
 
 Progress comes from the training log's per-evaluation lines (``largelr.training.stacked``:
 ``iter N  K models training, train acc LOW-HIGH`` or ``(not evaluated at this row)``;
-``largelr.training.loop``: ``iter N  loss ... train acc ACC|-  test acc ...``) and their
+``largelr.training.single``: ``iter N  loss ... train acc ACC|-  test acc ...``) and their
 timestamps: iterations per second over the last :data:`RATE_WINDOW` evaluations.
 """
 

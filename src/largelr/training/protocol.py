@@ -1,6 +1,6 @@
 """The training protocol of §4.2 / suppl. C, written once for both engines.
 
-:func:`largelr.training.loop.train` (one model) and :func:`largelr.training.stacked.train_stacked`
+:func:`largelr.training.single.train` (one model) and :func:`largelr.training.stacked.train_stacked`
 (every seed × LR of a training group as one vmapped model) are each a *step* plus a
 *log-and-check*; what the protocol says lives here:
 
@@ -75,7 +75,7 @@ class TrainSettings:
     asam: dict[str, Any] | None = None
     validation_fraction: float = 0.0
     select_best: bool = False
-    snapshot_interval: int = 0  # 0 = no snapshots; see largelr.training.loop
+    snapshot_interval: int = 0  # 0 = no snapshots; see largelr.training.single
     stall_window: int = 0  # evaluations without progress in training accuracy or loss that end a run; 0 = off
     stall_min_gain: float = 0.0  # the gain (in training accuracy) that counts as progress
     stall_min_loss_drop: float = 0.0  # or the relative drop of the training loss that does
@@ -460,7 +460,7 @@ def train_values(evaluate: ChunkEvaluator, n: int, chunk: int, memory: ErrorMemo
 
 
 class Engine(Protocol):
-    """What :func:`drive` needs of an engine (:mod:`largelr.training.loop`, :mod:`largelr.training.stacked`)."""
+    """What :func:`drive` needs of an engine (:mod:`largelr.training.single`, :mod:`largelr.training.stacked`)."""
 
     iteration: int
     watch: DivergenceWatch

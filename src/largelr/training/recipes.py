@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from largelr.columns import INTERVENTION_NAMES, NO_INTERVENTION, format_intervention, parse_intervention  # noqa: F401 (re-exported)
 
 if TYPE_CHECKING:  # the workflow imports this module while building the DAG: keep it torch-free
-    from largelr.training.loop import TrainSettings
+    from largelr.training.protocol import TrainSettings
 
 RECIPE_KEYS = ("schedule", "loss", "l1", "l2", "asam", "stop_loss", "validation_fraction", "select_best")
 
@@ -70,7 +70,7 @@ def train_settings(cell: dict[str, Any], optimizer_block: dict[str, Any], traini
     Every key of the preset's ``training`` block (``batch_size``, ``max_iters``, …,
     ``snapshot_interval`` for the dynamics figures) becomes the TrainSettings field of that name.
     """
-    from largelr.training.loop import TrainSettings
+    from largelr.training.protocol import TrainSettings
 
     recipe, training = copy.deepcopy(optimizer_block), dict(training)
     for key in ("engine", "matmul_precision"):  # how a group of cells is trained, not a setting of one run

@@ -67,11 +67,9 @@ from largelr.io import atomic_path
 from largelr.training.objectives import ASAM, penalty_term, per_sample_loss
 from largelr.training.optim import build_optimizer, build_scheduler, schedule_length
 from largelr.training.protocol import (
-    CONVERGED,
     DIVERGED,
     EVAL_BATCH,
     MAX_ITERS,
-    STALLED,
     BatchSampler,
     DivergenceWatch,
     ErrorMemory,
@@ -80,24 +78,17 @@ from largelr.training.protocol import (
     TensorSplit,
     TrainResult,
     TrainSettings,
-    bias_conflicting_loss_ratio,
     cpu_state,
     diverging,
     drive,
     fixed_test_indices,
     full_evaluation_due,
     read_checkpoint,
-    stalled,
     stop_status,
     train_values,
     with_defaults,
 )
 
-__all__ = [  # the protocol's names are re-exported: callers import them from here
-    "CONVERGED", "DIVERGED", "MAX_ITERS", "STALLED", "TensorSplit", "TrainResult", "TrainSettings",
-    "bias_conflicting_loss_ratio", "evaluate_accuracy", "evaluate_loss_and_accuracy", "fixed_test_indices",
-    "parameter_norm", "read_checkpoint", "stalled", "train",
-]
 
 log = logging.getLogger(__name__)
 
