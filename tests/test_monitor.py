@@ -76,7 +76,7 @@ def _build(results: Path, cells) -> None:
     stopped = by_member[(B, "lr~0.5/seed~1")]  # B: stacked, in progress
     atomic_write_json(results / "training" / B / stopped.member / "run.json", _record(stopped, "stalled"))
     (results / "training" / B / "checkpoint-0.pt").write_bytes(b"checkpoint")
-    log = results / "logs" / "train" / B / "group.log"
+    log = results / "logs" / "train" / f"{B}.log"  # rule train_group's log (paths.TRAINING_LOG)
     log.parent.mkdir(parents=True)
     log.write_text(_line(0, "training 4 cells stacked on cpu (1000 train samples)", "largelr.training.runs")
                    + "".join(_line(10 * k, f"iter {100 * k:6d}  4 models training, train acc (not evaluated at this row)")
@@ -139,7 +139,7 @@ def test_status_counts_cells_and_follows_a_growing_log(sweep: Path) -> None:
     assert "1 model training (lr~0.2 seed~0)" in alone and "iteration 200 of 800 (cap)" in alone
     assert "train acc 0.7500-0.7500 (iteration 200)" in alone and "20.0 it/s" in alone
 
-    log = sweep / "results" / "watch" / "logs" / "train" / B / "group.log"
+    log = sweep / "results" / "watch" / "logs" / "train" / f"{B}.log"
     with log.open("a") as handle:  # the job goes on: faster, and a train-accuracy row
         handle.write(_line(25, "iter    300  3 models training, train acc (not evaluated at this row)"))
         handle.write(_line(30, "iter    400  3 models training, train acc 0.9100-0.9900"))
@@ -209,3 +209,21 @@ def test_progress_without_a_total_and_with_slow_steps(caplog: pytest.LogCaptureF
             clock.now += seconds
             progress.step(note="last: iteration 7")
     assert [r.getMessage() for r in caplog.records] == ["dynamics: 2 snapshots, 0.0333 snapshots/s, last: iteration 7"]
+
+
+def test_job_logs_are_the_files_the_training_rule_names(tmp_path: Path) -> None:
+    """job_logs finds the whole group's log and each part's log at the paths of the workflow's
+    templates (rule train_group's log and output), paired with that job's manifest."""
+    from largelr.monitor import job_logs
+    from largelr.workflow.paths import TRAINING_LOG, TRAINING_MANIFEST
+
+    fields = dict(preset="p", dataset="parity", model="fcn", recipe="sgd", intervention="none")
+    group = "dataset~parity/model~fcn/recipe~sgd/intervention~none"
+    for part in ("", ".part-1", ".part-2"):
+        log = tmp_path / TRAINING_LOG.format(**fields, part=part)
+        log.parent.mkdir(parents=True, exist_ok=True)
+        log.write_text("")
+    results = tmp_path / "results" / "p"
+    expected = [(tmp_path / TRAINING_LOG.format(**fields, part=part), tmp_path / TRAINING_MANIFEST.format(**fields, part=part))
+                for part in ("", ".part-1", ".part-2")]
+    assert job_logs(results, group) == expected
