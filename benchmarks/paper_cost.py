@@ -65,34 +65,38 @@ import yaml
 from torch import nn
 from torch.func import functional_call, stack_module_state, vmap
 
+from largelr.engine_facts import RunStatus
+from largelr.engine_facts import EVAL_BATCH, ITERATIONS_RULE, STACKABLE_OPTIMIZERS, TRAIN_SIZES, model_family, \
+    optimizer_family
+from largelr.engine_facts import effective_lr as facts_effective_lr
+from largelr.engine_facts import iterations_to_fit as expected_iterations  # the rule train_group's requests use
 from largelr.config import cell_training, recipe_name, resolve_config, training_grid
-from largelr.workflow.cost import ITERATIONS_RULE
 from largelr.training.models import build_model
 from largelr.training.objectives import per_sample_loss
 from largelr.training.optim import build_optimizer
-from largelr.training.protocol import EVAL_BATCH  # chunk of the full-split evaluation and of the check
 from largelr.training.recipes import train_settings
 from largelr.training.runs import _stacks, resolve_device
-from largelr.training.stacked import STACKABLE_OPTIMIZERS, StackedOptimizer, why_not_stackable
+from largelr.training.stacked import StackedOptimizer, why_not_stackable
 
 REPO = Path(__file__).resolve().parents[1]
 
-# generator → (input shape, full training-set size, classes) from its params (datasets/*.py:
-# MNIST 60 000, CIFAR-10/100 50 000, CelebA 162 770, Waterbirds 4 795, ImageNet-1k 1 281 167)
+# generator → (input shape, full training-set size, classes) from its params (sizes: engine_facts.TRAIN_SIZES)
 DATASETS: dict[str, Callable[[dict[str, Any]], tuple[tuple[int, ...], int, int]]] = {
     "parity": lambda p: ((p.get("core_bits", 6) + p.get("spurious_bits", 2) + p.get("noise_bits", 12),),
                          p.get("n_train", 10000), 2),
     "moon_star": lambda p: ((1, p.get("image_size", 32), p.get("image_size", 32)), p.get("n_train", 10000), 2),
-    "colored_mnist": lambda p: ((3, 28, 28), p.get("subset_train") or 60000, 10),
-    "double_mnist": lambda p: ((1, 28, 56), p.get("subset_train") or 60000, 10),
-    "mnist_cifar": lambda p: ((3, 64, 32), p.get("subset_train") or 50000, 10),
-    "corrupted_cifar10": lambda p: ((3, 32, 32), p.get("subset_train") or 50000, 10),
-    "cifar10": lambda p: ((3, 32, 32), p.get("subset_train") or 50000, 10),
-    "cifar100": lambda p: ((3, 32, 32), p.get("subset_train") or 50000, 100),
-    "celeba": lambda p: ((3, p.get("image_size", 64), p.get("image_size", 64)), p.get("subset_train") or 162770, 2),
-    "waterbirds": lambda p: ((3, p.get("image_size", 64), p.get("image_size", 64)), p.get("subset_train") or 4795, 2),
-    "imagenet": lambda p: ((3, p.get("image_size", 32), p.get("image_size", 32)), p.get("subset_train") or 1281167,
-                           1000),
+    "colored_mnist": lambda p: ((3, 28, 28), p.get("subset_train") or TRAIN_SIZES["colored_mnist"], 10),
+    "double_mnist": lambda p: ((1, 28, 56), p.get("subset_train") or TRAIN_SIZES["double_mnist"], 10),
+    "mnist_cifar": lambda p: ((3, 64, 32), p.get("subset_train") or TRAIN_SIZES["mnist_cifar"], 10),
+    "corrupted_cifar10": lambda p: ((3, 32, 32), p.get("subset_train") or TRAIN_SIZES["corrupted_cifar10"], 10),
+    "cifar10": lambda p: ((3, 32, 32), p.get("subset_train") or TRAIN_SIZES["cifar10"], 10),
+    "cifar100": lambda p: ((3, 32, 32), p.get("subset_train") or TRAIN_SIZES["cifar100"], 100),
+    "celeba": lambda p: ((3, p.get("image_size", 64), p.get("image_size", 64)),
+                         p.get("subset_train") or TRAIN_SIZES["celeba"], 2),
+    "waterbirds": lambda p: ((3, p.get("image_size", 64), p.get("image_size", 64)),
+                             p.get("subset_train") or TRAIN_SIZES["waterbirds"], 2),
+    "imagenet": lambda p: ((3, p.get("image_size", 32), p.get("image_size", 32)),
+                           p.get("subset_train") or TRAIN_SIZES["imagenet"], 1000),
 }
 
 #: (model family, optimizer family) → (S = η × iterations to 100 %, E_min epochs): the rule of
@@ -100,7 +104,7 @@ DATASETS: dict[str, Callable[[dict[str, Any]], tuple[tuple[int, ...], int, int]]
 #: the demo's finished runs (issue 19, 2026-12-02: Colored MNIST FCN, LR 0.01, 3000 images,
 #: 20 800 iterations; S = 208); CNN, ResNet and Swin-T: assumed (see largelr.workflow.cost)
 CALIBRATION: dict[tuple[str, str], tuple[float, float]] = dict(ITERATIONS_RULE)
-CALIBRATION_NAME = ("built-in (largelr.workflow.cost.ITERATIONS_RULE): FCN fitted on the demo's finished runs "
+CALIBRATION_NAME = ("built-in (largelr.engine_facts.ITERATIONS_RULE): FCN fitted on the demo's finished runs "
                     "(issue 19, 2026-12-02); CNN, ResNet, Swin-T assumed")
 
 # on a CPU, convolutional models and models above this many parameters (Swin-T) are timed at a
@@ -115,33 +119,9 @@ def is_heavy(model: nn.Module) -> bool:
 
 
 
-def model_family(spec: dict[str, Any]) -> str:
-    if spec["arch"] in ("fcn", "cnn"):
-        return spec["arch"]
-    return "resnet" if "resnet" in spec.get("name", "") else "other"
-
-
-def optimizer_family(kind: str) -> str:
-    return "sgd" if kind == "sgd" else "adaptive"
-
-
 def effective_lr(settings: Any) -> float:
-    """η of the rule: momentum β counts as η / (1 − β), a step schedule as η × its factor throughout
-    (as :func:`largelr.workflow.cost.expected_iterations`)."""
-    lr = settings.lr / (1 - float(settings.optimizer.get("momentum", 0.0)))
-    if (settings.schedule or {}).get("kind") == "step":
-        lr *= float(settings.schedule.get("factor", 0.1))
-    return lr
-
-
-def expected_iterations(lr: float, n: int, batch: int, cap: int, family: tuple[str, str],
-                        calibration: dict[tuple[str, str], tuple[float, float]] = CALIBRATION,
-                        stop_loss: float | None = None) -> int:
-    """Iterations to 100 % training accuracy: ``max(E_min · n / b, S / η)``, at most ``cap``."""
-    if stop_loss is not None:
-        return cap
-    sgd_time, min_epochs = calibration[family]
-    return int(min(cap, max(math.ceil(min_epochs * n / batch), math.ceil(sgd_time / lr))))
+    """η of the shared rule (:func:`largelr.engine_facts.effective_lr`) for a cell's TrainSettings."""
+    return facts_effective_lr(settings.lr, settings.optimizer.get("momentum", 0.0), settings.schedule)
 
 
 def calibrate(run_dirs: Path) -> tuple[dict[tuple[str, str], tuple[float, float]], str]:
@@ -157,7 +137,7 @@ def calibrate(run_dirs: Path) -> tuple[dict[tuple[str, str], tuple[float, float]
     found: dict[tuple[str, str], list[tuple[float, float]]] = {}
     for path in sorted(Path(run_dirs).glob("**/run.json")):
         record = json.loads(path.read_text())
-        if record.get("status") != "converged":
+        if record.get("status") != RunStatus.CONVERGED:
             continue
         settings = record["settings"]
         n = sizes.get(record["cell"]["dataset"]) or _default_n(record["cell"]["dataset"])

@@ -7,15 +7,7 @@ from largelr.metric_registry import (  # noqa: F401
 
 # One training cell of the grid (dataset, model, recipe, LR, intervention, seed; ranges of Tables 1–2).
 GRID_COLUMNS = ["dataset", "model", "recipe", "lr", "intervention", "seed"]
-# Run statuses (runs.csv ``status``): ``converged`` = 100 % training accuracy (or the recipe's
-# stop_loss); ``max_iters`` = stopped at the iteration cap; ``stalled`` = stopped because, over the
-# last ``stall_window`` evaluations, neither did the best training accuracy rise by more than
-# ``stall_min_gain`` nor the lowest training loss fall by more than the fraction ``stall_min_loss_drop``
-# (largelr.training.protocol.stalled; a run with a stop_loss never stalls); ``diverged``. Capped runs
-# (cap or stall) are under-trained: the paper trains "until 100 % accuracy" (§4.2), so tables and
-# figures mark them and verdicts skip them.
-CONVERGED_STATUS = "converged"
-CAPPED_STATUSES = ("max_iters", "stalled")
+# Run statuses (runs.csv ``status``): largelr.engine_facts.RunStatus.
 # Facts of a finished run, from run.json, then the metrics run.json holds (``max_bc_loss_ratio``).
 RUN_COLUMNS = ["status", "iterations", "wall_time_s", "device", *columns_of("run")]
 # Readings of "prune κ of the nodes" (§3.2; largelr.analyses.pruning.PRUNE_RANKINGS, analysis.prune_rankings):

@@ -43,12 +43,12 @@ from typing import Any, Sequence
 import yaml
 
 from largelr.columns import GRID_COLUMNS
+from largelr.engine_facts import RunStatus
 from largelr.workflow import paths
 from largelr.workflow.paths import fields_of
 
-STATUSES = ("converged", "max_iters", "stalled", "diverged")
-STATUS_LABELS = {"converged": "converged", "max_iters": "capped (max_iters)", "stalled": "stalled",
-                 "diverged": "diverged"}
+STATUSES = tuple(RunStatus)
+STATUS_LABELS = {**{status: status.value for status in RunStatus}, RunStatus.MAX_ITERS: "capped (max_iters)"}
 GROUP_KEYS = ("dataset", "model", "recipe", "intervention")
 RATE_WINDOW = 20  # evaluations the iteration rate is measured over
 STALE_AFTER_S = 900  # a running job's log silent this long is flagged (the job may have been killed)

@@ -19,6 +19,7 @@ import torch
 from torch.func import functional_call, stack_module_state, vmap
 
 from largelr.datasets.synthetic import generate_parity
+from largelr import engine_facts
 from largelr.training import single, stacked
 from largelr.training.protocol import CONVERGED, DIVERGED, MAX_ITERS, TrainSettings
 from largelr.training.single import evaluate_loss_and_accuracy, train
@@ -48,8 +49,7 @@ def parity():
 def small_chunks(monkeypatch):
     """Evaluation chunks of 64 samples (single) / 100 (stacked), so the 600 training samples span
     several chunks and the check really stops early."""
-    monkeypatch.setattr(single, "EVAL_BATCH", 64)
-    monkeypatch.setattr(stacked, "EVAL_BATCH", 64)
+    monkeypatch.setattr(engine_facts, "EVAL_BATCH", 64)  # one fact, one module (issue 27)
 
 
 def _splits(dataset):

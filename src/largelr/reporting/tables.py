@@ -7,7 +7,7 @@
   in from the paper) and the difference. For CelebA and Waterbirds the accuracy column is
   **worst-group** accuracy, as the paper reports for them (§4.1); ``acc_metric`` says which.
   ``runs`` / ``converged_runs`` / ``capped_runs`` count the runs of each row; capped runs
-  (iteration cap or stalled, :data:`largelr.columns.CAPPED_STATUSES`) stay in the means but
+  (iteration cap or stalled, :data:`largelr.engine_facts.CAPPED_STATUSES`) stay in the means but
   :func:`write_table1` marks their rows with a dagger in Markdown and LaTeX.
 * :func:`table2` — Table 2 (§4.3, Fig 6 / 19): the same min/max per (dataset, model,
   intervention) of the regularisation experiments, with the plain-LR row they are compared
@@ -45,8 +45,9 @@ import numpy as np
 import pandas as pd
 from scipy.stats import spearmanr
 
+from largelr.engine_facts import CAPPED_STATUSES, RunStatus
 from largelr.io import atomic_path, atomic_write_text
-from largelr.columns import CAPPED_STATUSES, CONVERGED_STATUS, NO_INTERVENTION, PRUNE_RANKING_NAMES, \
+from largelr.columns import NO_INTERVENTION, PRUNE_RANKING_NAMES, \
     parse_intervention, prunability_column, pruned_accuracy_column
 from largelr.metric_registry import CLAIMS, INCREASES, SCORECARD_METRICS, TABLE1_METRICS, TABLE1_READINGS, Metric
 
@@ -90,7 +91,7 @@ def paper_table(name: str) -> pd.DataFrame:
 
 def status_counts(group: pd.DataFrame) -> dict[str, int]:
     """``runs``, ``converged_runs`` and ``capped_runs`` (max_iters + stalled) of a group of runs."""
-    return {"runs": len(group), "converged_runs": int((group["status"] == CONVERGED_STATUS).sum()),
+    return {"runs": len(group), "converged_runs": int((group["status"] == RunStatus.CONVERGED).sum()),
             "capped_runs": int(group["status"].isin(CAPPED_STATUSES).sum())}
 
 
@@ -127,7 +128,7 @@ def table1(runs: pd.DataFrame, model_arch: dict[str, str], main_recipe: str = MA
     (``acc_metric``). ``model_arch`` maps a config model name to its architecture key (``fcn``,
     ``resnet18``...) so that rows can be matched with the paper's.
     """
-    plain = runs[(runs["intervention"] == NO_INTERVENTION) & (runs["status"] != "diverged")]
+    plain = runs[(runs["intervention"] == NO_INTERVENTION) & (runs["status"] != RunStatus.DIVERGED)]
     rows = [_table1_row(dataset, model, group, model_arch)
             for (dataset, model), group in main_recipe_runs(plain, main_recipe).groupby(["dataset", "model"])]
     ours = pd.DataFrame(rows)
@@ -256,7 +257,7 @@ def intervention_runs(runs: pd.DataFrame) -> pd.DataFrame:
     keeps the name, a single higher one becomes ``high_lr_<name>`` (the paper's "High LR + L2
     Reg."), several higher ones ``<name>@lr<LR>``. Groups without intervention cells are dropped.
     """
-    usable = runs[runs["status"] != "diverged"].copy()
+    usable = runs[runs["status"] != RunStatus.DIVERGED].copy()
     varied = usable[usable["intervention"] != NO_INTERVENTION].copy()
     columns = list(runs.columns) + ["intervention_kind", "value", "base_lr"]
     if varied.empty:
@@ -407,7 +408,7 @@ def claims_scorecard(runs: pd.DataFrame, metrics: list[str] | None = None, n_boo
     column of ``runs``, ``prune_ranking`` naming the ranking, so a verdict's dependence on the
     §3.2 reading shows); metrics a run set lacks, and sweeps of a single LR, give no row.
     """
-    plain = runs[(runs["intervention"] == NO_INTERVENTION) & (runs["status"] != "diverged")]
+    plain = runs[(runs["intervention"] == NO_INTERVENTION) & (runs["status"] != RunStatus.DIVERGED)]
     rows = []
     for (dataset, model, recipe), group in plain.groupby(SCORECARD_KEYS, sort=True):
         for metric in metrics or scorecard_metrics(dataset, runs.columns):
@@ -420,7 +421,7 @@ def claims_scorecard(runs: pd.DataFrame, metrics: list[str] | None = None, n_boo
 
 
 def _score(data: pd.DataFrame, metric: str, n_boot: int) -> dict:
-    converged = data[data["status"] == CONVERGED_STATUS]
+    converged = data[data["status"] == RunStatus.CONVERGED]
     n_lrs = converged["lr"].nunique()
     rho = low = high = float("nan")
     if n_lrs >= 2:

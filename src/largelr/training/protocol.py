@@ -48,10 +48,13 @@ from typing import Any, Callable, Protocol, Sequence
 import torch
 from torch import nn
 
+from largelr.engine_facts import RunStatus
+
 log = logging.getLogger(__name__)
 
-CONVERGED, MAX_ITERS, STALLED, DIVERGED = "converged", "max_iters", "stalled", "diverged"
-EVAL_BATCH = 2000  # samples per forward pass of the full-split evaluation (and of the stopping check)
+# how a run ends: the members of largelr.engine_facts.RunStatus (str-valued), named for the engines
+CONVERGED, MAX_ITERS, STALLED, DIVERGED = (RunStatus.CONVERGED, RunStatus.MAX_ITERS, RunStatus.STALLED,
+                                          RunStatus.DIVERGED)
 
 
 @dataclass(frozen=True)

@@ -66,9 +66,10 @@ from torch.nn import functional as F
 from largelr.io import atomic_path
 from largelr.training.objectives import ASAM, penalty_term, per_sample_loss
 from largelr.training.optim import build_optimizer, build_scheduler, schedule_length
+from largelr import engine_facts
+from largelr.engine_facts import EVAL_BATCH
 from largelr.training.protocol import (
     DIVERGED,
-    EVAL_BATCH,
     MAX_ITERS,
     BatchSampler,
     DivergenceWatch,
@@ -227,7 +228,7 @@ class _SingleRun:
         full = self.reference or full_evaluation_due(self.settings, self.iteration,
                                                      self.snapshots.due(self.iteration))
         self.model.eval()
-        train_ce, train_acc = train_values(self.evaluate_chunk, len(self.train_split), EVAL_BATCH,
+        train_ce, train_acc = train_values(self.evaluate_chunk, len(self.train_split), engine_facts.EVAL_BATCH,
                                            self.memory, full)
         self.model.train()
         return {

@@ -55,9 +55,10 @@ from torch.nn import functional as F
 from largelr.io import atomic_path
 from largelr.training.objectives import per_sample_loss
 from largelr.training.optim import lr_factor, schedule_length
+from largelr import engine_facts
+from largelr.engine_facts import EVAL_BATCH, STACKABLE_OPTIMIZERS
 from largelr.training.protocol import (
     DIVERGED,
-    EVAL_BATCH,
     MAX_ITERS,
     BatchSampler,
     DivergenceWatch,
@@ -81,7 +82,6 @@ from largelr.training.stacked_state import StackedForward, StackedState, why_buf
 
 log = logging.getLogger(__name__)
 
-STACKABLE_OPTIMIZERS = ("sgd", "adam", "adamw")
 PER_MODEL_SETTINGS = ("lr", "seed", "snapshot_interval")  # the only settings stacked models may differ in
 
 Params = dict[str, torch.Tensor]
@@ -463,7 +463,7 @@ class _StackedRun:
         full = self.reference or any(
             full_evaluation_due(group.settings[index], group.iteration, group.snapshots[index].due(group.iteration))
             for index in group.active)
-        chunk = max(100, EVAL_BATCH // len(group.active))
+        chunk = max(100, engine_facts.EVAL_BATCH // len(group.active))
         train_ce, train_acc = train_values(self.evaluate_chunk, len(self.train_split), chunk, group.memory, full)
         test_acc = _evaluate_subsets(group, self.test_split).tolist()
         norms = torch.sqrt(sum((p.detach() ** 2).flatten(1).sum(1) for p in group.params.values())).tolist()
