@@ -1,10 +1,10 @@
-"""What a preset costs on one device, measured: GPU-hours per training group, today's engine vs this one.
+"""What a preset costs on one device, measured: GPU-hours per training group, baseline engine vs this one.
 
 For every training group of a preset (one (dataset, model, recipe, intervention), every
 LR × seed: the ``train_group`` job) it prints the cells, the per-step time, the time of one
 stopping check, the expected iterations per cell and the group's device-hours, twice:
 
-* **today's engine**: the §4.2 stopping check over the *whole* training split every
+* **baseline engine**: the §4.2 stopping check over the *whole* training split every
   ``eval_interval`` iterations, a host synchronisation per step (the divergence test reads the
   loss, each batch's indices are copied from a CPU generator), buffer-free models stacked,
   every ResNet / WRN / Swin-T cell alone, one job per GPU;
@@ -169,7 +169,7 @@ class Group:
     n_train: int
     settings: list[Any]
     iterations: list[int]
-    stacks_today: list[list[int]] = field(default_factory=list)
+    stacks_baseline: list[list[int]] = field(default_factory=list)
     stacks_new: list[list[int]] = field(default_factory=list)
     preset: dict[str, Any] = field(default_factory=dict, repr=False)
     cell: dict[str, Any] = field(default_factory=dict)  # the group's first cell
@@ -200,7 +200,7 @@ def preset_groups(preset: dict[str, Any], calibration: dict, only: str | None = 
         iterations = [expected_iterations(effective_lr(s), n, s.batch_size, s.max_iters, family, calibration,
                                           s.stop_loss) for s in settings]
         group = Group(tuple(key), spec, shape, classes, n, settings, iterations, preset=preset, cell=cells[0])
-        group.stacks_today, group.stacks_new = _engine_stacks(group, device)
+        group.stacks_baseline, group.stacks_new = _engine_stacks(group, device)
         groups.append(group)
     return groups
 
@@ -227,23 +227,23 @@ def only_batch_norm_buffers(model: nn.Module) -> bool:
 
 
 def _engine_stacks(group: Group, device: torch.device) -> tuple[list[list[int]], list[list[int]]]:
-    """Stacks of cell indices under today's engine and this one (a stack of one trains alone). This
+    """Stacks of cell indices under baseline engine and this one (a stack of one trains alone). This
     engine keeps batch-norm models single where stacking is slower (the CPU:
     :func:`largelr.training.stacked.why_not_faster_stacked`)."""
     from largelr.training.stacked import why_not_faster_stacked
 
     model = _prototype(group)
     slower = why_not_faster_stacked(model, device) is not None
-    today, new = [], []
+    baseline, new = [], []
     for members in _stacks(group.settings):
         member_settings = [group.settings[i] for i in members]
         reason = why_not_stackable(model, member_settings)
-        has_buffers = any(True for _ in model.buffers())  # today's engine trains these alone
-        today += [members] if reason is None and not has_buffers else [[i] for i in members]
+        has_buffers = any(True for _ in model.buffers())  # baseline engine trains these alone
+        baseline += [members] if reason is None and not has_buffers else [[i] for i in members]
         bn_only = reason is not None and "buffers" in reason and only_batch_norm_buffers(model)
         stackable = (reason is None or bn_only) and not (slower and has_buffers)
         new += [members] if stackable else [[i] for i in members]
-    return today, new
+    return baseline, new
 
 
 # ---- measurement ------------------------------------------------------------------------------
@@ -354,7 +354,7 @@ class Timer:
         generator = torch.Generator().manual_seed(0)
 
         def indices(i: int) -> torch.Tensor:
-            if host_sync:  # today: a CPU generator's indices, copied every step
+            if host_sync:  # baseline engine: a CPU generator's indices, copied every step
                 return torch.randint(n, (m, b) if m > 1 else (b,), generator=generator).to(self.device)
             start = (i * b) % (n - b + 1)  # this engine: slices of a permutation already on the device
             rows = permutation[start:start + b]
@@ -366,7 +366,7 @@ class Timer:
             rows = indices(i)
             loss = step(x_pool[rows], y_pool[rows])
             if host_sync:
-                loss.detach().tolist()  # the per-step divergence test of today's loops
+                loss.detach().tolist()  # the per-step divergence test of baseline engine's loops
             else:
                 torch.isfinite(loss.detach()).all()  # stays on the device
 
@@ -533,7 +533,7 @@ def stack_seconds(iterations: Sequence[int], step: Callable[[int], float], check
 
 @dataclass(frozen=True)
 class Engine:
-    """What distinguishes today's engine from this one in the cost model (module docstring)."""
+    """What distinguishes baseline engine from this one in the cost model (module docstring)."""
 
     name: str
     host_sync: bool
@@ -555,7 +555,7 @@ class GroupCost:
 
 def group_cost(group: Group, engine: Engine, timer: Timer, sizes: Sequence[int], full_interval: int) -> GroupCost:
     """Device-hours of one training group under ``engine``."""
-    stacks = group.stacks_new if engine.new_stacks else group.stacks_today
+    stacks = group.stacks_new if engine.new_stacks else group.stacks_baseline
     sizes = timer.sizes(group, sizes)
     train = checking = 0.0
     shown: tuple[float, float] = (0.0, 0.0)
@@ -748,7 +748,7 @@ def report_preset(preset: str, args: argparse.Namespace, timer: Timer, sizes: Se
     work = _count_weighted((g.key[1], it) for g in groups for it in g.iterations)
     print(f"\n# {preset}: {len(groups)} training groups, {sum(len(g.iterations) for g in groups)} cells; expected "
           "cell-iterations by model: " + ", ".join(f"{k} {v / 1e6:.2f} M" for k, v in sorted(work.items())))
-    engines = [Engine("today's engine: full-split checks every eval_interval, host sync per step, "
+    engines = [Engine("baseline engine: full-split checks every eval_interval, host sync per step, "
                       "single ResNets, one job per GPU", True, False, False, 1),
                Engine(f"this engine: early-exit check, no host sync per step, stacked batch-norm models, "
                       f"{args.jobs_per_gpu} jobs per GPU", False, True, True, args.jobs_per_gpu)]
@@ -759,9 +759,9 @@ def report_preset(preset: str, args: argparse.Namespace, timer: Timer, sizes: Se
         totals.append(print_table(f"{preset}, {engine.name}", groups, costs))
         tables[engine.name] = [{"group": list(g.key), **c.__dict__} for g, c in zip(groups, costs)]
     note = "" if timer.device.type == "cuda" or isinstance(timer, AssumedTimer) else "; CPU time: a ratio only"
-    print(f"\n{preset}: {totals[0]:.1f} GPU-hours on {name} (today's engine{note})")
+    print(f"\n{preset}: {totals[0]:.1f} GPU-hours on {name} (baseline engine{note})")
     print(f"{preset}: {totals[1]:.1f} GPU-hours on {name} (this engine{note})")
-    print(f"ratio today / this engine: {totals[0] / max(totals[1], 1e-12):.2f}x "
+    print(f"ratio baseline / this engine: {totals[0] / max(totals[1], 1e-12):.2f}x "
           f"(measured in {time.perf_counter() - started:.0f} s)")
     return {"preset": preset, "device": name, "stack_sizes": list(sizes), "cell_iterations": work,
             "totals_hours": {"today": totals[0], "this": totals[1]}, "tables": tables}

@@ -27,7 +27,7 @@ from largelr.engine_facts import CAPPED_STATUSES, RunStatus
 from largelr.figures.names import DISPLAY_NAMES
 from largelr.io import atomic_path
 from largelr.figures.save import save_figure
-from largelr.columns import NO_INTERVENTION
+from largelr.intervention_labels import NO_INTERVENTION
 
 STATS_COLUMNS = ["dataset", "model", "n", "learning_rates", "pearson_r", "spearman_rho"]
 # Fewer runs than this give no correlation (with two points r is ±1 whatever the data).

@@ -29,7 +29,7 @@ import pandas as pd
 import seaborn as sns
 
 from largelr.engine_facts import RunStatus
-from largelr.columns import NO_INTERVENTION, parse_intervention
+from largelr.intervention_labels import NO_INTERVENTION, parse_intervention
 from largelr.figures.names import DISPLAY_NAMES
 from largelr.figures.save import save_figure
 from largelr.io import atomic_path

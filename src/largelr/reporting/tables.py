@@ -47,8 +47,8 @@ from scipy.stats import spearmanr
 
 from largelr.engine_facts import CAPPED_STATUSES, RunStatus
 from largelr.io import atomic_path, atomic_write_text
-from largelr.columns import NO_INTERVENTION, PRUNE_RANKING_NAMES, \
-    parse_intervention, prunability_column, pruned_accuracy_column
+from largelr.columns import PRUNE_RANKING_NAMES, prunability_column, pruned_accuracy_column
+from largelr.intervention_labels import NO_INTERVENTION, parse_intervention
 from largelr.metric_registry import CLAIMS, INCREASES, SCORECARD_METRICS, TABLE1_METRICS, TABLE1_READINGS, Metric
 
 # Datasets whose Table 1 accuracy is worst-group accuracy (§4.1: "we examine worst-group test

@@ -59,7 +59,7 @@ CONVERGED, MAX_ITERS, STALLED, DIVERGED = (RunStatus.CONVERGED, RunStatus.MAX_IT
 
 @dataclass(frozen=True)
 class TrainSettings:
-    """Hyper-parameters of one training cell (config ``training.*``, the optimizer block, lr, seed)."""
+    """Hyper-parameters of one training cell (config ``training.*``, the recipe, lr, seed)."""
 
     lr: float
     seed: int

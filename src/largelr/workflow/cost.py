@@ -39,7 +39,7 @@ import copy
 import math
 from typing import Any, Iterable, Mapping
 
-from largelr.columns import NO_INTERVENTION, parse_intervention
+from largelr.intervention_labels import NO_INTERVENTION, parse_intervention
 from largelr.engine_facts import (EVAL_BATCH, STACKABLE_OPTIMIZERS, TRAIN_SIZES, effective_lr, iterations_to_fit,
                                   model_family, optimizer_family)
 from largelr.config import cell_training, recipe_name
@@ -88,7 +88,7 @@ def train_size(dataset: Mapping[str, Any]) -> int:
 
 
 def cell_recipe(preset: Mapping[str, Any], cell: Mapping[str, Any]) -> tuple[dict, dict]:
-    """(optimizer block, training block) of a cell with its intervention applied (as recipes.train_settings)."""
+    """(recipe, training block) of a cell with its intervention applied (as recipes.train_settings)."""
     recipe = copy.deepcopy(preset["recipes"][recipe_name(cell["recipe"])])
     training = dict(cell_training(preset, dict(cell)))
     intervention = parse_intervention(cell.get("intervention", NO_INTERVENTION))
