@@ -163,6 +163,7 @@ def test_summarize_partial_writes_only_partial_files(sweep: Path) -> None:
     assert sorted(p.name for p in (results / "tables").iterdir()) == ["claims.partial.csv", "claims.partial.md"]
     assert sorted(p.name for p in (results / "summary").iterdir()) == ["runs.partial.csv"]
     assert "5 of 14 runs evaluated so far" in (results / "tables" / "claims.partial.md").read_text()
+    assert _largelr(sweep, "summarize") == out  # --partial is implied, not a required flag
 
 
 def test_a_replay_restarts_the_rate_and_a_traceback_fails_the_job() -> None:

@@ -37,7 +37,7 @@ and each metric's claim, are declared in :mod:`largelr.metric_registry`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from importlib import resources
 from pathlib import Path
 
@@ -47,6 +47,7 @@ from scipy.stats import spearmanr
 
 from largelr.engine_facts import CAPPED_STATUSES, RunStatus
 from largelr.io import atomic_path, atomic_write_text
+from largelr.reporting.latex import latex_table, min_max_quantities
 from largelr.columns import PRUNE_RANKING_NAMES, prunability_column, pruned_accuracy_column
 from largelr.intervention_labels import NO_INTERVENTION, parse_intervention
 from largelr.metric_registry import CLAIMS, INCREASES, SCORECARD_METRICS, TABLE1_METRICS, TABLE1_READINGS, Metric
@@ -227,9 +228,13 @@ def write_table1(table: pd.DataFrame, stem: str | Path, caption: str) -> None:
     legends = [CAPPED_LEGEND if len(table) and (table["capped_runs"] > 0).any() else "",
                FLOOR_LEGEND if len(table) and below_floor(table).any() else ""]
     write_table(mark_below_floor(mark_capped(table)), stem, caption, formats=("md", "tex"),
-                legend=" ".join(legend for legend in legends if legend))
+                legend=" ".join(legend for legend in legends if legend), keys=TABLE1_KEYS)
 
 
+# Table 1's LaTeX rows: our dataset and model, and the paper's row they are compared with
+TABLE1_KEYS = ("dataset", "model", "paper_dataset", "paper_model")
+# Table 2's LaTeX rows: one per dataset, model and intervention
+TABLE2_KEYS = ("dataset", "model", "intervention_kind")
 # Table 2's rows, in the paper's order: the plain LR sweep, high LR + L2, then the interventions.
 INTERVENTION_ORDER = ["lr", "high_lr_l2", "batch_size", "momentum", "l1", "l2", "focal_gamma", "asam_rho",
                       "lr_drop_at"]
@@ -435,10 +440,14 @@ def _score(data: pd.DataFrame, metric: str, n_boot: int) -> dict:
 
 
 def write_table(frame: pd.DataFrame, stem: str | Path, caption: str = "",
-                formats: tuple[str, ...] = ("csv", "md", "tex"), legend: str = "") -> None:
+                formats: tuple[str, ...] = ("csv", "md", "tex"), legend: str = "",
+                keys: Sequence[str] | None = None) -> None:
     """``stem``.csv / .md / .tex (numbers rounded to 4 significant digits in md and tex).
 
-    ``legend`` (e.g. what a marker means) follows the Markdown table and ends the LaTeX caption.
+    The CSV and Markdown keep every column; the LaTeX table is laid out as the paper's
+    (:func:`largelr.reporting.latex.latex_table`: the ``keys`` columns, default every column that is no
+    min–max quantity, then min–max pairs, ours beside the paper's). ``legend`` (e.g. what a marker
+    means) follows the Markdown table and ends the LaTeX caption.
     """
     stem = Path(stem)
     shown = frame.map(lambda v: float(f"{v:.4g}") if isinstance(v, float) and np.isfinite(v) else v)
@@ -450,5 +459,7 @@ def write_table(frame: pd.DataFrame, stem: str | Path, caption: str = "",
         footer = f"\n{legend}\n" if legend else ""
         atomic_write_text(stem.with_suffix(".md"), header + shown.to_markdown(index=False) + "\n" + footer)
     if "tex" in formats:
-        full = " ".join(part for part in (caption, legend) if part).replace("%", r"\%")
-        atomic_write_text(stem.with_suffix(".tex"), shown.to_latex(index=False, caption=full or None, na_rep="--"))
+        full = " ".join(part for part in (caption, legend) if part)
+        paired = {f"{q}_{end}" for q in min_max_quantities(frame) for end in ("min", "max")}
+        keys = list(keys) if keys is not None else [c for c in frame.columns if c not in paired]
+        atomic_write_text(stem.with_suffix(".tex"), latex_table(frame, keys, caption=full))
