@@ -63,32 +63,15 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from largelr import engine_facts
+from largelr.engine_facts import EVAL_BATCH
 from largelr.io import atomic_path
 from largelr.training.objectives import ASAM, penalty_term, per_sample_loss
 from largelr.training.optim import build_optimizer, build_scheduler, schedule_length
-from largelr import engine_facts
-from largelr.engine_facts import EVAL_BATCH
-from largelr.training.protocol import (
-    DIVERGED,
-    MAX_ITERS,
-    BatchSampler,
-    DivergenceWatch,
-    ErrorMemory,
-    IntervalStats,
-    Snapshots,
-    TensorSplit,
-    TrainResult,
-    TrainSettings,
-    cpu_state,
-    diverging,
-    drive,
-    fixed_test_indices,
-    full_evaluation_due,
-    read_checkpoint,
-    stop_status,
-    train_values,
-    with_defaults,
-)
+from largelr.training.protocol import (DIVERGED, MAX_ITERS, BatchSampler, DivergenceWatch, ErrorMemory, IntervalStats,
+                                      Snapshots, TensorSplit, TrainResult, TrainSettings, cpu_state, diverging, drive,
+                                      fixed_test_indices, full_evaluation_due, read_checkpoint, stop_status,
+                                      train_values, with_defaults)
 
 
 log = logging.getLogger(__name__)

@@ -52,11 +52,11 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from largelr import engine_facts
+from largelr.engine_facts import EVAL_BATCH, STACKABLE_OPTIMIZERS
 from largelr.io import atomic_path
 from largelr.training.objectives import per_sample_loss
 from largelr.training.optim import lr_factor, schedule_length
-from largelr import engine_facts
-from largelr.engine_facts import EVAL_BATCH, STACKABLE_OPTIMIZERS
 from largelr.training.protocol import (
     DIVERGED,
     MAX_ITERS,
