@@ -67,7 +67,8 @@ echo "== 2. stacked vs single on $DEVICE (losses to 1e-5 relative, weights and r
 timeout 240 python3 - "$DEVICE" "$EXACT_STEPS" <<'PY' 2>&1 | tee "$OUT_DIR/exactness.log" | grep -v "^  " | tee -a "$report"
 import sys, torch
 from largelr.datasets.synthetic import generate_parity
-from largelr.training.loop import TensorSplit, TrainSettings, train
+from largelr.training.protocol import TensorSplit, TrainSettings
+from largelr.training.single import train
 from largelr.training.runs import _start, init_model, to_tensor_split
 from largelr.training.stacked import train_stacked, why_not_stackable
 
