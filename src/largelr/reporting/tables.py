@@ -45,12 +45,12 @@ import numpy as np
 import pandas as pd
 from scipy.stats import spearmanr
 
-from largelr.engine_facts import CAPPED_STATUSES, RunStatus
-from largelr.io import atomic_path, atomic_write_text
-from largelr.reporting.latex import latex_table, min_max_quantities
 from largelr.columns import PRUNE_RANKING_NAMES, prunability_column, pruned_accuracy_column
+from largelr.engine_facts import CAPPED_STATUSES, RunStatus
 from largelr.intervention_labels import NO_INTERVENTION, parse_intervention
+from largelr.io import atomic_path, atomic_write_text
 from largelr.metric_registry import CLAIMS, INCREASES, SCORECARD_METRICS, TABLE1_METRICS, TABLE1_READINGS, Metric
+from largelr.reporting.latex import latex_table, min_max_quantities
 
 # Datasets whose Table 1 accuracy is worst-group accuracy (§4.1: "we examine worst-group test
 # accuracy in our experiments with CelebA and Waterbirds"); the others use unbiased test accuracy.

@@ -39,10 +39,10 @@ import copy
 import math
 from typing import Any, Iterable, Mapping
 
-from largelr.intervention_labels import NO_INTERVENTION, parse_intervention
+from largelr.config import cell_training, recipe_name
 from largelr.engine_facts import (EVAL_BATCH, STACKABLE_OPTIMIZERS, TRAIN_SIZES, effective_lr, iterations_to_fit,
                                   model_family, optimizer_family)
-from largelr.config import cell_training, recipe_name
+from largelr.intervention_labels import NO_INTERVENTION, parse_intervention
 from largelr.training.recipes import INTERVENTIONS
 
 #: seconds per training step of one model at batch 100, single engine, one NVIDIA H200, fp32 (module doc)
