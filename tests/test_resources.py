@@ -121,3 +121,16 @@ def test_a_stack_costs_less_per_cell_than_cells_alone(plan):
 def test_gpu_jobs_and_gpu_memory_are_zero_on_the_cpu(plan):
     job = _job("ci", "parity", "fcn_parity", "sgd")  # ci: device cpu
     assert plan.gpu(job) == 0 and plan.rule_gpu_mem_mb("train_group")(job) == 0
+
+
+def test_the_cell_template_is_the_folder_snakemake_names_a_cell(plan):
+    """paths.CELL (built from GRID_COLUMNS) is Paramspace's wildcard pattern of every preset's grid, so the
+    templates, the monitor and the rules agree on a run's folder."""
+    from snakemake.utils import Paramspace
+
+    from largelr.workflow.paths import CELL, RUN_DIR, in_results
+
+    assert {Paramspace(grid).wildcard_pattern for grid in plan.grids.values()} == {CELL}
+    cell = next(iter(Paramspace(plan.grids["ci"]).instance_patterns))
+    fields = dict(part.split("~", 1) for part in cell.split("/"))
+    assert in_results(RUN_DIR, **fields) == f"runs/{cell}"
