@@ -20,7 +20,7 @@ import yaml
 # import name -> package name in conda-forge / PyPI (when they differ)
 PACKAGE_OF = {"yaml": "pyyaml", "PIL": "pillow", "sklearn": "scikit-learn", "cv2": "opencv",
               "segmentation_models_pytorch": "segmentation-models-pytorch", "skimage": "scikit-image"}
-EQUIVALENT = {"matplotlib": {"matplotlib", "matplotlib-base"}, "opencv": {"opencv", "opencv-python-headless"}}
+EQUIVALENT = {"matplotlib": {"matplotlib", "matplotlib-base"}, "opencv": {"opencv", "opencv-python-headless", "opencv-python"}}
 
 RULE = re.compile(r"^rule (\w+):(.*?)(?=^rule |\Z)", re.S | re.M)
 DIRECTIVE = r"^\s+{}:\s*\n\s+\"([^\"]+)\""
