@@ -5,19 +5,22 @@ dataset                core feature (y)                 spurious feature (b)    
 =====================  ===============================  ===============================  ======
 Colored MNIST          digit shape                      digit colour (LfF, 10 colours)    0.025
 Double MNIST           left digit, dimmed               right digit, full brightness      0.025
-MNIST-CIFAR            CIFAR-10 object (bottom)         MNIST digit (top)                 0.1
+MNIST-CIFAR            CIFAR-10 object (bottom)         MNIST digit (top, 2-px padded)    0.1
 Corrupted CIFAR-10     CIFAR-10 object                  corruption type (LfF "type 0")    0.1
 =====================  ===============================  ===============================  ======
 
 Shared protocol (§4.1, suppl. C; the notation of §2):
 
 * ``y`` is always the label of the source image that carries the core feature.
-* Training split: exactly ``round(ρ_train · n)`` bias-conflicting (BC, ``b ≠ y``) samples,
-  chosen uniformly at random; a BC sample's ``b`` is uniform over the other K − 1 classes;
-  every other sample is bias-aligned (``b = y``).
-* Test split is unbiased: within each class ``y`` the bias labels are spread as evenly as
-  possible over all K classes (random order, remainder to random distinct classes), so
-  ``b`` is uniform and independent of ``y`` and ρ_test ≈ 1 − 1/K = 0.9.
+* Colored MNIST and Corrupted CIFAR-10 (LfF's datasets): each (y, b) cell holds exactly the count
+  LfF's ``make_attr_labels`` gives it (:func:`lff_bias_counts`): per class, aligned ratio 1 − ρ_train
+  (train) or 0.1 (test, unbiased), the rest spread evenly over the other K − 1 labels.
+* Double MNIST and MNIST-CIFAR: the training split has exactly ``round(ρ_train · n)``
+  bias-conflicting (BC, ``b ≠ y``) samples, chosen uniformly at random; a BC sample's ``b`` is
+  uniform over the other K − 1 classes; every other sample is bias-aligned (``b = y``). The test
+  split is unbiased: within each class ``y`` the bias labels are spread as evenly as possible over
+  all K classes (random order, remainder to random distinct classes), so ``b`` is uniform and
+  independent of ``y`` and ρ_test ≈ 1 − 1/K = 0.9.
 * ``subset_train`` / ``subset_test`` take a deterministic class-stratified subset of the
   *source* split (MNIST or CIFAR-10) before construction, so the ci/demo presets stay
   small. Images drawn for the spurious part (Double MNIST's right digit, MNIST-CIFAR's
