@@ -260,6 +260,17 @@ def test_group_dro_preprocessing_at_224_px(tmp_path):
     resized = np.asarray(PILImage.fromarray(bird).resize((256, 256), PILImage.BILINEAR))
     np.testing.assert_array_equal(load_image(tmp_path / "b.png", 224, center_crop=False, resize=256),
                                   resized[16:240, 16:240].transpose(2, 0, 1))
+    # group DRO's eval transforms themselves (torchvision, before ToTensor / Normalize), odd sizes too
+    import torchvision.transforms as T
+
+    for name, shape, transform, kwargs in (
+        ("odd_portrait.png", (219, 177, 3), T.Compose([T.CenterCrop(177), T.Resize((224, 224))]), {"center_crop": True}),
+        ("odd_bird.png", (301, 499, 3), T.Compose([T.Resize((256, 256)), T.CenterCrop(224)]),
+         {"center_crop": False, "resize": 256}),
+    ):
+        PILImage.fromarray(rng.integers(0, 256, size=shape, dtype=np.uint8)).save(tmp_path / name)
+        expected = np.asarray(transform(PILImage.open(tmp_path / name).convert("RGB")))
+        np.testing.assert_array_equal(load_image(tmp_path / name, 224, **kwargs).transpose(1, 2, 0), expected)
 
 
 def test_missing_waterbirds_image_names_that_image(tmp_path):
