@@ -162,7 +162,7 @@ def _schema_defaults(schemas, *path):
 
 
 def test_training_defaults_of_the_code_are_the_schemas(schemas):
-    from largelr.training.loop import TrainSettings
+    from largelr.training.protocol import TrainSettings
     from largelr.training.runs import train_group
 
     schema = _schema_defaults(schemas, "training")
@@ -187,6 +187,14 @@ def test_a_figure_asking_for_core_attribution_on_colored_mnist_fails_naming_the_
     figures = config["presets"]["demo"]["figures"]
     figures["fig26"] = {**figures["fig26"], "datasets": ["double_mnist", "colored_mnist"]}
     with pytest.raises(ConfigError, match=r"presets\.demo\.figures\.fig26\.metrics: core_attribution .*'colored_mnist'"):
+        resolve_config(config, schemas)
+
+
+def test_the_single_neuron_panel_on_colored_mnist_fails_naming_the_dataset(config, schemas):
+    # Fig 28 bottom measures a neuron's spurious attribution share: 0 by construction without spurious pixels
+    figures = config["presets"]["paper"]["figures"]
+    figures["fig28c"] = {**figures["fig28c"], "datasets": ["colored_mnist"]}
+    with pytest.raises(ConfigError, match=r"presets\.paper\.figures\.fig28c\.datasets: 'colored_mnist' marks no spur"):
         resolve_config(config, schemas)
 
 

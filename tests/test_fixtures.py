@@ -18,7 +18,7 @@ from largelr.config import resolve_config, smoke_name
 from largelr.datasets.registry import build_dataset
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
-LICENSED = ("cifar100", "celeba", "waterbirds", "imagenet")
+LICENSED = ("cifar100", "celeba", "celeba_text_orientation", "waterbirds", "imagenet")  # paper's entries
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +53,8 @@ def test_the_paper_smoke_reads_every_licensed_dataset_from_the_fixtures(smoke, d
     data = build_dataset(spec, seed=0, data_root=smoke["data_root"], download=False)
     params = spec["params"]
     assert 0 < len(data.train) <= params["subset_train"] and 0 < len(data.test) <= params["subset_test"]
-    if dataset in ("celeba", "waterbirds"):  # every (y, b) group in both splits, for worst-group accuracy
+    if spec["generator"] in ("celeba", "waterbirds"):  # group DRO's 224 px; every (y, b) group in both splits
+        assert data.train.x.shape[-2:] == (params["image_size"],) * 2 == (224, 224)
         for split in (data.train, data.test):
             assert {(int(y), int(b)) for y, b in zip(split.y, split.b)} == {(0, 0), (0, 1), (1, 0), (1, 1)}
 

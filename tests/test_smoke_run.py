@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from helpers import run_snakemake
 
-from largelr.config import resolve_config, smoke_name, training_grid
+from largelr.config import figure_kinds, resolve_config, smoke_name, training_grid
 
 REPO = Path(__file__).resolve().parents[1]
 SMALL_FIGURE_CELLS = 4  # a whole figure joins the subset when it reads at most this many cells
@@ -32,26 +32,16 @@ def _family(preset: dict, model: str) -> str:
 
 
 def gpu_smoke_subset(config: dict) -> tuple[list[str], set[tuple[str, str]]]:
-    """Targets of the named subset of ``gpu-smoke`` and the (kind, family) pairs they cover."""
-    from snakemake.utils import Paramspace
-
-    from largelr.figures.kind import InputPaths
+    """Targets of the named subset of ``gpu-smoke`` and the (kind, family) pairs they cover (the files a
+    figure reads, where the workflow keeps them: :meth:`largelr.workflow.inputs.WorkflowPlan.input_paths`)."""
     from largelr.figures.kinds import figure_kind
-    from largelr.grid_selection import select_cells
+    from largelr.workflow.inputs import WorkflowPlan
+    from largelr.workflow.paths import FIGURE
 
     name = smoke_name("gpu")
-    preset = resolve_config(dict(copy.deepcopy(config), preset="gpu", smoke=True), REPO / "workflow/schemas")[name]
-    grid, results = training_grid(preset), f"results/{name}"
-
-    def cells(file, selections):
-        folder = "runs" if file in ("run.json", "model.pt", "history.csv", "snapshots.pt") else "analysis"
-        rows = [select_cells(grid, selection) for selection in selections]
-        return [f"{results}/{folder}/{cell}/{file}" for chosen in rows if len(chosen)
-                for cell in Paramspace(chosen).instance_patterns]
-
-    paths = InputPaths(cells=cells, dataset=lambda d: f"{results}/data/{d}.npz",
-                       lr_filter=lambda d: f"{results}/summary/lr_filter/{d}.csv",
-                       group=lambda file, d, m, r: f"{results}/groups/dataset~{d}/model~{m}/recipe~{r}/{file}")
+    presets = resolve_config(dict(copy.deepcopy(config), preset="gpu", smoke=True), REPO / "workflow/schemas")
+    preset, grid = presets[name], training_grid(presets[name])
+    paths = WorkflowPlan(presets, figure_kinds(presets)).input_paths(name)
     targets, covered = [], set()
     for figure, spec in preset["figures"].items():
         inputs = figure_kind(spec["kind"]).inputs(spec, grid, paths)
@@ -63,7 +53,7 @@ def gpu_smoke_subset(config: dict) -> tuple[list[str], set[tuple[str, str]]]:
         if pairs <= covered:
             continue
         if not inputs.get("lr_filters") and len({f.rsplit("/", 1)[0] for f in files}) <= SMALL_FIGURE_CELLS:
-            targets.append(f"{results}/figures/{figure}.png")  # the whole figure: a few cells
+            targets.append(FIGURE.format(preset=name, figure=figure) + ".png")  # the whole figure: a few cells
             covered |= pairs
             continue
         for model, family in drawn.items():

@@ -5,16 +5,19 @@
 
 * ``cifar-100-python/{train,test}``: CIFAR-100 pickles (bytes keys, fine and coarse labels);
 * ``celeba/``: ``img_align_celeba/*.png``, ``list_attr_celeba.txt`` (40 ±1 columns),
-  ``list_eval_partition.txt`` (§4.1: core = Male, spurious = Blond_Hair, every group in every split);
+  ``list_eval_partition.txt``: every group of (Blond_Hair, Male) in every split, so both ``paper``
+  entries read it (``celeba``: target Blond_Hair, spurious Male; ``celeba_text_orientation``: §4.1's
+  sentence, the other way round);
 * ``waterbird_complete95_forest2water2/``: ``metadata.csv`` and one image per row (every group
-  of (bird, place) in every split);
+  of (bird, place) in every split; the reader takes WILDS' ``waterbirds_v1.0/`` too);
 * ``imagenet/{train,val}/<wnid>/*.png``: an ImageNet-1k class-folder tree (a few classes);
 * ``weights/swin_t-704ceda3.pth`` and ``weights/deeplabv3_resnet50.pth``: RANDOMLY initialised
   torchvision Swin-T and DeepLabV3-ResNet50 state_dicts (§4.2's pretrained Swin-T, Fig 10's
   segmenter: their plumbing only, never evidence);
 * links to the MNIST / CIFAR-10 folders of ``link_from`` (the offline copy), when it has them.
 
-The images are random pixels: the fixtures check that every job runs, not what it finds.
+The images are tiny: the readers crop and resize them to the preset's size (224 px for CelebA and
+Waterbirds, group DRO's preprocessing); the fixtures check that every job runs, not what it finds.
 """
 
 from __future__ import annotations
@@ -103,15 +106,17 @@ def write_celeba(root: Path, rows: list[tuple[str, int, int, int]]) -> Path:
     return folder
 
 
-def write_waterbirds(root: Path, rows: list[tuple[int, int, int]], size: tuple[int, int] = (6, 4)) -> Path:
+def write_waterbirds(root: Path, rows: list[tuple[int, int, int]], size: tuple[int, int] = (6, 4),
+                     folder_name: str = WATERBIRDS) -> Path:
     """metadata.csv (img_id,img_filename,y,split,place,place_filename) + one image per row.
 
     ``rows`` holds (y, split, place); image i is split vertically: left half colour(i),
-    right half white, so a whole-image resize keeps the halves.
+    right half white, so a whole-image resize keeps the halves. ``folder_name``: the original
+    release's folder (default) or WILDS' ``waterbirds_v1.0`` (the reader takes either).
     """
     from PIL import Image
 
-    folder = Path(root) / WATERBIRDS
+    folder = Path(root) / folder_name
     lines = ["img_id,img_filename,y,split,place,place_filename"]
     for i, (y, split, place) in enumerate(rows):
         species = "001.Black_footed_Albatross" if y else "010.Red_winged_Blackbird"

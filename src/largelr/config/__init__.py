@@ -34,7 +34,7 @@ from largelr.config.references import (
 )
 from largelr.config.smoke import is_smoke, smoke_name, smoke_preset
 from largelr.config.schema import _validate, coerce_to_schema, load_schema
-from largelr.figures.spec import figure_datasets
+from largelr.figure_spec import figure_datasets
 
 __all__ = [
     "NON_PRESET_KEYS", "REGION_SHARE_METRICS", "ConfigError", "cell_training", "check_figure_metrics",
