@@ -63,17 +63,35 @@ def test_each_experiment_keeps_its_lowest_and_highest_lr_and_intervention_values
     _, preset, smoke = pair
     galleries = {(spec["datasets"][0], spec.get("model")) for spec in smoke["figures"].values()
                  if spec["kind"] == "attribution_gallery"}
+    named = {label for spec in smoke["figures"].values() for label in spec.get("interventions", [])}
     for before, after in zip(preset["experiments"], smoke["experiments"]):
         assert after["lrs"] == sorted({min(before["lrs"]), max(before["lrs"])})
         assert set(after.get("vary", {})) == set(before.get("vary", {}))  # every intervention kept
         for kind, values in after.get("vary", {}).items():  # at its lowest and highest value (ranked if counts)
-            assert len(values) == len({min(before["vary"][kind]), max(before["vary"][kind])})
-            if kind not in ("batch_size", "lr_drop_at"):
-                assert values == sorted({min(before["vary"][kind]), max(before["vary"][kind])})
+            ends = {min(before["vary"][kind]), max(before["vary"][kind])}
+            if kind not in ("batch_size", "lr_drop_at"):  # and the values a figure's `interventions` names
+                assert values == sorted(ends | {v for v in before["vary"][kind] if f"{kind}={v:g}" in named})
+            else:
+                assert len(values) == len(ends)
         seeds = before.get("seeds") or preset["seeds"]
         gallery = {(before["dataset"], before["model"]), (before["dataset"], None)} & galleries
         assert after["seeds"] == seeds[: 2 if gallery else 1]
     assert galleries, "the shipped presets draw galleries"
+
+
+def test_every_intervention_a_figure_names_has_cells_in_the_smoke(pair):
+    """Fig 9 names ``focal_gamma=2``, neither end of paper's focal_gamma axis: its cells stay (else the
+    figure's inputs fail to plan)."""
+    from largelr.figures.cells import figure_groups, intervention_selections
+
+    _, _, smoke = pair
+    grid, checked = training_grid(smoke), 0
+    for spec in smoke["figures"].values():
+        for dataset, model in figure_groups(spec, grid) if spec.get("interventions") else []:
+            selections = intervention_selections(spec, grid, dataset, model)  # raises on a label without cells
+            assert [s["intervention"] for s in selections] == list(spec["interventions"])
+            checked += 1
+    assert checked, "the shipped presets' Fig 9 names interventions"
 
 
 def test_iteration_counts_keep_their_order_stay_distinct_and_are_small(pair):

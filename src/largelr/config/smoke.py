@@ -4,7 +4,8 @@
 ``results/P-smoke/``), which runs every job kind of P, never as evidence:
 
 * every training group, recipe, intervention, figure and table is kept; each experiment keeps
-  its lowest and highest LR, the lowest and highest value of each intervention it varies, and
+  its lowest and highest LR, the lowest and highest value of each intervention it varies (and
+  those a figure's ``interventions`` names, as Fig 9's ``focal_gamma=2``), and
   its first seed (two seeds where an ``attribution_gallery`` figure draws the group, so that the
   suppl. E.1 selection has seeds to count);
 * every dataset is cut to :data:`TRAIN_SAMPLES` / :data:`TEST_SAMPLES` samples (``subset_*`` of
@@ -71,14 +72,25 @@ def _gallery_groups(preset: dict[str, Any]) -> set[tuple[str, str | None]]:
     return groups
 
 
+def _named_interventions(preset: dict[str, Any]) -> set[tuple[str, float]]:
+    """(kind, value) of every intervention a figure names (Fig 9's ``interventions: [focal_gamma=2]``)."""
+    named = set()
+    for spec in preset.get("figures", {}).values():
+        for label in spec.get("interventions", []):
+            kind, _, value = str(label).partition("=")
+            named.add((kind, float(value)))
+    return named
+
+
 def _cut_experiments(preset: dict[str, Any]) -> None:
-    """Each experiment: its lowest and highest LR and intervention values, its first seed (two for a
-    gallery's group)."""
-    galleries = _gallery_groups(preset)
+    """Each experiment: its lowest and highest LR and intervention values (and the values a figure's
+    ``interventions`` names), its first seed (two for a gallery's group)."""
+    galleries, named = _gallery_groups(preset), _named_interventions(preset)
     for experiment in preset["experiments"]:
         experiment["lrs"] = sorted({min(experiment["lrs"]), max(experiment["lrs"])})
         for kind, values in experiment.get("vary", {}).items():
-            experiment["vary"][kind] = sorted({min(values), max(values)})
+            experiment["vary"][kind] = sorted({min(values), max(values)}
+                                              | {v for v in values if (kind, float(v)) in named})
         seeds = list(experiment.get("seeds") or preset["seeds"])
         drawn = {(experiment["dataset"], experiment["model"]), (experiment["dataset"], None)} & galleries
         experiment["seeds"] = seeds[: 2 if drawn else 1]
