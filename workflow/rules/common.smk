@@ -35,10 +35,14 @@ from largelr.training.cost import (
 from largelr.figures.kind import InputPaths
 from largelr.figures.kinds import figure_kind
 from largelr.grid_selection import select_cells
+from largelr.portable import presets_environment
 from largelr.reporting.inventory import paper_caption
 
 # ---- configuration: validated before any job starts, every preset -----------------------
 PRESETS = resolve_config(config, Path(workflow.basedir) / "workflow" / "schemas")
+
+# the presets whose jobs pin their CPU kernels (portable_numbers), for every job's start_job
+os.environ.update(presets_environment(PRESETS))
 
 GRIDS = {name: training_grid(preset) for name, preset in PRESETS.items()}
 FIGURE_KINDS = figure_kinds(PRESETS)
