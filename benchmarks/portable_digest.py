@@ -12,8 +12,7 @@ dataset built by its generator, in a temporary folder. The CPU kernels are pinne
     python benchmarks/portable_digest.py --dataset colored_mnist --model fcn_small --repeat 3
 
 It prints one JSON object: the digest, each cell's status and iterations, the training's
-wall-clock and process CPU seconds (the
-fastest of ``--repeat``) and the kernels torch ran.
+wall-clock and process CPU seconds (the fastest of ``--repeat``) and the kernels torch ran.
 """
 
 from __future__ import annotations
@@ -110,7 +109,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     report = {"preset": args.preset, "dataset": args.dataset, "model": args.model, "max_iters": args.max_iters,
               "pinned": why_not is None, "not_pinned_because": why_not, **results[0],
               "seconds": min(r["seconds"] for r in results),
-              "cpu_seconds": min(r["cpu_seconds"] for r in results), "kernels": check_pinned(args.threads),
+              "cpu_seconds": min(r["cpu_seconds"] for r in results),
+              "kernels": check_pinned(torch.backends.cpu.get_cpu_capability(), torch.get_num_threads()),
               "torch": torch.__version__}
     print(json.dumps(report, indent=1))
     return report

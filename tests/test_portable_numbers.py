@@ -17,7 +17,7 @@ import pytest
 import torch
 import yaml
 
-from helpers import REPO
+from helpers import REPO, run_snakemake
 from largelr.config import resolve_config
 from largelr.config.errors import ConfigError
 from largelr.portable import (
@@ -58,6 +58,23 @@ def test_ci_parity_group_ends_in_the_recorded_weights_on_this_cpu():
         f"the ci parity group's weights differ from the recorded ones on this CPU "
         f"(recorded with torch {recorded['torch']}, checked on {recorded['checked_on']}; this run: torch "
         f"{report['torch']}, kernels {report['kernels']})")
+
+
+@pytest.mark.workflow
+@pytest.mark.skipif(NO_AVX2 is not None, reason=f"pinned kernels need AVX2: {NO_AVX2}")
+def test_the_workflows_own_ci_parity_job_ends_in_the_recorded_weights(tmp_path):
+    # the real jobs (generate_dataset, train_group) of the ci preset, pinned by start_job
+    group = "dataset~parity/model~fcn_parity/recipe~sgd/intervention~none"
+    result = run_snakemake(tmp_path, "--cores", "1", f"results/ci/training/{group}/group.json")
+    assert result.returncode == 0, result.stderr[-3000:]
+    weights = {}
+    for model in (tmp_path / "results" / "ci" / "training" / group).glob("*/*/model.pt"):
+        cell = json.loads((model.parent / "run.json").read_text())["cell"]
+        weights[f"lr={cell['lr']},seed={cell['seed']}"] = torch.load(model, map_location="cpu")
+    assert len(weights) == len(DIGESTS["ci_parity"]["cells"])
+    assert weights_digest(weights) == DIGESTS["ci_parity"]["digest"]
+    log = (tmp_path / "results" / "ci" / "logs" / "train" / f"{group}.log").read_text()
+    assert "CPU kernels: {'cpu_capability': 'AVX2'" in log and "'MKL_CBWR': 'COMPATIBLE'" in log
 
 
 def _start_job(tmp_path, preset: str, listed: str) -> tuple[str, int, dict[str, str | None], str]:
@@ -130,7 +147,7 @@ def test_check_pinned_refuses_a_pin_that_came_after_torch_chose_its_kernels(monk
         pytest.skip("this CPU's own kernels are the AVX2 ones: a late pin changes nothing here")
     monkeypatch.setenv("ATEN_CPU_CAPABILITY", PINNED_ENV["ATEN_CPU_CAPABILITY"])
     with pytest.raises(RuntimeError, match="before torch's first op"):
-        check_pinned()
+        check_pinned(torch.backends.cpu.get_cpu_capability(), torch.get_num_threads())
 
 
 def test_weights_digest_sees_one_flipped_bit_and_ignores_order():

@@ -33,5 +33,6 @@ def start_job(snakemake: Any) -> logging.Logger:
     except ImportError:
         return log
     torch.set_num_threads(threads)
-    log.info("CPU kernels: %s%s", check_pinned(threads), f" (not pinned: {why_not})" if why_not else "")
+    kernels = check_pinned(torch.backends.cpu.get_cpu_capability(), torch.get_num_threads())
+    log.info("CPU kernels: %s%s", kernels, f" (not pinned: {why_not})" if why_not else "")
     return log

@@ -103,19 +103,15 @@ def pins_preset(preset: str | None, environ: Mapping[str, str] | None = None) ->
     return preset is not None and preset in listed.split(",")
 
 
-def check_pinned(threads: int = 1) -> dict[str, Any]:
-    """The kernels torch runs with now, as a record for a job's log; raises RuntimeError where
-    :func:`pin_cpu_kernels` was called too late (torch had already chosen other kernels)."""
-    import torch
-
-    facts = {
-        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
-        "threads": torch.get_num_threads(),
-        **{key: os.environ.get(key) for key in pinned_environment(threads)},
-    }
-    if os.environ.get("ATEN_CPU_CAPABILITY") == PINNED_ENV["ATEN_CPU_CAPABILITY"] \
-            and facts["cpu_capability"] != PINNED_CAPABILITY:
-        raise RuntimeError(f"ATEN_CPU_CAPABILITY is pinned but torch runs {facts['cpu_capability']} kernels: "
+def check_pinned(capability: str, threads: int) -> dict[str, Any]:
+    """The kernels a job runs, as a record for its log: ``capability`` is
+    ``torch.backends.cpu.get_cpu_capability()`` and ``threads`` ``torch.get_num_threads()`` (the
+    caller imports torch: plotting jobs have none). Raises RuntimeError where
+    :func:`pin_cpu_kernels` came too late (torch had already chosen other kernels)."""
+    facts = {"cpu_capability": capability, "threads": threads,
+             **{key: os.environ.get(key) for key in pinned_environment(threads)}}
+    if os.environ.get("ATEN_CPU_CAPABILITY") == PINNED_ENV["ATEN_CPU_CAPABILITY"] and capability != PINNED_CAPABILITY:
+        raise RuntimeError(f"ATEN_CPU_CAPABILITY is pinned but torch runs {capability} kernels: "
                            "pin_cpu_kernels must run before torch's first op")
     return facts
 
