@@ -16,6 +16,7 @@ os.environ.update(
 
 from largelr.config import figure_kinds, recipe_name, resolve_config
 from largelr.datasets.download import GENERATOR_SOURCES, SOURCES
+from largelr.portable import presets_environment
 from largelr.reporting.inventory import paper_caption
 from largelr.workflow.inputs import WorkflowPlan
 from largelr.workflow.paths import (
@@ -41,6 +42,10 @@ from largelr.workflow.paths import (
 
 # ---- configuration: validated before any job starts, every preset -----------------------
 PRESETS = resolve_config(config, Path(workflow.basedir) / "workflow" / "schemas")
+
+# the presets whose jobs pin their CPU kernels (portable_numbers), for every job's start_job
+os.environ.update(presets_environment(PRESETS))
+
 FIGURE_KINDS = figure_kinds(PRESETS)
 PLAN = WorkflowPlan(PRESETS, FIGURE_KINDS)
 FIGURE_NAMES = "|".join(sorted(FIGURE_KINDS)) or "(?!)"
