@@ -631,7 +631,8 @@ def has_interventions(preset):
 
 
 def final_outputs(preset):
-    """Everything the default target builds for ``preset``: the summary table and every figure."""
+    """Everything the default target builds for ``preset``: the summary table, every figure and the
+    training curves of every dataset."""
     files = [SUMMARY_CSV] + [
         LR_FILTER_CSV.replace("{dataset}", d)
         for d in sorted(set(GRIDS[preset]["dataset"]))
@@ -645,6 +646,11 @@ def final_outputs(preset):
         for ext in extensions
     ]
     files += [path(FIGURES, "inventory") + ext for ext in (".csv", ".md")]
+    files += [  # training curves, one job per dataset (issue 28)
+        path(FIGURES, "curves", d) + ext
+        for d in sorted(set(GRIDS[preset]["dataset"]))
+        for ext in (".pdf", ".png")
+    ]
     files += [
         path(FIGURES, figure) + ext
         for figure in PRESETS[preset]["figures"]
