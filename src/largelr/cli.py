@@ -67,7 +67,7 @@ def _tensorboard(results: Path, preset: dict) -> int:
         print(hint, file=sys.stderr)
         return 1
     written = tensorboard_runs.write_tensorboard(results, preset)
-    print(f"{results / 'tensorboard'}: {written.runs} of {written.cells} cells have curves so far "
+    print(f"{results / 'tensorboard'}: {written.runs} of {written.cells} cells have a run so far "
           f"({written.rewritten} written now, the others up to date); "
           f"view: tensorboard --logdir {results / 'tensorboard'}")
     return 0

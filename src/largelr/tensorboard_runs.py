@@ -55,7 +55,7 @@ def tensorboard_missing() -> str | None:
 
 @dataclass
 class Written:
-    runs: int  # cells with a run (some data so far)
+    runs: int  # cells with a run (some data so far, or stopped)
     rewritten: int  # runs written by this call (the others were up to date)
     cells: int  # cells of the preset
 
@@ -134,7 +134,7 @@ def write_tensorboard(results: str | Path, preset: dict[str, Any]) -> Written:
     runs = rewritten = 0
     for cell in cells:
         rows, sources = cell_curves(results, cell)
-        if not rows:
+        if not sources:  # not started (a run that diverged before its first log row has hparams only)
             continue
         runs += 1
         metrics, status, metric_files = _metrics(results, cell)
