@@ -2,7 +2,6 @@
 
 from largelr.io import atomic_write_json
 from largelr.jobs import start_job
-from largelr.progress_file import progress_path
 from largelr.training.recipes import train_settings
 from largelr.training.runs import train_group
 
@@ -19,7 +18,7 @@ records = train_group(
     engine=params.engine,  # training.engine; "sequential" for a part of a split group (common.smk)
     checkpoint_dir=params.checkpoint_dir,
     matmul_precision=params.trainings[0]["matmul_precision"],  # filled by preset.schema.yaml
-    progress=progress_path(snakemake.output.manifest),  # one JSON line per model and log row (largelr status)
+    progress=params.progress,  # paths.TRAINING_PROGRESS: one JSON line per model and log row (largelr status)
 )
 atomic_write_json(snakemake.output.manifest, {
     "cells": [{"cell": r["cell"], "status": r["status"], "iterations": r["iterations"], "engine": r["engine"]}

@@ -88,7 +88,7 @@ def _build(results: Path, cells) -> None:
     stopped = by_member[(B, "lr~0.5/seed~1")]  # B: stacked, in progress
     atomic_write_json(results / "training" / B / stopped.member / "run.json", _record(stopped, "stalled"))
     (results / "training" / B / "checkpoint-0.pt").write_bytes(b"checkpoint")
-    log = results / "logs" / "train" / B / "group.log"
+    log = results / "logs" / "train" / f"{B}.log"  # rule train_group's log (paths.TRAINING_LOG)
     log.parent.mkdir(parents=True)
     log.write_text(_line(0, "training 4 cells stacked on cpu (1000 train samples)", "largelr.training.runs")
                    + "".join(_line(10 * k, f"iter {100 * k:6d}  4 models training, train acc (not evaluated at this row)")
@@ -109,7 +109,7 @@ def _build(results: Path, cells) -> None:
         + _line(5, f"{first.record}: converged after 300 iterations in 4.0 s", "largelr.training.runs")
         + _line(6, f"training {second} on cpu (2000 train samples)", "largelr.training.runs")
         + "".join(_line(6 + 5 * k, f"iter {100 * k:6d}  loss 0.5000  BC-ratio 1.000  train acc "
-                                   f"{'0.7500' if k == 2 else '-'}  test acc 0.7000", "largelr.training.loop")
+                                   f"{'0.7500' if k == 2 else '-'}  test acc 0.7000", "largelr.training.single")
                   for k in (1, 2)))
     part = results / "training" / E / "group.part-2.progress.jsonl"
     _rows(part, [first.member], [100, 200, 300], [1.0, 2.0, 4.0], status="converged")
@@ -182,6 +182,7 @@ def test_summarize_partial_writes_only_partial_files(sweep: Path) -> None:
     assert sorted(p.name for p in (results / "tables").iterdir()) == ["claims.partial.csv", "claims.partial.md"]
     assert sorted(p.name for p in (results / "summary").iterdir()) == ["runs.partial.csv"]
     assert "5 of 14 runs evaluated so far" in (results / "tables" / "claims.partial.md").read_text()
+    assert _largelr(sweep, "summarize") == out  # --partial is implied, not a required flag
 
 
 def _without_ages(text: str) -> str:
@@ -243,3 +244,27 @@ def test_progress_without_a_total_and_with_slow_steps(caplog: pytest.LogCaptureF
             clock.now += seconds
             progress.step(note="last: iteration 7")
     assert [r.getMessage() for r in caplog.records] == ["dynamics: 2 snapshots, 0.0333 snapshots/s, last: iteration 7"]
+
+
+def test_job_logs_are_the_files_the_training_rule_names(tmp_path: Path) -> None:
+    """job_logs finds the whole group's log and each part's log at the paths of the workflow's
+    templates (rule train_group's log and output), with that job's manifest and progress file, the
+    one the job writes next to its manifest (progress_file.progress_path)."""
+    from largelr.monitor import job_logs
+    from largelr.progress_file import progress_path
+    from largelr.workflow.paths import TRAINING_LOG, TRAINING_MANIFEST, TRAINING_PROGRESS
+
+    fields = dict(preset="p", dataset="parity", model="fcn", recipe="sgd", intervention="none")
+    group = "dataset~parity/model~fcn/recipe~sgd/intervention~none"
+    for part in ("", ".part-1", ".part-2"):
+        log = tmp_path / TRAINING_LOG.format(**fields, part=part)
+        log.parent.mkdir(parents=True, exist_ok=True)
+        log.write_text("")
+    results = tmp_path / "results" / "p"
+    expected = [tuple(tmp_path / template.format(**fields, part=part)
+                      for template in (TRAINING_LOG, TRAINING_MANIFEST, TRAINING_PROGRESS))
+                for part in ("", ".part-1", ".part-2")]
+    assert job_logs(results, group) == expected
+    assert [progress_path(manifest) for _, manifest, _ in expected] == [progress for _, _, progress in expected]
+    assert [p.name for _, _, p in expected] == ["group.progress.jsonl", "group.part-1.progress.jsonl",
+                                                "group.part-2.progress.jsonl"]

@@ -23,7 +23,7 @@ from largelr.monitor import load_preset, preset_cells  # noqa: E402
 from largelr.progress_file import progress_path  # noqa: E402
 from largelr.tensorboard_runs import SCALARS  # noqa: E402
 from largelr.training import runs  # noqa: E402
-from largelr.training.loop import TrainSettings  # noqa: E402
+from largelr.training.protocol import TrainSettings  # noqa: E402
 
 EXPERIMENT = {"dataset": "parity", "model": "fcn_tiny", "recipe": "sgd", "lrs": [0.05, 0.5], "seeds": [0]}
 

@@ -1,7 +1,7 @@
 """Watching a sweep from its results folder alone (issue 19; the ``largelr`` console script).
 
 :func:`survey` reads ``results/{preset}/`` as the workflow lays it out (README, "What the
-pipeline builds"; paths of ``workflow/rules/common.smk``) and never runs or touches the DAG, so
+pipeline builds"; the templates of :mod:`largelr.workflow.paths`) and never runs or touches the DAG, so
 it works while Snakemake runs, on a cluster's shared file system, or with nothing running:
 
 * a cell is **done** when its ``run.json`` exists: ``runs/<cell>/run.json`` (linked) or
@@ -42,10 +42,12 @@ from typing import Any, Sequence
 import yaml
 
 from largelr.columns import GRID_COLUMNS
+from largelr.engine_facts import RunStatus
+from largelr.workflow import paths
+from largelr.workflow.paths import fields_of
 
-STATUSES = ("converged", "max_iters", "stalled", "diverged")
-STATUS_LABELS = {"converged": "converged", "max_iters": "capped (max_iters)", "stalled": "stalled",
-                 "diverged": "diverged"}
+STATUSES = tuple(RunStatus)
+STATUS_LABELS = {**{status: status.value for status in RunStatus}, RunStatus.MAX_ITERS: "capped (max_iters)"}
 GROUP_KEYS = ("dataset", "model", "recipe", "intervention")
 RATE_WINDOW = 20  # evaluations the iteration rate is measured over
 STALE_AFTER_S = 900  # a running job silent this long is flagged (the job may have been killed)
@@ -108,8 +110,9 @@ def preset_cells(preset: dict[str, Any]) -> list[Cell]:
 
 def run_json(results: Path, cell: Cell) -> Path | None:
     """The cell's ``run.json`` (its run folder's, else its group job's), or None while not done."""
-    for candidate in (results / "runs" / cell.pattern / "run.json",
-                      results / "training" / cell.group / cell.member / "run.json"):
+    fields = fields_of(cell.pattern)
+    for folder in (paths.RUN_DIR, paths.GROUP_CELL_DIR):
+        candidate = results / paths.in_results(folder, **fields) / "run.json"
         if candidate.exists():
             return candidate
     return None
@@ -175,18 +178,22 @@ def job_progress(rows: Sequence[dict[str, Any]]) -> JobProgress:
     return progress
 
 
-def job_logs(results: Path, group: str) -> list[tuple[Path, Path]]:
-    """(log, manifest) of every training job of a group that has started: the whole group's
-    ``logs/train/<group>.log`` (manifest ``training/<group>/group.json``), a part's
-    ``logs/train/<group>.part-K.log`` (``group.part-K.json``), or ``logs/train/<group>/<job>.log``
-    (``<job>.json``)."""
-    logs, training = results / "logs" / "train", results / "training" / group
-    whole = logs / f"{group}.log"
-    jobs = [(whole, training / "group.json")] if whole.exists() else []
-    name = Path(group).name
-    for part in sorted(whole.parent.glob(f"{name}.part-*.log")):
-        jobs.append((part, training / f"group{part.name[len(name):-len('.log')]}.json"))
-    jobs += [(log, training / f"{log.stem}.json") for log in sorted((logs / group).glob("*.log"))]
+def job_logs(results: Path, group: str) -> list[tuple[Path, Path, Path]]:
+    """(log, manifest, progress file) of every training job of a group that has started: the whole
+    group's (:data:`largelr.workflow.paths.TRAINING_LOG`, ``TRAINING_MANIFEST``, ``TRAINING_PROGRESS``;
+    part "": ``logs/train/<group>.log``, ``training/<group>/group.json``, ``group.progress.jsonl``) and
+    each part's (part ``.part-K``)."""
+    fields = fields_of(group)
+
+    def job(part: str) -> tuple[Path, Path, Path]:
+        return tuple(results / paths.in_results(template, **fields, part=part)  # type: ignore[return-value]
+                     for template in (paths.TRAINING_LOG, paths.TRAINING_MANIFEST, paths.TRAINING_PROGRESS))
+
+    whole_log = job("")[0]
+    jobs = [job("")] if whole_log.exists() else []
+    stem = whole_log.name[:-len(".log")]
+    for log in sorted(whole_log.parent.glob(f"{stem}.part-*.log")):
+        jobs.append(job(log.name[len(stem):-len(".log")]))
     return jobs
 
 
@@ -261,19 +268,18 @@ def survey(results: str | Path, preset_name: str, preset: dict[str, Any], now: f
 
 
 def _group_state(results: Path, group: str, cells: list[Cell], now: float) -> GroupState:
-    from largelr.progress_file import progress_path, read_progress
+    from largelr.progress_file import read_progress
 
     state = GroupState(group, cells)
     for cell in cells:
         if (path := run_json(results, cell)) is not None:
             state.done[cell.pattern] = run_status(path)
-    for log, manifest in job_logs(results, group):
+    for log, manifest, progress_file in job_logs(results, group):
         if manifest.exists():
             continue  # that job has finished
         if _TRACEBACK in log.read_text(encoding="utf-8", errors="replace"):
             state.failed.append(log)
             continue
-        progress_file = progress_path(manifest)
         progress = job_progress(read_progress(progress_file))
         left = [cell for cell in cells if cell.pattern not in state.done]
         if progress.lines:  # the cells its file says are training (none between two cells)

@@ -2,8 +2,9 @@
 
 A training job (rule ``train_group``) appends to ``<manifest stem>.progress.jsonl`` next to its
 manifest in the group's training folder (``training/<group>/group.progress.jsonl``, a part's
-``group.part-K.progress.jsonl``; :func:`progress_path`), one line per model (single engine) or per
-stack row (stacked engine) at every log row, flushed as it is written. A line holds:
+``group.part-K.progress.jsonl``: the workflow's template ``largelr.workflow.paths.TRAINING_PROGRESS``,
+which the rule passes; :func:`progress_path` names the same file from a manifest), one line per model
+(single engine) or per stack row (stacked engine) at every log row, flushed as it is written. A line holds:
 
 ``iteration``, ``cell`` (the cell's folder below the training folder, ``lr~LR/seed~S``),
 ``train_loss`` (mean minibatch loss of the interval), ``train_acc`` (full-split accuracy; null on
@@ -73,7 +74,7 @@ def read_progress(path: str | Path) -> list[dict[str, Any]]:
 
 def progress_row(cell: str, history_row: Mapping[str, Any] | None, status: str, wall_time_s: float,
                  iteration: int | None = None) -> dict[str, Any]:
-    """A progress line from a log row of ``history.csv`` (:mod:`largelr.training.loop`), or a
+    """A progress line from a log row of ``history.csv`` (:mod:`largelr.training.single`), or a
     ``diverged`` line (``history_row`` None, ``iteration`` given)."""
     row = history_row or {}
     return {

@@ -29,6 +29,8 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from largelr.monitor import Cell, preset_cells, run_json
+from largelr.workflow import paths
+from largelr.workflow.paths import fields_of
 
 INSTALL_HINT = ("largelr tensorboard needs the tensorboard package: pip install -e '.[tensorboard]' "
                 "(or pip install tensorboard)")
@@ -71,7 +73,7 @@ def _number(value: Any) -> float | None:
 def cell_curves(results: Path, cell: Cell) -> tuple[list[dict[str, Any]], list[Path]]:
     """The cell's log rows as ``{tag: value, "iteration": i}`` and the files they come from:
     ``history.csv`` of a stopped cell, else its lines in the group's progress files."""
-    from largelr.progress_file import PROGRESS_SUFFIX, read_progress
+    from largelr.progress_file import read_progress
 
     finished = run_json(results, cell)
     if finished is not None and (finished.parent / "history.csv").exists():
@@ -79,7 +81,8 @@ def cell_curves(results: Path, cell: Cell) -> tuple[list[dict[str, Any]], list[P
         with open(history, newline="", encoding="utf-8") as handle:
             rows = [_values(row, 0) for row in csv.DictReader(handle)]
         return rows, [history, finished]
-    files = sorted((results / "training" / cell.group).glob(f"*{PROGRESS_SUFFIX}"))
+    pattern = Path(paths.in_results(paths.TRAINING_PROGRESS, **fields_of(cell.group), part="*"))
+    files = sorted((results / pattern.parent).glob(pattern.name))  # the whole group's and each part's
     rows = [_values(row, 1) for path in files for row in read_progress(path) if row["cell"] == cell.member]
     return rows, files if rows else []
 

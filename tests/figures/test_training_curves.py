@@ -13,7 +13,7 @@ from largelr.figures.kind import FigureJob, InputPaths
 from largelr.figures.kinds import figure_kind
 from largelr.figures.training_curves import POINT_COLUMNS, read_histories
 from largelr.training import runs
-from largelr.training.loop import TrainSettings
+from largelr.training.protocol import TrainSettings
 
 CELLS = [{"dataset": "parity", "model": "fcn", "recipe": "sgd", "lr": lr, "intervention": "none", "seed": seed}
          for lr in (0.05, 0.5) for seed in (0, 1)]
@@ -66,3 +66,25 @@ def test_fig24b_draws_the_sgd_long_runs(shipped_config):
         assert all("('recipe', 'sgd_long')" in f for f in files["histories"] + files["runs"])
         assert [f.split(":")[0] for f in files["histories"]] == ["history.csv"] * len(files["histories"])
         assert builds_panel(resolved, paper_panels(24)[1])  # the inventory counts Fig 24 bottom as built
+
+
+def test_the_workflow_draws_every_datasets_curves_from_its_runs(shipped_config):
+    """WorkflowPlan: the default target holds figures/curves/<dataset>.{pdf,png} for every dataset of the
+    preset, and the rule's inputs are the history.csv and run.json of exactly that dataset's cells."""
+    from types import SimpleNamespace
+
+    from largelr.config import figure_kinds
+    from largelr.workflow.inputs import WorkflowPlan
+
+    presets = resolve_config({**shipped_config, "preset": "ci"}, "workflow/schemas")
+    plan = WorkflowPlan(presets, figure_kinds(presets))
+    grid = plan.grids["ci"]
+    curves = [f for f in plan.final_outputs("ci") if "/figures/curves/" in f]
+    assert sorted(curves) == sorted(f"results/ci/figures/curves/{d}{ext}" for d in set(grid["dataset"])
+                                    for ext in (".pdf", ".png"))
+    for dataset in set(grid["dataset"]):
+        files = plan.curve_inputs(SimpleNamespace(preset="ci", dataset=dataset))
+        cells = [f.removesuffix("/history.csv") for f in files["histories"]]
+        assert cells == [f.removesuffix("/run.json") for f in files["runs"]]
+        assert len(cells) == (grid["dataset"] == dataset).sum()
+        assert all(f"/runs/dataset~{dataset}/" in cell for cell in cells)

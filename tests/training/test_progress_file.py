@@ -13,7 +13,7 @@ from helpers import TINY_FCN, tiny_parity, torch_threads
 from largelr import progress_file
 from largelr.progress_file import ProgressLog, progress_path, read_progress
 from largelr.training import runs
-from largelr.training.loop import TrainSettings
+from largelr.training.protocol import TrainSettings
 
 CELLS = [{"dataset": "parity", "model": "fcn", "recipe": "sgd", "lr": lr, "intervention": "none", "seed": seed}
          for lr, seed in ((0.05, 0), (0.5, 0), (0.05, 1))]

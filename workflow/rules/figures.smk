@@ -55,17 +55,16 @@ rule training_curves:
     largelr.figures.training_curves (the drawing of Fig 24 bottom's kind training_curves).
     """
     input:
-        histories=lambda w: cell_files(w.preset, "history.csv", dataset=w.dataset),
-        runs=lambda w: cell_files(w.preset, "run.json", dataset=w.dataset),
+        unpack(curve_inputs),
     output:
-        pdf=path(FIGURES, "curves", "{dataset}.pdf"),
+        pdf=f"{TRAINING_CURVES}.pdf",
         png=report(
-            path(FIGURES, "curves", "{dataset}.png"),
+            f"{TRAINING_CURVES}.png",
             caption="../report/training_curves.rst",
             category="Training curves",
             labels={"dataset": "{dataset}"},
         ),
-        csv=path(FIGURES, "curves", "{dataset}.csv"),
+        csv=f"{TRAINING_CURVES}.csv",
     log:
         log_file("figures", "curves", "{dataset}"),
     conda:

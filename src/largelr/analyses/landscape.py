@@ -61,7 +61,7 @@ from torch import nn
 from largelr.analyses.evaluation import representation_sample_indices
 from largelr.io import atomic_write_npz
 from largelr.progress import Progress
-from largelr.training.loop import TensorSplit
+from largelr.training.protocol import TensorSplit
 from largelr.training.models import FCN
 from largelr.training.runs import open_trained_run
 

@@ -58,7 +58,8 @@ from torch.nn.utils import prune
 from largelr.analyses import metrics
 from largelr.analyses.metrics import retention_curve
 from largelr.io import atomic_write_json
-from largelr.training.loop import TensorSplit, evaluate_accuracy
+from largelr.training.protocol import TensorSplit
+from largelr.training.single import evaluate_accuracy
 from largelr.training.models import CNN, FCN, SpuriousModel
 from largelr.training.runs import open_trained_run
 

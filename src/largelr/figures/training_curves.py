@@ -1,7 +1,7 @@
 """Training curves of training groups (issue 28; the paper's Fig 24 bottom, suppl. D.4).
 
 For each training group (dataset, model, recipe, intervention) two panels against iteration, from
-the ``history.csv`` of its runs (one row per §4.2 log row, :mod:`largelr.training.loop`): the
+the ``history.csv`` of its runs (one row per §4.2 log row, :mod:`largelr.training.single`): the
 training loss (mean minibatch loss of each log interval, log scale) and the unbiased test accuracy
 (on the fixed test subset). One line per LR: the mean over its seeds at each iteration, with the
 seeds' range (min-max) as a band; a seed that stopped earlier (100 % training accuracy, or
