@@ -190,6 +190,14 @@ def test_a_figure_asking_for_core_attribution_on_colored_mnist_fails_naming_the_
         resolve_config(config, schemas)
 
 
+def test_the_single_neuron_panel_on_colored_mnist_fails_naming_the_dataset(config, schemas):
+    # Fig 28 bottom measures a neuron's spurious attribution share: 0 by construction without spurious pixels
+    figures = config["presets"]["paper"]["figures"]
+    figures["fig28c"] = {**figures["fig28c"], "datasets": ["colored_mnist"]}
+    with pytest.raises(ConfigError, match=r"presets\.paper\.figures\.fig28c\.datasets: 'colored_mnist' marks no spur"):
+        resolve_config(config, schemas)
+
+
 def test_pruned_accuracy_figures_need_the_accuracy_normalisation(config, schemas):
     from largelr.columns import DEFAULT_PRUNE_NORMALISATIONS
 

@@ -22,7 +22,7 @@ import yaml
 # import name -> package name in conda-forge / PyPI (when they differ)
 PACKAGE_OF = {"yaml": "pyyaml", "PIL": "pillow", "sklearn": "scikit-learn", "cv2": "opencv",
               "segmentation_models_pytorch": "segmentation-models-pytorch", "skimage": "scikit-image"}
-EQUIVALENT = {"matplotlib": {"matplotlib", "matplotlib-base"}, "opencv": {"opencv", "opencv-python-headless"}}
+EQUIVALENT = {"matplotlib": {"matplotlib", "matplotlib-base"}, "opencv": {"opencv", "opencv-python-headless", "opencv-python"}}
 
 # pandas' optional dependencies: a method call that needs one (pandas imports it only then)
 PANDAS_OPTIONAL = {"to_markdown": "tabulate", "to_latex": "jinja2", "style": "jinja2"}

@@ -73,13 +73,13 @@ def write_celeba(root: Path, rows=CELEBA_ROWS) -> Path:
 WATERBIRDS = "waterbird_complete95_forest2water2"
 
 
-def write_waterbirds(root: Path, rows: list[tuple[int, int, int]], size=(6, 4)) -> Path:
+def write_waterbirds(root: Path, rows: list[tuple[int, int, int]], size=(6, 4), folder_name: str = WATERBIRDS) -> Path:
     """metadata.csv (img_id,img_filename,y,split,place,place_filename) + one image per row.
 
     ``rows`` holds (y, split, place); image i is split vertically: left half colour(i),
     right half white, so a whole-image resize keeps the halves.
     """
-    folder = root / WATERBIRDS
+    folder = root / folder_name
     lines = ["img_id,img_filename,y,split,place,place_filename"]
     for i, (y, split, place) in enumerate(rows):
         species = "001.Black_footed_Albatross" if y else "010.Red_winged_Blackbird"
@@ -212,12 +212,65 @@ def test_waterbirds_subset_is_group_stratified_and_seeded(tmp_path):
     np.testing.assert_array_equal(a.train.x, b.train.x)
 
 
-def test_missing_waterbirds_metadata_names_the_path(tmp_path):
+def test_missing_waterbirds_metadata_names_both_layouts(tmp_path):
     with pytest.raises(FileNotFoundError) as error:
         generate_waterbirds(data_root=tmp_path)
     message = str(error.value)
     assert str(tmp_path / WATERBIRDS / "metadata.csv") in message
-    assert "torchvision does not provide it" in message
+    assert str(tmp_path / "waterbirds_v1.0" / "metadata.csv") in message
+    assert "torchvision does not provide it" in message and "WILDS" in message
+
+
+def test_waterbirds_is_read_from_wilds_folder_too(tmp_path):
+    folder = write_waterbirds(tmp_path / "wilds", WATERBIRD_ROWS, folder_name="waterbirds_v1.0")
+    write_waterbirds(tmp_path / "original", WATERBIRD_ROWS)
+    from_wilds, files = generate_waterbirds(image_size=4, data_root=tmp_path / "wilds", return_provenance=True)
+    original = generate_waterbirds(image_size=4, data_root=tmp_path / "original")
+    np.testing.assert_array_equal(from_wilds.test.x, original.test.x)
+    assert from_wilds.train.y.tolist() == [1, 0, 1] and from_wilds.test.b.tolist() == [1, 1, 0]
+    assert folder.name in from_wilds.meta["source"] and WATERBIRDS not in from_wilds.meta["source"]
+    assert (folder / files["train"][0]).is_file()
+
+
+def test_waterbirds_resize_then_centre_crop_as_group_dro(tmp_path):
+    # 6×4 images, left half colour(i), right half white: resize to 8×8, keep the centred 4×4
+    write_waterbirds(tmp_path, WATERBIRD_ROWS)
+    ds = generate_waterbirds(image_size=4, resize=8, data_root=tmp_path)
+    assert ds.meta["resize"] == 8 and ds.meta["image_size"] == 4 and "none" in ds.meta["normalisation"]
+    for x, i in zip(ds.test.x, [4, 5, 6]):
+        # the crop keeps columns 2..5 of the 8-px image: column 2 blends only coloured, column 5 only white pixels
+        np.testing.assert_array_equal(x[:, :, 0], np.broadcast_to(np.array(colour(i % 6), np.uint8)[:, None], (3, 4)))
+        assert (x[:, :, 3] == 255).all()
+    with pytest.raises(ValueError, match="resize"):
+        generate_waterbirds(image_size=4, resize=3, data_root=tmp_path)
+
+
+def test_group_dro_preprocessing_at_224_px(tmp_path):
+    """CelebA: centre 178 square of a 178×218 portrait resized to 224; Waterbirds: resize 256, centre 224."""
+    from PIL import Image as PILImage
+
+    rng = np.random.default_rng(0)
+    portrait_pixels = rng.integers(0, 256, size=(218, 178, 3), dtype=np.uint8)
+    PILImage.fromarray(portrait_pixels).save(tmp_path / "p.png")
+    expected = PILImage.fromarray(portrait_pixels[20:198]).resize((224, 224), PILImage.BILINEAR)
+    np.testing.assert_array_equal(load_image(tmp_path / "p.png", 224, center_crop=True).transpose(1, 2, 0),
+                                  np.asarray(expected))
+    bird = rng.integers(0, 256, size=(300, 500, 3), dtype=np.uint8)
+    PILImage.fromarray(bird).save(tmp_path / "b.png")
+    resized = np.asarray(PILImage.fromarray(bird).resize((256, 256), PILImage.BILINEAR))
+    np.testing.assert_array_equal(load_image(tmp_path / "b.png", 224, center_crop=False, resize=256),
+                                  resized[16:240, 16:240].transpose(2, 0, 1))
+    # group DRO's eval transforms themselves (torchvision, before ToTensor / Normalize), odd sizes too
+    import torchvision.transforms as T
+
+    for name, shape, transform, kwargs in (
+        ("odd_portrait.png", (219, 177, 3), T.Compose([T.CenterCrop(177), T.Resize((224, 224))]), {"center_crop": True}),
+        ("odd_bird.png", (301, 499, 3), T.Compose([T.Resize((256, 256)), T.CenterCrop(224)]),
+         {"center_crop": False, "resize": 256}),
+    ):
+        PILImage.fromarray(rng.integers(0, 256, size=shape, dtype=np.uint8)).save(tmp_path / name)
+        expected = np.asarray(transform(PILImage.open(tmp_path / name).convert("RGB")))
+        np.testing.assert_array_equal(load_image(tmp_path / name, 224, **kwargs).transpose(1, 2, 0), expected)
 
 
 def test_missing_waterbirds_image_names_that_image(tmp_path):

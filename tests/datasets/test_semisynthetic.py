@@ -16,12 +16,14 @@ import pytest
 
 from helpers import assert_figure
 from largelr.datasets.format import CORE, NOISE, SPURIOUS, load_dataset, save_dataset
-from largelr.datasets.corruptions import CORRUPTIONS_TYPE0
+from largelr.datasets.corruptions import CORRUPTIONS_TYPE0, LFF_SEVERITY
 from largelr.datasets.semisynthetic import (
     COLOR_STD_BY_SEVERITY,
     COLORED_MNIST_COLORS,
     SEMISYNTHETIC_GENERATORS,
-    resize_digits,
+    _draw_without_replacement,
+    lff_bias_counts,
+    pad_digits,
     sample_bias_labels,
     sample_unbiased_bias_labels,
     stratified_subset_indices,
@@ -155,12 +157,47 @@ def test_every_y_is_its_source_label(name, mnist, cifar):
         assert np.all(np.abs(counts - expected) <= 1)
 
 
+LFF_DATASETS = ("colored_mnist", "corrupted_cifar10")
+
+
+def test_lff_bias_counts_known_values():
+    # LfF's make_attr_labels: milestones round(100 · cumsum([.98, .02/9, ...])) = 98, 98, 98, 99, 99, 99, 99, 100, ...
+    assert lff_bias_counts(np.full(10, 100), 0.98, K)[0].tolist() == [98, 0, 0, 1, 0, 0, 0, 1, 0, 0]
+    assert lff_bias_counts(np.array([5, 7]), 0.1, 2).tolist() == [[0, 5], [6, 1]]  # 0.5 and 6.5 round to even
+
+
+def test_colored_mnist_full_scale_cells_are_lffs(mnist):
+    n = np.bincount(mnist["train"][1], minlength=K)
+    counts = lff_bias_counts(n, 1 - 0.025, K)
+    off_diagonal = counts[~np.eye(K, dtype=bool)]
+    assert off_diagonal.min() == 15 and off_diagonal.max() == 19  # LfF's published Colored MNIST cells
+    assert counts.sum(axis=1).tolist() == n.tolist()
+    assert counts.diagonal().tolist() == [5775, 6573, 5809, 5978, 5696, 5286, 5770, 6108, 5705, 5800]
+
+
+@pytest.mark.parametrize("name", LFF_DATASETS)
+def test_lff_datasets_have_exact_counts_per_cell(name):
+    dataset, _ = built(name)
+    for split, aligned in (("train", 1 - RHO_DEFAULT[name]), ("test", 0.1)):
+        part = dataset.split(split)
+        cells = np.zeros((K, K), dtype=np.int64)
+        np.add.at(cells, (part.y, part.b), 1)
+        expected = lff_bias_counts(np.bincount(part.y, minlength=K), aligned, K)
+        np.testing.assert_array_equal(cells, expected)
+    assert "make_attr_labels" in dataset.meta["bias_labels"]
+
+
 @pytest.mark.parametrize("name", list(SEMISYNTHETIC_GENERATORS))
 def test_train_split_has_exact_bias_conflicting_ratio(name):
     dataset, _ = built(name)
     train = dataset.train
     rho = RHO_DEFAULT[name]
-    assert int((train.y != train.b).sum()) == round(rho * len(train))
+    if name in LFF_DATASETS:  # per-class rounding (test_lff_datasets_have_exact_counts_per_cell)
+        counts = lff_bias_counts(np.bincount(train.y, minlength=K), 1 - rho, K)
+        expected = counts.sum() - np.trace(counts)
+        assert int((train.y != train.b).sum()) == expected
+    else:
+        assert int((train.y != train.b).sum()) == round(rho * len(train))
     assert abs(train.bias_conflicting_ratio() - rho) <= 0.01
     # bias-aligned samples dominate every class
     for cls in range(K):
@@ -278,18 +315,6 @@ def test_double_mnist_core_brightness_is_a_parameter():
 # --------------------------------------------------------------------------- MNIST-CIFAR
 
 
-def _bilinear_resize_reference(digits: np.ndarray, size: int) -> np.ndarray:
-    """Independent NumPy bilinear resize with half-pixel centres (align_corners=False)."""
-    n, h, _ = digits.shape
-    coords = np.maximum((np.arange(size) + 0.5) * h / size - 0.5, 0.0)
-    low = np.floor(coords).astype(int)
-    high = np.minimum(low + 1, h - 1)
-    frac = coords - low
-    d = digits.astype(np.float64)
-    rows = d[:, low] * (1 - frac)[None, :, None] + d[:, high] * frac[None, :, None]
-    return rows[:, :, low] * (1 - frac) + rows[:, :, high] * frac
-
-
 def test_mnist_cifar_digit_b_on_top_cifar_y_below(mnist, cifar):
     dataset, provenance = built("mnist_cifar")
     for split in ("train", "test"):
@@ -302,10 +327,25 @@ def test_mnist_cifar_digit_b_on_top_cifar_y_below(mnist, cifar):
         np.testing.assert_array_equal(image_labels[core], part.y)
         assert np.all(top[:, 0] == top[:, 1]) and np.all(top[:, 0] == top[:, 2])  # grey, 3 channels
         np.testing.assert_array_equal(digit_labels[spurious], part.b)
-        np.testing.assert_array_equal(top[:, 0], resize_digits(digits[spurious]))
-        reference = _bilinear_resize_reference(digits[spurious[:50]], 32)
-        assert np.abs(top[:50, 0] - reference).max() <= 1.0
+        np.testing.assert_array_equal(top[:, 0], pad_digits(digits[spurious]))
+        np.testing.assert_array_equal(top[:, 0, 2:30, 2:30], digits[spurious])  # 2 px of zeros each side
+        assert not top[:, :, :2].any() and not top[:, :, 30:].any() and not top[:, :, :, :2].any()
+        assert len(np.unique(spurious)) == len(spurious)  # paired without replacement
         assert np.all(part.region[:, :32] == SPURIOUS) and np.all(part.region[:, 32:] == CORE)
+    assert dataset.meta["digits_reused"] == {"train": {}, "test": {}}
+
+
+def test_mnist_cifar_pairs_without_replacement_until_a_class_runs_short(mnist):
+    labels = mnist["test"][1]  # real MNIST test: 892 fives, 974 eights, ...
+    b = np.repeat(np.arange(K), 1000)  # the unbiased test split at full scale: 1000 per digit
+    index, reused = _draw_without_replacement(labels, b, np.random.default_rng(0))
+    np.testing.assert_array_equal(labels[index], b)
+    short = {cls: 1000 - int(n) for cls, n in enumerate(np.bincount(labels, minlength=K)) if n < 1000}
+    assert reused == short and reused[5] == 108
+    for cls in range(K):
+        used = np.bincount(index[b == cls])
+        assert used.max() <= 2 and (used.max() == 1) == (cls not in short)
+        assert len(np.unique(index[b == cls])) == min(1000, int((labels == cls).sum()))
 
 
 # --------------------------------------------------------------------------- Corrupted CIFAR-10
@@ -318,11 +358,11 @@ def test_every_corruption_returns_a_changed_32x32_uint8_image(corruption, cifar)
 
     images = cifar["test"][0][:4].transpose(0, 2, 3, 1)
     for i, image in enumerate(images):
-        out = corrupt_image(image, corruption, severity=4, seed=i)
+        out = corrupt_image(image, corruption, severity=LFF_SEVERITY, seed=i)
         assert out.shape == (32, 32, 3) and out.dtype == np.uint8
         assert np.abs(out.astype(int) - image.astype(int)).mean() > 1.0, f"{corruption} left image {i} unchanged"
-        np.testing.assert_array_equal(out, corrupt_image(image, corruption, severity=4, seed=i))
-    for severity in (1, 5):
+        np.testing.assert_array_equal(out, corrupt_image(image, corruption, severity=LFF_SEVERITY, seed=i))
+    for severity in (1, 2, 3, 4):
         out = corrupt_image(images[0], corruption, severity=severity, seed=0)
         assert out.shape == (32, 32, 3) and out.dtype == np.uint8
 
@@ -332,12 +372,14 @@ def test_corrupted_cifar10_samples_are_their_source_image_corrupted_by_b(cifar):
 
     dataset, provenance = built("corrupted_cifar10")
     assert dataset.meta["corruptions"] == list(CORRUPTIONS_TYPE0)
+    assert dataset.meta["severity"] == 5 and dataset.meta["corruption_parameters"]["jpeg_compression"] == 40
     for split in ("train", "test"):
         part = dataset.split(split)
         images = cifar[split][0][provenance[split]["core_index"]]
         seeds = provenance[split]["corruption_seed"]
         for i in range(0, len(part), 9):
-            expected = corrupt_image(images[i].transpose(1, 2, 0), CORRUPTIONS_TYPE0[part.b[i]], 4, seeds[i])
+            expected = corrupt_image(images[i].transpose(1, 2, 0), CORRUPTIONS_TYPE0[part.b[i]], LFF_SEVERITY,
+                                     seeds[i])
             np.testing.assert_array_equal(part.x[i], expected.transpose(2, 0, 1))
         assert np.all(part.region == CORE)
     # the corruption type is visible: contrast images have far lower pixel spread than the rest

@@ -53,6 +53,12 @@ def check_figure_metrics(preset: dict[str, Any], name: str, figure: str, spec: d
             if not masks_separate_core_and_spurious(preset["datasets"][dataset]["generator"]):
                 raise ConfigError(f"presets.{name}.figures.{figure}.metrics: {metric} is undefined on dataset "
                                  f"{dataset!r}: its region masks do not separate core from spurious pixels")
+    if spec.get("kind") == "dynamics" and spec.get("panel") == "single_neuron":  # Fig 28 bottom (suppl. D)
+        for dataset in figure_datasets(spec):
+            if not masks_separate_core_and_spurious(preset["datasets"][dataset]["generator"]):
+                raise ConfigError(f"presets.{name}.figures.{figure}.datasets: {dataset!r} marks no spurious "
+                                 "pixels, so a neuron's spurious attribution share is always 0 there; draw "
+                                 "the single-neuron panel on a dataset whose masks separate core from spurious")
     normalisations = preset.get("analysis", {}).get("prune_normalisations", ["retention", "accuracy"])
     if any(m.startswith("pruned_accuracy") for m in metrics) and "accuracy" not in normalisations:
         raise ConfigError(f"presets.{name}.figures.{figure}.metrics: pruned_accuracy needs 'accuracy' in "

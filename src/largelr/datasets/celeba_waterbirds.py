@@ -23,6 +23,7 @@ Layouts under ``data_root``::
     {data_root}/celeba/list_eval_partition.txt   # "file 0|1|2" = train/val/test
     {data_root}/waterbird_complete95_forest2water2/metadata.csv   # img_id,img_filename,y,split,place,…
     {data_root}/waterbird_complete95_forest2water2/<img_filename>  # e.g. 001.Black_footed_Albatross/….jpg
+    {data_root}/waterbirds_v1.0/metadata.csv …     # WILDS' copy, same columns: read if the above is absent
 
 Protocol:
 
@@ -38,9 +39,11 @@ Protocol:
   metric, worst-group accuracy over the four (y, b) groups (:func:`largelr.analyses.metrics.worst_group_accuracy`),
   does not depend on the encoding.
 * images: decoded with PIL, converted to RGB, optionally centre-cropped to the largest
-  square (``center_crop``; default on for CelebA's 178×218 portraits as in Sagawa et al.,
-  off for Waterbirds, whose standard transform squashes the whole image), resized to
-  ``image_size``×``image_size`` with bilinear filtering and stored uint8 N×3×H×W.
+  square (``center_crop``; default on for CelebA's 178×218 portraits as in Sagawa et al.),
+  resized to ``image_size``×``image_size`` with bilinear filtering and stored uint8 N×3×H×W,
+  not normalised (ImageNet mean/std are applied per batch where a model needs them). Waterbirds
+  takes group DRO's ``resize`` (256) then a centred ``image_size`` (224) crop; without ``resize``
+  the whole image is squashed to ``image_size``. ``paper`` reads both at 224 px (docs/datasets.md).
 * region mask: all CORE. Neither release has a pixel-level mask of the spurious feature
   (Waterbirds' bird segmentations come from CUB and are not in the release), so
   core/spurious region shares are undefined for these datasets.
@@ -69,6 +72,10 @@ CELEBA_IMAGES = "img_align_celeba"
 CELEBA_ATTRIBUTES = "list_attr_celeba.txt"
 CELEBA_PARTITION = "list_eval_partition.txt"
 WATERBIRDS_DIR = "waterbird_complete95_forest2water2"
+#: WILDS' copy of the same release (``wilds.get_dataset("waterbirds")``), same metadata.csv columns; read when
+#: the original folder is absent (the original download links have died).
+WATERBIRDS_WILDS_DIR = "waterbirds_v1.0"
+WATERBIRDS_DIRS = (WATERBIRDS_DIR, WATERBIRDS_WILDS_DIR)
 WATERBIRDS_METADATA = "metadata.csv"
 WATERBIRDS_COLUMNS = ("img_filename", "y", "split", "place")
 #: Official split codes of both releases.
@@ -83,9 +90,10 @@ CELEBA_HINT = (
     "(mmlab.ie.cuhk.edu.hk/projects/CelebA.html) and lay them out as torchvision.datasets.CelebA does."
 )
 WATERBIRDS_HINT = (
-    "Waterbirds is not downloaded automatically (torchvision does not provide it). Unpack the "
-    "`waterbird_complete95_forest2water2` release of Sagawa et al. 2020 (group DRO), which holds "
-    "metadata.csv and one sub-folder of images per CUB species, into data_root."
+    "Waterbirds is not downloaded automatically (torchvision does not provide it). Unpack either the "
+    "`waterbird_complete95_forest2water2` release of Sagawa et al. 2020 (group DRO) or WILDS' "
+    "`waterbirds_v1.0` folder (same metadata.csv columns), which hold metadata.csv and one sub-folder "
+    "of images per CUB species, into data_root."
 )
 
 
@@ -108,27 +116,40 @@ def _require(dataset: str, paths: Sequence[Path], hint: str) -> None:
 # --------------------------------------------------------------------------- images
 
 
-def load_image(path: str | Path, image_size: int, center_crop: bool) -> np.ndarray:
-    """One image file as uint8 3×``image_size``×``image_size`` (RGB, bilinear resize).
+def _centre_crop(image: Any, width: int, height: int) -> Any:
+    """The centred ``width``×``height`` window of a PIL image, offsets as torchvision's ``CenterCrop``
+    (``int(round((size − crop) / 2))``)."""
+    left = int(round((image.size[0] - width) / 2.0))
+    top = int(round((image.size[1] - height) / 2.0))
+    return image.crop((left, top, left + width, top + height))
 
-    With ``center_crop`` the largest centred square is cut out first (aspect ratio kept);
-    without it the whole image is resized (aspect ratio changed).
+
+def load_image(path: str | Path, image_size: int, center_crop: bool, resize: int | None = None) -> np.ndarray:
+    """One image file as uint8 3×``image_size``×``image_size`` (RGB, PIL bilinear resize), no normalisation.
+
+    With ``center_crop`` the largest centred square is cut out first (aspect ratio kept), then resized:
+    group DRO's CelebA transform (``CenterCrop(178)``, ``Resize(224)``; kohpangwei/group_DRO
+    ``data/celebA_dataset.py``). With ``resize`` the whole image is resized to ``resize``×``resize``
+    (aspect ratio changed), then its centred ``image_size`` square is cut out: group DRO's Waterbirds
+    transform (``Resize(256)``, ``CenterCrop(224)``; ``data/cub_dataset.py``). With neither, the whole image
+    is resized to ``image_size`` (aspect ratio changed).
     """
     from PIL import Image
 
     with Image.open(path) as handle:
         image = handle.convert("RGB")
     if center_crop:
-        width, height = image.size
-        side = min(width, height)
-        left, top = (width - side) // 2, (height - side) // 2
-        image = image.crop((left, top, left + side, top + side))
-    image = image.resize((image_size, image_size), Image.BILINEAR)
+        side = min(image.size)
+        image = _centre_crop(image, side, side)
+    if resize is None:
+        image = image.resize((image_size, image_size), Image.BILINEAR)
+    else:
+        image = _centre_crop(image.resize((resize, resize), Image.BILINEAR), image_size, image_size)
     return np.asarray(image, dtype=np.uint8).transpose(2, 0, 1)
 
 
 def load_images(
-    paths: Sequence[Path], image_size: int, center_crop: bool, num_workers: int = 1
+    paths: Sequence[Path], image_size: int, center_crop: bool, num_workers: int = 1, resize: int | None = None
 ) -> np.ndarray:
     """Images ``paths`` as uint8 N×3×S×S, in order; ``num_workers`` threads decode in parallel.
 
@@ -138,7 +159,7 @@ def load_images(
     out = np.empty((len(paths), 3, image_size, image_size), dtype=np.uint8)
 
     def fill(i: int) -> None:
-        out[i] = load_image(paths[i], image_size, center_crop)
+        out[i] = load_image(paths[i], image_size, center_crop, resize)
 
     if num_workers <= 1 or len(paths) < 2:
         for i in range(len(paths)):
@@ -224,7 +245,14 @@ def celeba_labels(data_root: str | Path, target_attribute: str, spurious_attribu
 
 
 def waterbirds_dir(data_root: str | Path) -> Path:
-    return Path(data_root) / WATERBIRDS_DIR
+    """The first layout of :data:`WATERBIRDS_DIRS` under ``data_root`` that holds ``metadata.csv``;
+    ``FileNotFoundError`` naming both layouts' ``metadata.csv`` when neither does."""
+    candidates = [Path(data_root) / name for name in WATERBIRDS_DIRS]
+    found = next((folder for folder in candidates if (folder / WATERBIRDS_METADATA).is_file()), None)
+    if found is None:
+        raise _missing_files_error("Waterbirds", [folder / WATERBIRDS_METADATA for folder in candidates],
+                                   WATERBIRDS_HINT + " Either folder will do.")
+    return found
 
 
 def waterbirds_labels(data_root: str | Path) -> dict[str, Any]:
@@ -233,7 +261,6 @@ def waterbirds_labels(data_root: str | Path) -> dict[str, Any]:
 
     folder = waterbirds_dir(data_root)
     meta_path = folder / WATERBIRDS_METADATA
-    _require("Waterbirds", [meta_path], WATERBIRDS_HINT)
     table = pd.read_csv(meta_path)
     lacking = [c for c in WATERBIRDS_COLUMNS if c not in table.columns]
     if lacking:
@@ -244,7 +271,7 @@ def waterbirds_labels(data_root: str | Path) -> dict[str, Any]:
             raise ValueError(f"Waterbirds metadata {meta_path}: column {name!r} holds values outside {allowed}")
     files = [str(f) for f in table["img_filename"]]
     return {"paths": [folder / f for f in files], "files": files, "y": columns["y"],
-            "b": columns["place"], "split": columns["split"]}
+            "b": columns["place"], "split": columns["split"], "folder": folder.name}
 
 
 # --------------------------------------------------------------------------- generators
@@ -267,11 +294,11 @@ def _natural_dataset(
     subset_train: int | None,
     subset_test: int | None,
     num_workers: int,
+    resize: int | None = None,
 ) -> tuple[SpuriousDataset, dict[str, list[str]]]:
     """Shared body of :func:`generate_celeba` and :func:`generate_waterbirds`."""
     check_subsets(subset_train, subset_test)
-    if int(image_size) < 1:
-        raise ValueError(f"image_size must be a positive integer, got {image_size}")
+    _check_sizes(image_size, resize)
     streams = _streams(seed)
     subsets = {"train": subset_train, "test": subset_test}
     splits, files = {}, {}
@@ -284,7 +311,7 @@ def _natural_dataset(
         chosen = members[stratified_subset_indices(2 * y + b, size, streams[f"subset_{split}"])]
         paths = [labels["paths"][i] for i in chosen]
         _require(dataset_label, paths, hint)
-        x = load_images(paths, int(image_size), center_crop, num_workers)
+        x = load_images(paths, int(image_size), center_crop, num_workers, None if resize is None else int(resize))
         region = np.full((len(chosen), int(image_size), int(image_size)), CORE, dtype=np.uint8)
         splits[split] = Split(x=x, y=labels["y"][chosen], b=labels["b"][chosen], region=region)
         files[split] = [labels["files"][i] for i in chosen]
@@ -294,6 +321,8 @@ def _natural_dataset(
         "seed": seed,
         "image_size": int(image_size),
         "center_crop": bool(center_crop),
+        "resize": None if resize is None else int(resize),
+        "normalisation": "none: uint8 pixels (ImageNet mean/std, where a model needs them, applied per batch)",
         "subset_train": subset_train,
         "subset_test": subset_test,
         "n_train": len(dataset.train),
@@ -307,6 +336,13 @@ def _natural_dataset(
         "regions": "all pixels core: no pixel-level mask of the spurious feature exists",
     }
     return dataset, files
+
+
+def _check_sizes(image_size: int, resize: int | None) -> None:
+    if int(image_size) < 1:
+        raise ValueError(f"image_size must be a positive integer, got {image_size}")
+    if resize is not None and int(resize) < int(image_size):
+        raise ValueError(f"resize must be null or at least image_size ({image_size}), got {resize}")
 
 
 def generate_celeba(
@@ -350,6 +386,7 @@ def generate_waterbirds(
     *,
     image_size: int = 64,
     center_crop: bool = False,
+    resize: int | None = None,
     seed: int = 0,
     subset_train: int | None = None,
     subset_test: int | None = None,
@@ -359,18 +396,19 @@ def generate_waterbirds(
 ):
     """Waterbirds (Sagawa et al. 2020; paper §4.1, Fig. 18): y = waterbird, b = water background.
 
-    Official train (4795) / test (5794) splits of ``metadata.csv``, images
-    3×``image_size``² (whole image resized by default), region all CORE; see the module
-    docstring. ``return_provenance=True`` also returns {split: image file names}.
+    Official train (4795) / test (5794) splits of ``metadata.csv`` (read from the original release's
+    folder or WILDS' ``waterbirds_v1.0``), images 3×``image_size``² (whole image resized by default;
+    ``resize`` = 256 with ``image_size`` = 224 is group DRO's resize-then-centre-crop), region all CORE;
+    see the module docstring. ``return_provenance=True`` also returns {split: image file names}.
     """
     labels = waterbirds_labels(data_root)
     dataset, files = _natural_dataset(
         "waterbirds", labels, "Waterbirds", WATERBIRDS_HINT, image_size=image_size,
         center_crop=center_crop, seed=seed, subset_train=subset_train, subset_test=subset_test,
-        num_workers=num_workers,
+        num_workers=num_workers, resize=resize,
     )
     dataset.meta.update(
-        source="Waterbirds (waterbird_complete95_forest2water2): CUB birds on Places backgrounds",
+        source=f"Waterbirds ({labels['folder']}): CUB birds on Places backgrounds",
         core="bird type (y = 1 waterbird, 0 landbird)",
         spurious="background place (b = 1 water, 0 land)",
     )

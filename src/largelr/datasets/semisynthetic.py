@@ -5,19 +5,22 @@ dataset                core feature (y)                 spurious feature (b)    
 =====================  ===============================  ===============================  ======
 Colored MNIST          digit shape                      digit colour (LfF, 10 colours)    0.025
 Double MNIST           left digit, dimmed               right digit, full brightness      0.025
-MNIST-CIFAR            CIFAR-10 object (bottom)         MNIST digit (top)                 0.1
+MNIST-CIFAR            CIFAR-10 object (bottom)         MNIST digit (top, 2-px padded)    0.1
 Corrupted CIFAR-10     CIFAR-10 object                  corruption type (LfF "type 0")    0.1
 =====================  ===============================  ===============================  ======
 
 Shared protocol (§4.1, suppl. C; the notation of §2):
 
 * ``y`` is always the label of the source image that carries the core feature.
-* Training split: exactly ``round(ρ_train · n)`` bias-conflicting (BC, ``b ≠ y``) samples,
-  chosen uniformly at random; a BC sample's ``b`` is uniform over the other K − 1 classes;
-  every other sample is bias-aligned (``b = y``).
-* Test split is unbiased: within each class ``y`` the bias labels are spread as evenly as
-  possible over all K classes (random order, remainder to random distinct classes), so
-  ``b`` is uniform and independent of ``y`` and ρ_test ≈ 1 − 1/K = 0.9.
+* Colored MNIST and Corrupted CIFAR-10 (LfF's datasets): each (y, b) cell holds exactly the count
+  LfF's ``make_attr_labels`` gives it (:func:`lff_bias_counts`): per class, aligned ratio 1 − ρ_train
+  (train) or 0.1 (test, unbiased), the rest spread evenly over the other K − 1 labels.
+* Double MNIST and MNIST-CIFAR: the training split has exactly ``round(ρ_train · n)``
+  bias-conflicting (BC, ``b ≠ y``) samples, chosen uniformly at random; a BC sample's ``b`` is
+  uniform over the other K − 1 classes; every other sample is bias-aligned (``b = y``). The test
+  split is unbiased: within each class ``y`` the bias labels are spread as evenly as possible over
+  all K classes (random order, remainder to random distinct classes), so ``b`` is uniform and
+  independent of ``y`` and ρ_test ≈ 1 − 1/K = 0.9.
 * ``subset_train`` / ``subset_test`` take a deterministic class-stratified subset of the
   *source* split (MNIST or CIFAR-10) before construction, so the ci/demo presets stay
   small. Images drawn for the spurious part (Double MNIST's right digit, MNIST-CIFAR's
@@ -50,9 +53,10 @@ from typing import Any, Callable
 import numpy as np
 
 from largelr.datasets.corruptions import (
-    CORRUPTION_WORKING_SIZE,
+    CIFAR10C_PARAMETERS,
+    LFF_SEVERITY,
     CORRUPTIONS_TYPE0,
-    _imagecorruptions_corrupt,
+    _imagecorruptions,
     corrupt_images,
 )
 from largelr.datasets.format import CORE, NOISE, SPURIOUS, Split, SpuriousDataset
@@ -155,6 +159,59 @@ def sample_unbiased_bias_labels(y: np.ndarray, num_classes: int, rng: np.random.
     return b
 
 
+def lff_bias_counts(n_per_class: np.ndarray, aligned_ratio: float, num_classes: int) -> np.ndarray:
+    """K×K matrix: entry (y, b) = how many samples of class y get bias label b, as LfF's
+    ``make_attr_labels`` (github alinlab/LfF, ``make_dataset.py``) fixes them.
+
+    Class y's samples are split by the ratios ``aligned_ratio`` for b = y and
+    ``(1 − aligned_ratio) / (K − 1)`` for each other b, as differences of the rounded cumulative
+    milestones ``round(n_y · cumsum(ratios))`` (NumPy's half-to-even rounding, as LfF's), so each row sums
+    to n_y exactly. LfF uses ``aligned_ratio = 1 − ρ`` for training and 0.1 (uniform) for its test split.
+    """
+    n_per_class = np.asarray(n_per_class, dtype=np.float64)
+    eye = np.eye(num_classes)
+    ratios = aligned_ratio * eye + (1 - aligned_ratio) / (num_classes - 1) * (1 - eye)
+    milestones = np.round(n_per_class[:, None] * np.cumsum(ratios, axis=1))
+    return np.diff(milestones, axis=1, prepend=0).astype(np.int64)
+
+
+def sample_bias_labels_per_class(
+    y: np.ndarray, aligned_ratio: float, num_classes: int, rng: np.random.Generator
+) -> np.ndarray:
+    """Bias labels with exactly :func:`lff_bias_counts` samples in each (y, b) cell, in random order
+    within each class (LfF assigns them in the source's order, which carries no information)."""
+    y = np.asarray(y, dtype=np.int64)
+    counts = lff_bias_counts(np.bincount(y, minlength=num_classes), aligned_ratio, num_classes)
+    b = np.empty_like(y)
+    for cls in range(num_classes):
+        idx = np.flatnonzero(y == cls)
+        b[idx] = rng.permutation(np.repeat(np.arange(num_classes), counts[cls]))
+    return b
+
+
+def _draw_without_replacement(
+    pool_labels: np.ndarray, classes: np.ndarray, rng: np.random.Generator
+) -> tuple[np.ndarray, dict[int, int]]:
+    """For each entry of ``classes`` a pool index of that class, each pool image used once where the
+    class has enough (Shah et al. 2020 pair images without replacement); where it has not, the pool is
+    used once in random order, then again in a fresh random order, and so on. Returns the indices and,
+    per class that ran short, how many entries reuse an image."""
+    out = np.empty(len(classes), dtype=np.int64)
+    reused: dict[int, int] = {}
+    for cls in range(NUM_CLASSES):
+        rows = np.flatnonzero(classes == cls)
+        if len(rows) == 0:
+            continue
+        pool = np.flatnonzero(pool_labels == cls)
+        if len(pool) == 0:
+            raise ValueError(f"no source image of class {cls} to draw from")
+        rounds = -(-len(rows) // len(pool))
+        out[rows] = np.concatenate([rng.permutation(pool) for _ in range(rounds)])[: len(rows)]
+        if len(rows) > len(pool):
+            reused[cls] = len(rows) - len(pool)
+    return out, reused
+
+
 def _draw_from_class(
     pool_labels: np.ndarray,
     classes: np.ndarray,
@@ -188,11 +245,15 @@ def _draw_from_class(
 
 
 def _biased_split_labels(
-    source_y: np.ndarray, subset: int | None, rho: float | None, streams: dict, split: str
+    source_y: np.ndarray, subset: int | None, rho: float | None, streams: dict, split: str, lff: bool = False
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(source indices, y, b) of one split: subset, then biased (train) or unbiased (test) b."""
+    """(source indices, y, b) of one split: subset, then biased (train) or unbiased (test) b; with
+    ``lff`` the exact per-class counts of LfF's ``make_attr_labels`` (aligned ratio 1 − ρ / 0.1)."""
     index = stratified_subset_indices(source_y, _opt(subset), streams[f"subset_{split}"])
     y = source_y[index]
+    if lff:
+        aligned = 1.0 - rho if split == "train" else 1.0 / NUM_CLASSES
+        return index, y, sample_bias_labels_per_class(y, aligned, NUM_CLASSES, streams[f"bias_{split}"])
     if split == "train":
         b = sample_bias_labels(y, rho, NUM_CLASSES, streams["bias_train"])
     else:
@@ -345,7 +406,7 @@ def generate_colored_mnist(p: Protocol, *, severity: int = 4) -> RecipeResult:
 
     def make_split(split, subset, streams):
         digits, labels = load_mnist(p.data_root, split, p.download)
-        index, y, b = _biased_split_labels(labels, subset, p.rho_train, streams, split)
+        index, y, b = _biased_split_labels(labels, subset, p.rho_train, streams, split, lff=True)
         core = digits[index]
         x = colorize_digits(core, b, std, streams[f"content_{split}"])
         region = np.where(core > 0, CORE, NOISE).astype(np.uint8)
@@ -354,6 +415,8 @@ def generate_colored_mnist(p: Protocol, *, severity: int = 4) -> RecipeResult:
     return make_split, dict(
         severity=severity,
         color_std=std,
+        bias_labels=("exact count per (y, b) cell as LfF's make_attr_labels (alinlab/LfF make_dataset.py): "
+                     "aligned ratio 1 − rho_train (train), 0.1 (test), the rest spread evenly over the other labels"),
         source="MNIST",
         core="digit shape (y = MNIST label)",
         spurious="digit colour (b = colour index, LfF colours)",
@@ -400,17 +463,13 @@ def generate_double_mnist(p: Protocol, *, core_brightness: float = 0.5) -> Recip
 # --------------------------------------------------------------------------- MNIST-CIFAR
 
 
-def resize_digits(digits: np.ndarray, size: int = 32) -> np.ndarray:
-    """Bilinear resize of uint8 N×28×28 digits to N×size×size (torch, align_corners=False)."""
-    import torch
-    import torch.nn.functional as F
-
-    out = np.empty((len(digits), size, size), dtype=np.uint8)
-    for start in range(0, len(digits), 8192):
-        batch = torch.from_numpy(digits[start : start + 8192].astype(np.float32))[:, None]
-        resized = F.interpolate(batch, size=(size, size), mode="bilinear", align_corners=False)
-        out[start : start + 8192] = resized[:, 0].round().clamp(0, 255).to(torch.uint8).numpy()
-    return out
+def pad_digits(digits: np.ndarray, size: int = 32) -> np.ndarray:
+    """Zero-pad uint8 N×28×28 digits to N×size×size, (size − 28) / 2 px on each side (Shah et al. 2020's
+    MNIST-CIFAR pads 2 px: 28 → 32)."""
+    margin = (size - digits.shape[1]) // 2
+    if margin < 0 or 2 * margin + digits.shape[1] != size:
+        raise ValueError(f"cannot pad {digits.shape[1]}-px digits evenly to {size} px")
+    return np.pad(digits, ((0, 0), (margin, margin), (margin, margin)))
 
 
 @_semisynthetic("mnist_cifar", rho_train=0.1)
@@ -418,19 +477,25 @@ def generate_mnist_cifar(p: Protocol) -> RecipeResult:
     """MNIST-CIFAR (Shah et al. 2020's domino, all 10 classes; §4.1), 3×64×32.
 
     Bottom 32 rows: a CIFAR-10 image of class ``y`` (core; ``y`` = CIFAR class). Top 32
-    rows: an MNIST digit of class ``b`` from the MNIST split of the same name, resized to
-    32×32 (bilinear) and replicated to 3 channels (spurious). ρ_train = 0.1 (0.25 for
-    FCNs, suppl. C). Built on the CIFAR-10 splits, 50000/10000.
+    rows: an MNIST digit of class ``b`` from the MNIST split of the same name, zero-padded
+    28 → 32 (2 px a side, as Shah et al.) and replicated to 3 channels (spurious). Digits are
+    paired without replacement where the split has enough of class ``b``; the unbiased test
+    split needs ~1000 digits per class and MNIST's test set has 892 fives (and 974 eights, 982
+    fours, 958 sixes, 1009 nines ...), so a class that runs short uses every digit once, then
+    reuses digits in a fresh random order (the meta's ``digits_reused`` counts them).
+    ρ_train = 0.1 (0.25 for FCNs, suppl. C). Built on the CIFAR-10 splits, 50000/10000.
 
     Region mask: top half SPURIOUS, bottom half CORE; no NOISE.
     """
+    reused: dict[str, dict[int, int]] = {}
 
     def make_split(split, subset, streams):
         images, labels = load_cifar10(p.data_root, split, p.download)
         digits, digit_labels = load_mnist(p.data_root, split, p.download)
         index, y, b = _biased_split_labels(labels, subset, p.rho_train, streams, split)
-        digit_index = _draw_from_class(digit_labels, b, streams[f"content_{split}"])
-        top = np.repeat(resize_digits(digits[digit_index])[:, None], 3, axis=1)
+        digit_index, short = _draw_without_replacement(digit_labels, b, streams[f"content_{split}"])
+        reused[split] = {str(cls): count for cls, count in short.items()}
+        top = np.repeat(pad_digits(digits[digit_index])[:, None], 3, axis=1)
         x = np.concatenate([top, images[index]], axis=2)
         region = _two_halves(len(x), (64, 32), 1, SPURIOUS, CORE)
         return Split(x=x, y=y, b=b, region=region), {"core_index": index, "spurious_index": digit_index}
@@ -438,7 +503,11 @@ def generate_mnist_cifar(p: Protocol) -> RecipeResult:
     return make_split, dict(
         source="CIFAR-10 (bottom) + MNIST (top)",
         core="CIFAR-10 object, bottom 32×32 (y = CIFAR class)",
-        spurious="MNIST digit resized to 32×32, top (b = digit)",
+        spurious="MNIST digit zero-padded 28 → 32 (2 px a side, Shah et al. 2020), top (b = digit)",
+        digit_pairing=("without replacement within each split where the MNIST split has enough digits of the "
+                       "class; a class that runs short (the unbiased test split: MNIST test has 892 fives) "
+                       "uses each digit once, then again in a fresh random order"),
+        digits_reused=reused,
         class_names=list(CIFAR10_CLASSES),
         regions="spurious = top half (rows 0–31), core = bottom half (rows 32–63); no noise pixels",
     )
@@ -448,13 +517,13 @@ def generate_mnist_cifar(p: Protocol) -> RecipeResult:
 
 
 @_semisynthetic("corrupted_cifar10", rho_train=0.1)
-def generate_corrupted_cifar10(p: Protocol, *, severity: int = 4, num_workers: int = 1) -> RecipeResult:
+def generate_corrupted_cifar10(p: Protocol, *, severity: int = LFF_SEVERITY, num_workers: int = 1) -> RecipeResult:
     """Corrupted CIFAR-10 (Nam et al. 2020, LfF "type 0"; §4.1, Fig. 16), 3×32×32.
 
     ``y`` = CIFAR-10 class, ``b`` = corruption type: image gets corruption
-    :data:`CORRUPTIONS_TYPE0` [``b``] from ``imagecorruptions`` at ``severity`` (1–5;
-    LfF's folder "SeverityN" used severity N + 1, so its common "Severity4" is 5 here),
-    each at the working size of :data:`CORRUPTION_WORKING_SIZE`. ρ_train = 0.1 (0.25 for
+    :data:`CORRUPTIONS_TYPE0` [``b``] with CIFAR-10-C's 32-px parameters at level ``severity`` (1–5;
+    LfF's folder "SeverityN" used level N + 1, so its common "Severity4" is the default 5). Each
+    (y, b) cell holds LfF's exact count (:func:`lff_bias_counts`). ρ_train = 0.1 (0.25 for
     FCNs, suppl. C). 50000/10000. ``num_workers`` parallelises the corruption loop
     without changing the result.
 
@@ -463,11 +532,11 @@ def generate_corrupted_cifar10(p: Protocol, *, severity: int = 4, num_workers: i
     """
     if severity not in (1, 2, 3, 4, 5):
         raise ValueError(f"severity must be an integer in 1–5, got {severity}")
-    _imagecorruptions_corrupt()  # fail early if the package is missing
+    _imagecorruptions()  # fail early if the package is missing
 
     def make_split(split, subset, streams):
         images, labels = load_cifar10(p.data_root, split, p.download)
-        index, y, b = _biased_split_labels(labels, subset, p.rho_train, streams, split)
+        index, y, b = _biased_split_labels(labels, subset, p.rho_train, streams, split, lff=True)
         seeds = streams[f"content_{split}"].integers(0, 2**32, size=len(index), dtype=np.uint64)
         x = corrupt_images(images[index], b, seeds, severity, num_workers)
         region = np.full((len(x), 32, 32), CORE, dtype=np.uint8)
@@ -481,8 +550,14 @@ def generate_corrupted_cifar10(p: Protocol, *, severity: int = 4, num_workers: i
         core="object (y = CIFAR class)",
         spurious="corruption type (b), LfF type 0",
         corruptions=list(CORRUPTIONS_TYPE0),
-        corruption_working_size=dict(CORRUPTION_WORKING_SIZE),
+        corruption_parameters={name: np.asarray(CIFAR10C_PARAMETERS[name][severity - 1]).tolist()
+                               for name in CORRUPTIONS_TYPE0},
+        corruption_source=("CIFAR-10-C's 32-px parameters (hendrycks/robustness ImageNet-C/create_c/make_cifar_c.py, "
+                           "as alinlab/LfF data/corrupted_cifar10_protocol.py); imagecorruptions' frost images and "
+                           "NumPy motion blur (snow)"),
         imagecorruptions_version=version("imagecorruptions"),
+        bias_labels=("exact count per (y, b) cell as LfF's make_attr_labels (alinlab/LfF make_dataset.py): "
+                     "aligned ratio 1 − rho_train (train), 0.1 (test), the rest spread evenly over the other labels"),
         class_names=list(CIFAR10_CLASSES),
         regions="all pixels core: the corruption covers the whole image, no spurious pixels",
     )

@@ -91,8 +91,7 @@ def _per_dataset(file: str, datasets: tuple[tuple[str, str], ...] = SEMI_SYNTHET
 # figure number → its panels, after the captions (figures not listed: one panel, figure fNN)
 PAPER_PANELS: dict[int, tuple[Panel, ...]] = {
     1: (Panel("top left: statistics vs LR", "fig01"), Panel("top right: attributions", "fig01b"),
-        Panel("bottom: standard classification (background vulnerability vs accuracy)", "fig01c",
-              missing="no figure kind draws it; Fig 10 draws the same CIFAR runs' background attribution")),
+        Panel("bottom: standard classification (background vulnerability vs accuracy)", "fig01c")),
     2: _per_dataset("fig02"),
     3: (Panel("left: metrics vs LR", "fig03"), Panel("right: attributions through training", "fig03b")),
     4: _per_dataset("fig04"),
