@@ -33,8 +33,10 @@ from largelr.workflow.paths import (
     SOURCE_FILE,
     SUMMARY_CSV,
     TABLES,
+    TRAINING_CURVES,
     TRAINING_DIR,
     TRAINING_JOB,
+    TRAINING_PROGRESS,
     benchmark_file,
     log_file,
     path,
@@ -167,4 +169,5 @@ figure_inputs = PLAN.figure_inputs
 figure_kind_params = PLAN.figure_kind_params
 figure_kind_caption = PLAN.figure_kind_caption
 lr_filter_files = PLAN.lr_filter_files
+curve_inputs = PLAN.curve_inputs
 final_outputs = PLAN.final_outputs
