@@ -18,6 +18,7 @@ records = train_group(
     engine=params.engine,  # training.engine; "sequential" for a part of a split group (common.smk)
     checkpoint_dir=params.checkpoint_dir,
     matmul_precision=params.trainings[0]["matmul_precision"],  # filled by preset.schema.yaml
+    progress=params.progress,  # paths.TRAINING_PROGRESS: one JSON line per model and log row (largelr status)
 )
 atomic_write_json(snakemake.output.manifest, {
     "cells": [{"cell": r["cell"], "status": r["status"], "iterations": r["iterations"], "engine": r["engine"]}

@@ -1,7 +1,8 @@
 """`largelr status` and `largelr summarize --partial` on a results folder in every state (issue 19):
 finished runs (run.json + metrics.json), a stacked group in progress (a checkpoint and a growing
-log), a group trained one cell after another, a failed job and cells that never started; and the
-progress helper's interval, on an injected clock."""
+progress file), a group trained one cell after another, a failed job and cells that never started;
+status reads progress files, not log text (issue 28); and the progress helper's interval, on an
+injected clock."""
 
 from __future__ import annotations
 
@@ -18,8 +19,9 @@ import yaml
 from helpers import REPO
 from largelr.config import resolve_preset
 from largelr.io import atomic_write_json
-from largelr.monitor import load_preset, parse_training_log, preset_cells
+from largelr.monitor import job_progress, load_preset, preset_cells
 from largelr.progress import Progress
+from largelr.progress_file import ProgressLog, read_progress
 
 EXPERIMENTS = [
     # A: finished (one run trained but not evaluated yet; LR 0.5 seed 1 diverged)
@@ -64,6 +66,16 @@ def _line(second: int, message: str, module: str = "largelr.training.stacked") -
     return f"2026-12-02 10:{second // 60:02d}:{second % 60:02d},000 {module} INFO {message}\n"
 
 
+def _rows(path: Path, cells: list[str], iterations, seconds, train_acc=None, status="training") -> None:
+    """Progress lines of ``cells`` (as a training job writes them) at ``iterations`` after ``seconds``."""
+    log = ProgressLog(path, cells)
+    for iteration, second in zip(iterations, seconds):
+        accuracy = train_acc.get(iteration) if train_acc else None
+        done = status if iteration == iterations[-1] else "training"
+        log.log_rows([(m, {"iteration": iteration, "train_loss": 0.5, "train_acc": accuracy, "test_acc": 0.7,
+                           "bc_loss_ratio_max": 1.0, "lr": 0.1}, done) for m in range(len(cells))], second)
+
+
 def _build(results: Path, cells) -> None:
     by_member = {(c.group, c.member): c for c in cells}
     for member, status in A_STATUSES.items():  # A: every run finished, all but one evaluated
@@ -81,6 +93,10 @@ def _build(results: Path, cells) -> None:
     log.write_text(_line(0, "training 4 cells stacked on cpu (1000 train samples)", "largelr.training.runs")
                    + "".join(_line(10 * k, f"iter {100 * k:6d}  4 models training, train acc (not evaluated at this row)")
                              for k in (1, 2)))
+    stack = [c.member for c in cells if c.group == B]
+    progress = results / "training" / B / "group.progress.jsonl"
+    _rows(progress, [stopped.member], [100], [10.0], status="stalled")
+    _rows(progress, [m for m in stack if m != stopped.member], [100, 200], [10.0, 20.0])
     first = by_member[(E, "lr~0.1/seed~0")]  # E: one after another, its second cell training
     atomic_write_json(results / "training" / E / first.member / "run.json", _record(first, "converged"))
     second = by_member[(E, "lr~0.2/seed~0")].record
@@ -95,6 +111,9 @@ def _build(results: Path, cells) -> None:
         + "".join(_line(6 + 5 * k, f"iter {100 * k:6d}  loss 0.5000  BC-ratio 1.000  train acc "
                                    f"{'0.7500' if k == 2 else '-'}  test acc 0.7000", "largelr.training.single")
                   for k in (1, 2)))
+    part = results / "training" / E / "group.part-2.progress.jsonl"
+    _rows(part, [first.member], [100, 200, 300], [1.0, 2.0, 4.0], status="converged")
+    _rows(part, ["lr~0.2/seed~0"], [100, 200], [5.0, 10.0], train_acc={200: 0.75})
     failed = results / "logs" / "train" / f"{C}.log"  # C: the job failed
     failed.parent.mkdir(parents=True, exist_ok=True)
     failed.write_text(_line(0, "training 1 cells one after another: a group of one", "largelr.training.runs")
@@ -123,7 +142,7 @@ def _group_line(output: str, group: str, section: str) -> str:
     return next(line for line in lines if line.strip().startswith(group))
 
 
-def test_status_counts_cells_and_follows_a_growing_log(sweep: Path) -> None:
+def test_status_counts_cells_and_follows_a_growing_progress_file(sweep: Path) -> None:
     out = _largelr(sweep, "status")
     assert out.splitlines()[-1] == "runs: 8 done, 4 training, 2 pending"
     assert "done: 5 converged, 1 capped (max_iters), 1 stalled, 1 diverged" in out
@@ -139,10 +158,10 @@ def test_status_counts_cells_and_follows_a_growing_log(sweep: Path) -> None:
     assert "1 model training (lr~0.2 seed~0)" in alone and "iteration 200 of 800 (cap)" in alone
     assert "train acc 0.7500-0.7500 (iteration 200)" in alone and "20.0 it/s" in alone
 
-    log = sweep / "results" / "watch" / "logs" / "train" / f"{B}.log"
-    with log.open("a") as handle:  # the job goes on: faster, and a train-accuracy row
-        handle.write(_line(25, "iter    300  3 models training, train acc (not evaluated at this row)"))
-        handle.write(_line(30, "iter    400  3 models training, train acc 0.9100-0.9900"))
+    progress = sweep / "results" / "watch" / "training" / B / "group.progress.jsonl"
+    members = list(dict.fromkeys(row["cell"] for row in read_progress(progress)))[1:]  # the job goes on: faster,
+    _rows(progress, members, [300, 400], [25.0, 30.0], train_acc={400: 0.91})  # and a train-accuracy row
+    ProgressLog(progress, members[-1:]).log_rows([(0, {"iteration": 400, "train_acc": 0.99}, "training")], 30.0)
     stacked = _group_line(_largelr(sweep, "status"), B, "training now:")
     assert "iteration 400 of 1500 (cap)" in stacked and "15.0 it/s" in stacked  # 300 iterations in 20 s
     assert "train acc 0.9100-0.9900 (iteration 400)" in stacked
@@ -166,17 +185,32 @@ def test_summarize_partial_writes_only_partial_files(sweep: Path) -> None:
     assert _largelr(sweep, "summarize") == out  # --partial is implied, not a required flag
 
 
-def test_a_replay_restarts_the_rate_and_a_traceback_fails_the_job() -> None:
-    text = (_line(0, "training 2 cells stacked on cpu (10 train samples)", "largelr.training.runs")
-            + _line(10, "iter    100  2 models training, train acc (not evaluated at this row)")
-            + _line(20, "iter    200  2 models training, train acc (not evaluated at this row)")
-            + _line(21, "divergence flagged at iteration(s) [150]: replaying from iteration 100 with the per-step test",
-                    "largelr.training.protocol")
-            + _line(40, "iter    200  1 models training, train acc 1.0000-1.0000"))
-    progress = parse_training_log(text)
-    assert (progress.mode, progress.iteration, progress.models, progress.train_acc) == ("stacked", 200, 1, (1.0, 1.0))
-    assert progress.rate() is None and not progress.failed  # one evaluation since the replay
-    assert parse_training_log(text + "Traceback (most recent call last):\n").failed
+def _without_ages(text: str) -> str:
+    return "\n".join(line.split(", last progress line")[0] for line in text.splitlines())
+
+
+def test_status_reads_no_log_wording(sweep: Path) -> None:
+    """Every log line reworded (but the traceback): the same report."""
+    before = _largelr(sweep, "status")
+    for log in (sweep / "results" / "watch" / "logs").rglob("*.log"):
+        text = log.read_text()
+        reworded = "".join(f"step {n}: {line.replace('iter', 'it.').replace('train acc', 'acc(train)')[::-1]}\n"
+                           if "Traceback" not in line else line + "\n" for n, line in enumerate(text.splitlines()))
+        log.write_text(reworded)
+    assert _without_ages(_largelr(sweep, "status")) == _without_ages(before)
+    assert "iteration 200 of 1500 (cap)" in before
+
+
+def test_job_progress_from_lines(tmp_path: Path) -> None:
+    path = tmp_path / "group.progress.jsonl"
+    _rows(path, ["a", "b"], [100, 200], [10.0, 20.0], train_acc={200: 0.8})
+    _rows(path, ["b"], [300], [25.0], status="converged")
+    _rows(path, ["a"], [300, 400], [25.0, 30.0])
+    path.write_text(path.read_text() + '{"iteration": 500, "cell": "a", "tr')  # torn by a kill
+    progress = job_progress(read_progress(path))
+    assert (progress.cells, progress.iteration, progress.mode) == (["a"], 400, "single")
+    assert progress.train_acc == (0.8, 0.8) and progress.acc_iteration == 200
+    assert progress.rate() == pytest.approx(300 / 20)  # (400 - 100) iterations in 20 s of training
 
 
 class FakeClock:
@@ -214,9 +248,11 @@ def test_progress_without_a_total_and_with_slow_steps(caplog: pytest.LogCaptureF
 
 def test_job_logs_are_the_files_the_training_rule_names(tmp_path: Path) -> None:
     """job_logs finds the whole group's log and each part's log at the paths of the workflow's
-    templates (rule train_group's log and output), paired with that job's manifest."""
+    templates (rule train_group's log and output), with that job's manifest and progress file, the
+    one the job writes next to its manifest (progress_file.progress_path)."""
     from largelr.monitor import job_logs
-    from largelr.workflow.paths import TRAINING_LOG, TRAINING_MANIFEST
+    from largelr.progress_file import progress_path
+    from largelr.workflow.paths import TRAINING_LOG, TRAINING_MANIFEST, TRAINING_PROGRESS
 
     fields = dict(preset="p", dataset="parity", model="fcn", recipe="sgd", intervention="none")
     group = "dataset~parity/model~fcn/recipe~sgd/intervention~none"
@@ -225,6 +261,10 @@ def test_job_logs_are_the_files_the_training_rule_names(tmp_path: Path) -> None:
         log.parent.mkdir(parents=True, exist_ok=True)
         log.write_text("")
     results = tmp_path / "results" / "p"
-    expected = [(tmp_path / TRAINING_LOG.format(**fields, part=part), tmp_path / TRAINING_MANIFEST.format(**fields, part=part))
+    expected = [tuple(tmp_path / template.format(**fields, part=part)
+                      for template in (TRAINING_LOG, TRAINING_MANIFEST, TRAINING_PROGRESS))
                 for part in ("", ".part-1", ".part-2")]
     assert job_logs(results, group) == expected
+    assert [progress_path(manifest) for _, manifest, _ in expected] == [progress for _, _, progress in expected]
+    assert [p.name for _, _, p in expected] == ["group.progress.jsonl", "group.part-1.progress.jsonl",
+                                                "group.part-2.progress.jsonl"]

@@ -158,7 +158,7 @@ def test_report_builds_with_the_figures(shared_data, ci_run):
     result = run_snakemake(ci_run, "--config", "preset=ci", f"data_root={shared_data}", "--report", "report.html")
     assert result.returncode == 0, result.stderr[-3000:]
     html = (ci_run / "report.html").read_text(errors="ignore")
-    assert "fig03" in html and "runs.csv" in html
+    assert "fig03" in html and "runs.csv" in html and "Training curves" in html
 
 
 @pytest.mark.workflow
@@ -246,3 +246,40 @@ def test_inventory_lists_every_paper_figure(ci_run):
     # 12, 21 (parity / moon-star, not the paper's datasets) and 28 (bottom only) are not
     assert {2, 3, 6, 14, 15, 25, 29} == built
     assert inventory.loc[~inventory["built"], "reason"].str.len().gt(0).all()
+
+
+@pytest.mark.workflow
+def test_progress_files_curves_and_tensorboard_follow_history(ci, ci_grid, ci_run):
+    """Issue 28: each training job's progress file holds every log row of its cells once (as history.csv),
+    the report's training curves are drawn per dataset, and `largelr tensorboard` reads back as history.csv."""
+    pytest.importorskip("tensorboard")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    from helpers import REPO
+    from largelr import cli
+    from largelr.monitor import preset_cells
+    from largelr.progress_file import read_progress
+
+    results = ci_run / "results/ci"
+    for progress in (results / "training").rglob("*.progress.jsonl"):
+        rows = read_progress(progress)
+        for cell in {row["cell"] for row in rows}:
+            history = pd.read_csv(progress.parent / cell / "history.csv")
+            mine = [r for r in rows if r["cell"] == cell]
+            logged = [r["iteration"] for r in mine if r["status"] != "diverged"]  # a diverged line has no log row
+            assert logged == list(history["iteration"]) and len(mine) - len(logged) <= 1, progress
+            status = read_json(progress.parent / cell / "run.json")["status"]
+            assert mine[-1]["status"] == status
+    for dataset in set(ci_grid["dataset"]):
+        points = pd.read_csv(results / f"figures/curves/{dataset}.csv")
+        assert set(points["metric"]) == {"train_loss", "test_acc"} and (points["seeds"] >= 1).all()
+    assert cli.main(["tensorboard", "--preset", "ci", "--config", str(REPO / "config.yaml"),
+                     "--results", str(ci_run / "results")]) == 0
+    for cell in preset_cells(ci)[:3]:
+        history = pd.read_csv(results / "runs" / cell.pattern / "history.csv")
+        events = EventAccumulator(str(results / "tensorboard" / cell.pattern), size_guidance={"scalars": 0})
+        events.Reload()
+        got = [(e.step, np.float32(e.value)) for e in events.Scalars("test/unbiased_acc")]
+        logged = history.dropna(subset=["test_acc"])
+        assert got == [(int(i), np.float32(v)) for i, v in zip(logged["iteration"], logged["test_acc"])]
+        assert "_hparams_/session_start_info" in events.PluginTagToContent("hparams")

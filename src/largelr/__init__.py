@@ -18,7 +18,8 @@ higher one (datasets < training < analyses < reporting, figures):
   ``paper_values/`` (the paper's Tables 1–2);
 - ``figures`` (``figures.smk``): one module per figure kind, ``names`` for labels;
 - plumbing used by every layer: ``columns`` (column names and statuses), ``io`` (atomic
-  writes), ``jobs`` (a Snakemake job's logging and threads);
+  writes), ``jobs`` (a Snakemake job's logging and threads), ``portable`` (the pinned CPU
+  kernels: the same numbers on any x86-64 CPU with AVX2);
 - ``config``: the workflow's config resolution (schemas, presets, the grid), used by
   ``workflow/rules/common.smk`` and the tests; no module of the package imports it.
 """

@@ -3,11 +3,13 @@
 ``largelr status`` prints the cells of a preset (done, training, not started), the status
 counts of the done ones and the progress of every running training job; ``largelr summarize``
 (``--partial`` implied) writes ``summary/runs.partial.csv`` and ``tables/claims.partial.{csv,md}``
-from the runs finished so far. Both read only ``results/{preset}/`` and ``config.yaml`` (for the preset's
-grid): they never run or touch the Snakemake DAG (:mod:`largelr.monitor`). ``largelr fixtures
-DIR`` writes tiny real-format CIFAR-100 / CelebA / Waterbirds / ImageNet trees and random Swin-T /
-DeepLabV3 weights and prints the ``--config`` that points ``paper`` at them (:mod:`largelr.fixtures`,
-issue 25: the ``paper`` smoke without licensed data).
+from the runs finished so far; ``largelr tensorboard`` writes every cell's curves and hyper-parameters
+as TensorBoard runs under ``results/{preset}/tensorboard/`` (issue 28, :mod:`largelr.tensorboard_runs`).
+They read only ``results/{preset}/`` and ``config.yaml`` (for the preset's grid): they never run or
+touch the Snakemake DAG (:mod:`largelr.monitor`). ``largelr fixtures DIR`` writes tiny real-format
+CIFAR-100 / CelebA / Waterbirds / ImageNet trees and random Swin-T / DeepLabV3 weights and prints the
+``--config`` that points ``paper`` at them (:mod:`largelr.fixtures`, issue 25: the ``paper`` smoke
+without licensed data).
 """
 
 from __future__ import annotations
@@ -24,7 +26,8 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="largelr", description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
     for name, help_text in (("status", "cells done / training / not started and the progress of running jobs"),
-                            ("summarize", "tables of the runs finished so far (runs.partial.csv, claims.partial.*)")):
+                            ("summarize", "tables of the runs finished so far (runs.partial.csv, claims.partial.*)"),
+                            ("tensorboard", "write every cell's curves and hparams under results/P/tensorboard/")):
         command = commands.add_parser(name, help=help_text, description=help_text)
         command.add_argument("--preset", help="preset to read (default: config.yaml's `preset`)")
         command.add_argument("--results", default="results", type=Path,
@@ -78,11 +81,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "status":
         print(monitor.format_status(monitor.survey(results, name, preset)))
         return 0
+    if args.command == "tensorboard":
+        return _tensorboard(results, preset)
     summary = monitor.summarize_partial(results, preset)
     print(f"{results / monitor.PARTIAL_RUNS}: {summary.evaluated} runs ({summary.trained} of {summary.cells} "
           f"trained, {summary.trained - summary.evaluated} not yet evaluated)")
     verdicts = ", ".join(f"{n} {verdict}" for verdict, n in summary.verdicts.items()) or "no rows yet"
     print(f"{results / monitor.PARTIAL_CLAIMS}.{{csv,md}}: {summary.claims_rows} rows ({verdicts})")
+    return 0
+
+
+def _tensorboard(results: Path, preset: dict) -> int:
+    from largelr import tensorboard_runs
+
+    if (hint := tensorboard_runs.tensorboard_missing()) is not None:
+        print(hint, file=sys.stderr)
+        return 1
+    written = tensorboard_runs.write_tensorboard(results, preset)
+    print(f"{results / 'tensorboard'}: {written.runs} of {written.cells} cells have a run so far "
+          f"({written.rewritten} written now, the others up to date); "
+          f"view: tensorboard --logdir {results / 'tensorboard'}")
     return 0
 
 

@@ -10,10 +10,11 @@ it works while Snakemake runs, on a cluster's shared file system, or with nothin
 * a training job has **started** when its log ``logs/train/<group>.log`` (a part of a split
   group: ``<group>.part-K.log``) exists (the job opens it first) and is **running** until its
   manifest ``training/<group>/group.json`` (``group.part-K.json``) exists (:func:`job_logs`); a
-  log holding a Python traceback is a failed job;
-* a running job's cells are **training**: every cell of the group not yet done when the job
-  trains them stacked, the one named by its last ``training {cell} on ...`` line when it trains
-  them one after another; every other cell that is not done is **pending**.
+  log holding a Python traceback is a failed job (the only thing read from a log);
+* a running job's cells are **training**: the cells whose latest line in the job's progress file
+  (``training/<group>/group.progress.jsonl``, ``group.part-K.progress.jsonl``; one JSON line per
+  model and log row, :mod:`largelr.progress_file`) has status ``training``, or every cell of the
+  group not yet done before the file has a line; every other cell that is not done is **pending**.
 
 The list of all cells cannot be read from the results folder (a group that has not started has
 no files), so the preset's grid comes from ``config.yaml`` through :mod:`largelr.config` (the
@@ -21,18 +22,16 @@ same resolution as the workflow's; top-level override blocks of the file apply, 
 ``snakemake --config ...`` given on the command line does not). Its ``training.max_iters`` is the
 cap that the time left is counted to.
 
-Progress comes from the training log's per-evaluation lines (``largelr.training.stacked``:
-``iter N  K models training, train acc LOW-HIGH`` or ``(not evaluated at this row)``;
-``largelr.training.single``: ``iter N  loss ... train acc ACC|-  test acc ...``) and their
-timestamps: iterations per second over the last :data:`RATE_WINDOW` evaluations.
+Progress comes from the progress file's lines, never from log text (DomainBed's rule: aggregation
+reads result files): the iteration, the train-accuracy range of the latest row that evaluated it,
+and iterations per second of training time (the lines' ``wall_time_s``) over the last
+:data:`RATE_WINDOW` evaluations; staleness is the time since the file (else the log) last changed.
 """
 
 from __future__ import annotations
 
-import ast
 import json
 import os
-import re
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -51,15 +50,7 @@ STATUSES = tuple(RunStatus)
 STATUS_LABELS = {**{status: status.value for status in RunStatus}, RunStatus.MAX_ITERS: "capped (max_iters)"}
 GROUP_KEYS = ("dataset", "model", "recipe", "intervention")
 RATE_WINDOW = 20  # evaluations the iteration rate is measured over
-STALE_AFTER_S = 900  # a running job's log silent this long is flagged (the job may have been killed)
-
-_TIME = r"(?P<time>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) \S+ \w+ "
-_ITER = re.compile(_TIME + r"iter\s+(?P<iteration>\d+)\s+(?P<rest>.*)$")
-_STACKED_ROW = re.compile(r"(?P<models>\d+) models training, train acc (?:(?P<low>[\d.]+|nan)-(?P<high>[\d.]+|nan))?")
-_SINGLE_ROW = re.compile(r"train acc (?P<acc>[\d.]+|nan|-)\s")
-_START_STACKED = re.compile(_TIME + r"training \d+ cells stacked on ")
-_START_SEQUENTIAL = re.compile(_TIME + r"training \d+ cells one after another")
-_START_CELL = re.compile(_TIME + r"training (?P<cell>\{.*\}) on ")
+STALE_AFTER_S = 900  # a running job silent this long is flagged (the job may have been killed)
 _TRACEBACK = "Traceback (most recent call last)"
 
 
@@ -139,95 +130,71 @@ def run_status(path: Path) -> str:
         return "unreadable"
 
 
-# ---- a training job's log ----------------------------------------------------------------------------
+# ---- a training job's progress file ------------------------------------------------------------------
 @dataclass
-class LogProgress:
-    """What a training log says: how the job trains, its current cell, its latest evaluations."""
+class JobProgress:
+    """What a training job's progress file says: the cells it trains now and their latest evaluations."""
 
-    mode: str | None = None  # "stacked" | "sequential" (None before the job said)
-    cell: dict[str, Any] | None = None  # the cell trained alone now (sequential)
-    points: list[tuple[float, int]] = field(default_factory=list)  # (time, iteration) of this segment
-    models: int | None = None  # models of the stack at the last evaluation
-    train_acc: tuple[float, float] | None = None  # range at the last evaluation that measured it
+    cells: list[str] = field(default_factory=list)  # cells (lr~LR/seed~S) whose latest line is ``training``
+    points: list[tuple[float, int]] = field(default_factory=list)  # (training seconds, iteration) of cells[0]
+    train_acc: tuple[float, float] | None = None  # range at the last row that measured it
     acc_iteration: int | None = None
+    lines: int = 0  # lines read
     failed: bool = False
+
+    @property
+    def models(self) -> int:
+        return len(self.cells)
+
+    @property
+    def mode(self) -> str | None:
+        """``stacked`` (several models at once) or ``single``; None before the first line."""
+        return None if not self.cells else "stacked" if len(self.cells) > 1 else "single"
 
     @property
     def iteration(self) -> int | None:
         return self.points[-1][1] if self.points else None
 
     def rate(self) -> float | None:
-        """Iterations per second over the last :data:`RATE_WINDOW` evaluations."""
+        """Iterations per second of training time over the last :data:`RATE_WINDOW` evaluations
+        (the lines' ``wall_time_s``, which a resumed job continues from its checkpoint)."""
         if len(self.points) < 2:
             return None
         (t0, i0), (t1, i1) = self.points[-min(len(self.points), RATE_WINDOW + 1)], self.points[-1]
         return (i1 - i0) / (t1 - t0) if t1 > t0 else None
 
-    def restart(self) -> None:
-        """A new stack, cell or replay: the iteration count starts again."""
-        self.points, self.models, self.train_acc, self.acc_iteration = [], None, None, None
 
+def job_progress(rows: Sequence[dict[str, Any]]) -> JobProgress:
+    """The progress of a training job from its progress file's lines (:mod:`largelr.progress_file`)."""
+    from largelr.progress_file import TRAINING, latest_by_cell
 
-def _timestamp(text: str) -> float:
-    return datetime.strptime(text, "%Y-%m-%d %H:%M:%S,%f").timestamp()
-
-
-def parse_training_log(text: str) -> LogProgress:
-    """The progress of a training job from its log (module docstring for the lines read)."""
-    progress = LogProgress()
-    for line in text.splitlines():
-        if _TRACEBACK in line:
-            progress.failed = True
-        elif _START_STACKED.match(line) or _START_SEQUENTIAL.match(line):
-            progress.mode = "stacked" if _START_STACKED.match(line) else "sequential"
-            progress.cell = None
-            progress.restart()
-        elif match := _START_CELL.match(line):
-            progress.cell = _literal(match["cell"])
-            progress.restart()
-        elif match := _ITER.match(line):
-            _read_evaluation(progress, match)
+    progress = JobProgress(lines=len(rows))
+    progress.cells = [cell for cell, row in latest_by_cell(rows).items() if row["status"] == TRAINING]
+    current = [row for row in rows if row["cell"] in set(progress.cells)]
+    if not current:
+        return progress
+    progress.points = [(float(row["wall_time_s"]), int(row["iteration"])) for row in current
+                       if row["cell"] == progress.cells[0]]
+    measured = [row for row in current if row["train_acc"] is not None]
+    if measured:
+        progress.acc_iteration = max(int(row["iteration"]) for row in measured)
+        accuracies = [float(row["train_acc"]) for row in measured if row["iteration"] == progress.acc_iteration]
+        progress.train_acc = (min(accuracies), max(accuracies))
     return progress
 
 
-def _literal(text: str) -> dict[str, Any] | None:
-    """The cell dict a ``training {cell} on ...`` line prints (None if it is not a plain literal)."""
-    try:
-        value = ast.literal_eval(text)
-    except (ValueError, SyntaxError):
-        return None
-    return value if isinstance(value, dict) else None
-
-
-def _read_evaluation(progress: LogProgress, match: re.Match) -> None:
-    iteration = int(match["iteration"])
-    if progress.points and iteration <= progress.points[-1][1]:
-        progress.restart()  # a replay from an earlier iteration (divergence watch)
-    progress.points.append((_timestamp(match["time"]), iteration))
-    if stacked := _STACKED_ROW.match(match["rest"]):
-        progress.models = int(stacked["models"])
-        if stacked["low"] is not None:
-            progress.train_acc = (float(stacked["low"]), float(stacked["high"]))
-            progress.acc_iteration = iteration
-    elif (single := _SINGLE_ROW.search(match["rest"])) and single["acc"] != "-":
-        progress.models = 1
-        progress.train_acc = (float(single["acc"]),) * 2
-        progress.acc_iteration = iteration
-    else:
-        progress.models = 1
-
-
-def job_logs(results: Path, group: str) -> list[tuple[Path, Path]]:
-    """(log, manifest) of every training job of a group that has started: the whole group's
-    log and manifest (:data:`largelr.workflow.paths.TRAINING_LOG`, ``TRAINING_MANIFEST``; part "",
-    ``logs/train/<group>.log`` and ``training/<group>/group.json``) and each part's (part ``.part-K``)."""
+def job_logs(results: Path, group: str) -> list[tuple[Path, Path, Path]]:
+    """(log, manifest, progress file) of every training job of a group that has started: the whole
+    group's (:data:`largelr.workflow.paths.TRAINING_LOG`, ``TRAINING_MANIFEST``, ``TRAINING_PROGRESS``;
+    part "": ``logs/train/<group>.log``, ``training/<group>/group.json``, ``group.progress.jsonl``) and
+    each part's (part ``.part-K``)."""
     fields = fields_of(group)
 
-    def job(part: str) -> tuple[Path, Path]:
+    def job(part: str) -> tuple[Path, Path, Path]:
         return tuple(results / paths.in_results(template, **fields, part=part)  # type: ignore[return-value]
-                     for template in (paths.TRAINING_LOG, paths.TRAINING_MANIFEST))
+                     for template in (paths.TRAINING_LOG, paths.TRAINING_MANIFEST, paths.TRAINING_PROGRESS))
 
-    whole_log, _ = job("")
+    whole_log = job("")[0]
     jobs = [job("")] if whole_log.exists() else []
     stem = whole_log.name[:-len(".log")]
     for log in sorted(whole_log.parent.glob(f"{stem}.part-*.log")):
@@ -238,10 +205,10 @@ def job_logs(results: Path, group: str) -> list[tuple[Path, Path]]:
 # ---- the survey ----------------------------------------------------------------------------------------
 @dataclass
 class JobState:
-    """A running training job: its log, what the log says, and how long the log has been silent."""
+    """A running training job: its log, what its progress file says, and how long it has been silent."""
 
     log: Path
-    progress: LogProgress
+    progress: JobProgress
     cells: list[Cell]  # the cells it trains now
     age_s: float
 
@@ -306,21 +273,24 @@ def survey(results: str | Path, preset_name: str, preset: dict[str, Any], now: f
 
 
 def _group_state(results: Path, group: str, cells: list[Cell], now: float) -> GroupState:
+    from largelr.progress_file import read_progress
+
     state = GroupState(group, cells)
     for cell in cells:
         if (path := run_json(results, cell)) is not None:
             state.done[cell.pattern] = run_status(path)
-    for log, manifest in job_logs(results, group):
+    for log, manifest, progress_file in job_logs(results, group):
         if manifest.exists():
             continue  # that job has finished
-        progress = parse_training_log(log.read_text(encoding="utf-8", errors="replace"))
-        if progress.failed:
+        if _TRACEBACK in log.read_text(encoding="utf-8", errors="replace"):
             state.failed.append(log)
             continue
+        progress = job_progress(read_progress(progress_file))
         left = [cell for cell in cells if cell.pattern not in state.done]
-        if progress.mode == "sequential":
-            left = [cell for cell in left if progress.cell is not None and cell.record == progress.cell]
-        state.jobs.append(JobState(log, progress, left, max(0.0, now - log.stat().st_mtime)))
+        if progress.lines:  # the cells its file says are training (none between two cells)
+            left = [cell for cell in left if cell.member in progress.cells]
+        latest = progress_file if progress_file.exists() else log
+        state.jobs.append(JobState(log, progress, left, max(0.0, now - latest.stat().st_mtime)))
     return state
 
 
@@ -353,8 +323,8 @@ def _job_line(job: JobState) -> str:
 
     progress = job.progress
     count = len(job.cells)
-    parts = [f"{count} model{'s' if count != 1 else ''} training" if progress.mode != "sequential"
-             else f"1 model training ({_cell_name(job.cells[0]) if job.cells else 'finishing'})"]
+    parts = [f"{count} models training" if count != 1 else f"1 model training ({_cell_name(job.cells[0])})"
+             if count else "between cells (0 models training)"]
     if progress.iteration is None:
         parts.append("no evaluation logged yet")
     else:
@@ -368,7 +338,7 @@ def _job_line(job: JobState) -> str:
     parts.append(f"{rate:.1f} it/s" if rate else "it/s unknown")
     if (left := job.seconds_to_cap()) is not None:
         parts.append(f"{format_duration(left)} to the cap at that rate")
-    silent = f"last log line {format_duration(job.age_s)} ago"
+    silent = f"last progress line {format_duration(job.age_s)} ago"
     parts.append(silent + (" (stale? the job may have stopped)" if job.age_s > STALE_AFTER_S else ""))
     return ", ".join(parts)
 

@@ -62,15 +62,16 @@ def test_shipped_presets_inventories(shipped_config, preset):
     presets = {name: resolve_preset(shipped_config, name) for name in shipped_config["presets"]}
     table = figure_inventory(preset, presets).set_index("figure")
     assert table.loc[~table["built"], "reason"].str.len().gt(0).all()
-    # no figure kind draws Fig 24 bottom: named, in every preset
-    assert not table.loc[24, "built"] and "drawn by no preset" in table.loc[24, "reason"]
     # Fig 1 bottom (issue 26): paper's CIFAR-10/100 ResNet18 runs, the ones with background attribution %
     panels = panel_inventory(preset, presets).set_index(["figure", "file"])
     assert panels.loc[(1, "fig01c"), "built_by"] == "paper"
     assert panels.loc[(28, "fig28c"), "built"]  # Fig 28 bottom on a dataset with spurious pixels
-    if preset == "paper":  # every other figure, whole, Fig 11 too (ImageNet-1k, placed by hand)
-        assert set(table.index[~table["built"]]) == {24}
+    # Fig 24 bottom: the training_curves kind (issue 28) of the sgd_long runs in demo_full, paper and gpu
+    assert panels.loc[(24, "fig24b"), "built_by"] == "demo_full, paper, gpu"
+    if preset == "paper":  # every figure, whole, Fig 11 too (ImageNet-1k, placed by hand)
+        assert set(table.index[~table["built"]]) == set()
     else:  # Fig 9's focal-loss models are in the demo (issue 18 item 4); Fig 28 top right is in demo_full (issue 19)
+        assert "built by presets demo_full, paper, gpu" in table.loc[24, "reason"]  # the demo lacks Fig 24
         panels = panel_inventory(preset, presets).set_index(["figure", "file"])
         assert table.loc[9, "built"] and not panels.loc[(28, "fig28d"), "built"]
         assert "demo_full" in panels.loc[(28, "fig28d"), "reason"]

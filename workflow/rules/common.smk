@@ -16,6 +16,7 @@ os.environ.update(
 
 from largelr.config import figure_kinds, recipe_name, resolve_config, run_preset
 from largelr.datasets.download import GENERATOR_SOURCES, SOURCES
+from largelr.portable import presets_environment
 from largelr.reporting.inventory import paper_caption
 from largelr.workflow.inputs import WorkflowPlan
 from largelr.workflow.paths import (
@@ -32,8 +33,10 @@ from largelr.workflow.paths import (
     SOURCE_FILE,
     SUMMARY_CSV,
     TABLES,
+    TRAINING_CURVES,
     TRAINING_DIR,
     TRAINING_JOB,
+    TRAINING_PROGRESS,
     benchmark_file,
     log_file,
     path,
@@ -43,6 +46,10 @@ from largelr.workflow.paths import (
 PRESETS = resolve_config(config, Path(workflow.basedir) / "workflow" / "schemas")
 # the preset the default target builds: config["preset"], or its smoke (paper-smoke) with `smoke: true`
 PRESET = run_preset(config)
+
+# the presets whose jobs pin their CPU kernels (portable_numbers), for every job's start_job
+os.environ.update(presets_environment(PRESETS))
+
 FIGURE_KINDS = figure_kinds(PRESETS)
 PLAN = WorkflowPlan(PRESETS, FIGURE_KINDS)
 FIGURE_NAMES = "|".join(sorted(FIGURE_KINDS)) or "(?!)"
@@ -164,4 +171,5 @@ figure_inputs = PLAN.figure_inputs
 figure_kind_params = PLAN.figure_kind_params
 figure_kind_caption = PLAN.figure_kind_caption
 lr_filter_files = PLAN.lr_filter_files
+curve_inputs = PLAN.curve_inputs
 final_outputs = PLAN.final_outputs

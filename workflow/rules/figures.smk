@@ -47,3 +47,30 @@ rule figure_inventory:
         presets=all_presets,
     script:
         "../../scripts/make_figure_inventory.py"
+
+
+rule training_curves:
+    """Training loss and unbiased test accuracy through training of every training group of one
+    dataset, per LR with the seeds' band (issue 28): one job per dataset, drawn by
+    largelr.figures.training_curves (the drawing of Fig 24 bottom's kind training_curves).
+    """
+    input:
+        unpack(curve_inputs),
+    output:
+        pdf=f"{TRAINING_CURVES}.pdf",
+        png=report(
+            f"{TRAINING_CURVES}.png",
+            caption="../report/training_curves.rst",
+            category="Training curves",
+            labels={"dataset": "{dataset}"},
+        ),
+        csv=f"{TRAINING_CURVES}.csv",
+    log:
+        log_file("figures", "curves", "{dataset}"),
+    conda:
+        "../../envs/plot.yaml"
+    params:
+        preset="{preset}",
+        scale=preset_scale,
+    script:
+        "../../scripts/plot_training_curves.py"

@@ -31,6 +31,7 @@ rule train_group:
         engine=training_engine,
         device=device,
         checkpoint_dir=TRAINING_DIR,
+        progress=TRAINING_PROGRESS,
     script:
         "../../scripts/train_group.py"
 

@@ -34,6 +34,7 @@ import torch
 
 from largelr.datasets import SpuriousDataset, load_dataset
 from largelr.io import _finite_or_none, atomic_path, atomic_write_json, atomic_write_text, read_json
+from largelr.progress_file import ProgressLog
 from largelr.training.models import SpuriousModel, build_model, input_stem
 from largelr.training.optim import schedule_length
 from largelr.training.stacked import (
@@ -98,20 +99,21 @@ def train_group(
     engine: str = "stacked",
     checkpoint_dir: str | Path | None = None,
     matmul_precision: str = "highest",
+    progress: str | Path | None = None,
 ) -> list[dict[str, Any]]:
     """Train the cells of one training group (every LR × seed of an experiment) in one process.
 
-    The dataset is loaded once. With ``engine`` ``stacked``, cells whose settings differ only
-    in LR / seed / snapshot interval train as one stacked model where the recipe allows it
-    (:func:`largelr.training.stacked.why_not_stackable`) and a stack is the faster engine on the
-    device (:func:`~largelr.training.stacked.why_not_faster_stacked`), resuming from a checkpoint in
-    ``checkpoint_dir``; other cells train one after another, each resuming from the
-    ``checkpoint.pt`` of its run folder. Every cell gets the run folder :func:`train_cell` writes.
-    ``matmul_precision`` is ``torch.set_float32_matmul_precision`` for the job (config key
-    ``training.matmul_precision``; ``high`` = TF32 on CUDA).
+    The dataset is loaded once. With ``engine`` ``stacked``, cells whose settings differ only in LR / seed /
+    snapshot interval train as one stacked model where the recipe allows it
+    (:func:`largelr.training.stacked.why_not_stackable`) and a stack is the faster engine on the device
+    (:func:`~largelr.training.stacked.why_not_faster_stacked`), resuming from a checkpoint in ``checkpoint_dir``;
+    other cells train one after another, each resuming from the ``checkpoint.pt`` of its run folder. Every cell
+    gets the run folder :func:`train_cell` writes. ``matmul_precision``: ``torch.set_float32_matmul_precision``
+    (``training.matmul_precision``; ``high`` = TF32 on CUDA). ``progress``: the job's :mod:`~largelr.progress_file`.
     """
     torch_device = _start(device, matmul_precision)
     dataset = load_dataset(dataset_path)
+    progress_log = ProgressLog.optional(progress, [cell_name(d, progress) for d in run_dirs] if progress else [])
     records: dict[int, dict[str, Any]] = {}
     for number, members in enumerate(_stacks(settings)):
         models = [init_model(dataset, model_spec, settings[i].seed) for i in members]
@@ -123,7 +125,7 @@ def train_group(
             single = {"kind": "single", **({"reason": reason} if len(members) > 1 else {})}  # run.json's engine
             for i in members:
                 records[i] = _train_one(dataset, Path(run_dirs[i]), cells[i], model_spec, settings[i], torch_device,
-                                        single)
+                                        single, progress_log.for_models([i]))
             continue
         done = [finished_record(Path(run_dirs[i]), cells[i], model_spec, settings[i], torch_device) for i in members]
         if all(record is not None for record in done):  # a rerun after every model of the stack stopped
@@ -140,13 +142,19 @@ def train_group(
 
         outcomes = train_stacked(models, to_tensor_split(dataset, "train", torch_device),
                                  to_tensor_split(dataset, "test", torch_device), member_settings,
-                                 checkpoint_path=checkpoint, on_stop=write)
+                                 checkpoint_path=checkpoint, on_stop=write, progress=progress_log.for_models(members))
         for row, outcome in enumerate(outcomes):  # cells that had stopped before a resumed checkpoint
             if members[row] not in records:
                 write(row, outcome)
         if checkpoint is not None:
             checkpoint.unlink(missing_ok=True)
     return [records[i] for i in range(len(cells))]
+
+
+def cell_name(run_dir: str | Path, progress: str | Path) -> str:
+    """A cell's name in a progress file: its run folder below the file's folder (``lr~LR/seed~S``)."""
+    run_dir, folder = Path(run_dir).resolve(), Path(progress).resolve().parent
+    return run_dir.relative_to(folder).as_posix() if run_dir.is_relative_to(folder) else str(run_dir)
 
 
 def _stacks(settings: Sequence[TrainSettings]) -> list[list[int]]:
@@ -187,7 +195,7 @@ def finished_record(run_dir: Path, cell: dict[str, Any], model_spec: dict[str, A
 
 def _train_one(dataset: SpuriousDataset, run_dir: Path, cell: dict[str, Any], model_spec: dict[str, Any],
                settings: TrainSettings, torch_device: torch.device,
-               engine: dict[str, Any] | None = None) -> dict[str, Any]:
+               engine: dict[str, Any] | None = None, progress: ProgressLog | None = None) -> dict[str, Any]:
     """Train one cell into ``run_dir``, or return its record when the folder is already complete."""
     record = finished_record(run_dir, cell, model_spec, settings, torch_device)
     if record is not None:
@@ -203,6 +211,7 @@ def _train_one(dataset: SpuriousDataset, run_dir: Path, cell: dict[str, Any], mo
         to_tensor_split(dataset, "test", torch_device),
         settings,
         checkpoint_path=run_dir / CHECKPOINT_NAME,
+        progress=progress,
     )
     record = _write_run(run_dir, cell, model_spec, settings, result, model.state_dict(), torch_device,
                         engine=engine or {"kind": "single"})

@@ -66,6 +66,7 @@ from torch.nn import functional as F
 from largelr import engine_facts
 from largelr.engine_facts import EVAL_BATCH
 from largelr.io import atomic_path
+from largelr.progress_file import TRAINING, ProgressLog
 from largelr.training.objectives import ASAM, penalty_term, per_sample_loss
 from largelr.training.optim import build_optimizer, build_scheduler, schedule_length
 from largelr.training.protocol import (DIVERGED, MAX_ITERS, BatchSampler, DivergenceWatch, ErrorMemory, IntervalStats,
@@ -111,6 +112,7 @@ def train(
     checkpoint_path: str | Path | None = None,
     stop_after: int | None = None,
     reference: bool = False,
+    progress: ProgressLog | None = None,
 ) -> TrainResult:
     """Train ``model`` in place with the §4.2 protocol; resume from ``checkpoint_path`` if it exists.
 
@@ -118,9 +120,11 @@ def train(
     at that iteration, simulating a job killed there. ``reference`` (tests and benchmarks):
     the protocol with a host-side divergence test every step and a full-split evaluation at
     every log row (:func:`largelr.training.protocol.drive`); same stopping iteration, status
-    and weights, every row with ``train_ce`` / ``train_acc``.
+    and weights, every row with ``train_ce`` / ``train_acc``. ``progress``: the job's progress file
+    (:mod:`largelr.progress_file`), one line per log row, continued from a resumed checkpoint.
     """
     run = _SingleRun(model, train_split, test_split, settings, checkpoint_path, reference)
+    run.attach(progress)
     if drive(run, settings, run.checkpoint_path is not None, stop_after, reference):
         return TrainResult("interrupted", run.iteration, run.history, run.elapsed(),
                            snapshots=dict(run.snapshots.states))
@@ -155,7 +159,14 @@ class _SingleRun:
         if self.iteration == 0:
             self.snapshots.take(0, model)  # the initial weights, before the first step
         self.started = time.perf_counter()
+        self.progress: ProgressLog | None = None
         model.train()
+
+    def attach(self, progress: ProgressLog | None) -> None:
+        """Write log rows to ``progress`` too, from this run's (resumed) iteration on."""
+        self.progress = progress
+        if progress is not None:
+            progress.resume([self.iteration])
 
     def elapsed(self) -> float:
         return self.elapsed_before + time.perf_counter() - self.started
@@ -183,6 +194,8 @@ class _SingleRun:
             if diverging(value, self.settings):
                 self.status = DIVERGED
                 log.warning("iteration %d: loss %s, run diverged", self.iteration, value)
+                if self.progress is not None:
+                    self.progress.diverged(0, self.iteration + 1, self.elapsed())
                 return
         else:
             self.watch.observe(loss, self.iteration)
@@ -238,6 +251,9 @@ class _SingleRun:
         log.info("iter %6d  loss %.4f  BC-ratio %.3f  train acc %s  test acc %.4f", self.iteration,
                  row["train_loss"], row["bc_loss_ratio_max"], _fmt(row["train_acc"]), row["test_acc"])
         self.status = stop_status(self.history, self.settings)
+        if self.progress is not None:
+            final = MAX_ITERS if self.iteration >= self.settings.max_iters else TRAINING
+            self.progress.log_rows([(0, row, self.status or final)], self.elapsed())
 
     def anchor(self) -> None:
         """Keep (on the device) what a replay of the next interval starts from."""

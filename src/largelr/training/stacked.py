@@ -55,6 +55,7 @@ from torch.nn import functional as F
 from largelr import engine_facts
 from largelr.engine_facts import EVAL_BATCH, STACKABLE_OPTIMIZERS
 from largelr.io import atomic_path
+from largelr.progress_file import TRAINING, ProgressLog
 from largelr.training.objectives import per_sample_loss
 from largelr.training.optim import lr_factor, schedule_length
 from largelr.training.protocol import (
@@ -334,6 +335,7 @@ def train_stacked(
     stop_after: int | None = None,
     on_stop: Callable[[int, StackedOutcome], None] | None = None,
     reference: bool = False,
+    progress: ProgressLog | None = None,
 ) -> list[StackedOutcome]:
     """Train ``models`` (model m with ``settings[m]``) stacked; resume from ``checkpoint_path``.
 
@@ -341,12 +343,17 @@ def train_stacked(
     returns right after the checkpoint written at that iteration, as a killed job would stop.
     ``on_stop`` is called once per model as it stops (progress reporting). ``reference``: the
     protocol with a per-step host divergence test and a full-split evaluation at every row
-    (:func:`largelr.training.protocol.drive`), for tests to compare against.
+    (:func:`largelr.training.protocol.drive`), for tests to compare against. ``progress``: the
+    job's progress file (:mod:`largelr.progress_file`; its cells in the order of ``models``), one
+    line per stack row at each log row, continued from a resumed checkpoint.
     """
     reason = why_not_stackable(models[0], settings)
     if reason:
         raise ValueError(f"these cells cannot be trained stacked: {reason}")
     run = _StackedRun(models, train_split, test_split, settings, checkpoint_path, on_stop, reference)
+    run.progress = progress
+    if progress is not None:
+        progress.resume([run.iteration] * len(models))
     if drive(run, settings[0], run.checkpoint_path is not None, stop_after, reference):
         return []
     group = run.group
@@ -378,6 +385,7 @@ class _StackedRun:
         self.schedule = dict(self.common.schedule or {})
         self.reported: set[int] = set(group.finished)
         self.stats = IntervalStats()
+        self.progress: ProgressLog | None = None
         self.started = time.perf_counter()
 
     @property
@@ -438,6 +446,8 @@ class _StackedRun:
             index = group.active[r]
             log.warning("model %d (lr %g, seed %d): iteration %d loss %s, run diverged", index,
                         group.settings[index].lr, group.settings[index].seed, group.iteration, values[r])
+            if self.progress is not None:
+                self.progress.diverged(index, group.iteration + 1, self.elapsed())
         kept = torch.tensor(good, device=group.device, dtype=torch.long)
         group.stop(bad, [DIVERGED] * len(bad), self.elapsed())
         self.report()
@@ -489,6 +499,11 @@ class _StackedRun:
             if status is not None:
                 stopping.append(row)
                 statuses.append(status)
+        if self.progress is not None:
+            running = MAX_ITERS if group.iteration >= self.common.max_iters else TRAINING
+            final = dict(zip(stopping, statuses))
+            self.progress.log_rows([(index, entry, final.get(row, running)) for row, (index, entry)
+                                    in enumerate(zip(group.active, rows))], self.elapsed())
         accuracies = sorted(entry["train_acc"] for entry in rows if entry["train_acc"] is not None)
         log.info("iter %6d  %d models training, train acc %s", group.iteration, len(rows),
                  f"{accuracies[0]:.4f}-{accuracies[-1]:.4f}" if accuracies else "(not evaluated at this row)")

@@ -2,7 +2,7 @@
 
 :class:`WorkflowPlan` extends :class:`largelr.workflow.plan.Plan` (grid, resources, training jobs)
 with the inputs of the jobs downstream of training: the summary (§4.2's runs.csv), the per-dataset
-LR filter, the hard-sample selection (§5), and every figure through its kind
+LR filter and training curves, the hard-sample selection (§5), and every figure through its kind
 (:mod:`largelr.figures.kinds`: the kind names the files of the cells it draws, given where this
 workflow keeps them, :class:`largelr.figures.kind.InputPaths`).
 """
@@ -97,11 +97,18 @@ class WorkflowPlan(Plan):
         datasets = sorted(set(self.grids[wildcards.preset]["dataset"]))
         return [paths.LR_FILTER_CSV.format(preset=wildcards.preset, dataset=d) for d in datasets]
 
+    def curve_inputs(self, wildcards: Wildcards) -> dict[str, list[str]]:
+        """training_curves: the history.csv and run.json of every run on one dataset (issue 28)."""
+        preset, dataset = wildcards.preset, wildcards.dataset
+        return {"histories": self.cell_files(preset, "history.csv", dataset=dataset),
+                "runs": self.run_records(preset, dataset=dataset)}
+
     def has_interventions(self, preset: str) -> bool:
         return bool((self.grids[preset]["intervention"] != "none").any())
 
     def final_outputs(self, preset: str) -> list[str]:
-        """Everything the default target builds for ``preset``: the summary table and every figure."""
+        """Everything the default target builds for ``preset``: the summary table, every figure and the
+        training curves of every dataset."""
         datasets = sorted(set(self.grids[preset]["dataset"]))
         files = [paths.SUMMARY_CSV] + [paths.LR_FILTER_CSV.replace("{dataset}", d) for d in datasets]
         tables = {"table1": (".csv", ".md", ".tex"), "claims": (".csv", ".md")}
@@ -109,6 +116,8 @@ class WorkflowPlan(Plan):
             tables["table2"] = (".csv", ".md", ".tex")
         files += [paths.path(paths.TABLES, table) + ext for table, extensions in tables.items() for ext in extensions]
         files += [paths.path(paths.FIGURES, "inventory") + ext for ext in (".csv", ".md")]
+        files += [paths.TRAINING_CURVES.replace("{dataset}", d) + ext  # one job per dataset (issue 28)
+                  for d in datasets for ext in (".pdf", ".png")]
         files += [paths.path(paths.FIGURES, figure) + ext
                   for figure in self.presets[preset]["figures"] for ext in (".pdf", ".png")]
         return [file.replace("{preset}", preset) for file in files]

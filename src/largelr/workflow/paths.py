@@ -41,6 +41,9 @@ TRAINING_DIR = path(RESULTS, "training", TRAINING_GROUP)
 TRAINING_JOB = f"{TRAINING_GROUP}{{part}}"
 # the manifest a training job writes last (the job is done when it exists)
 TRAINING_MANIFEST = path(TRAINING_DIR, "group{part}.json")
+# a training job's progress file: one JSON line per model and log row, appended as it trains
+# (largelr.progress_file; read by largelr status and largelr tensorboard), next to its manifest
+TRAINING_PROGRESS = path(TRAINING_DIR, "group{part}.progress.jsonl")
 # where the group job leaves a cell's run files (the link_run rule links them into RUN_DIR)
 GROUP_CELL_DIR = path(TRAINING_DIR, "lr~{lr}", "seed~{seed}")
 # the evaluate rule: one job per training job (one torch start-up for all its runs); it leaves a
@@ -52,6 +55,8 @@ SUMMARY_CSV = path(RESULTS, "summary", "runs.csv")
 LR_FILTER_CSV = path(RESULTS, "summary", "lr_filter", "{dataset}.csv")
 FIGURES = path(RESULTS, "figures")
 FIGURE = path(FIGURES, "{figure}")
+# the training curves of every training group of one dataset (rule training_curves): .pdf, .png, .csv
+TRAINING_CURVES = path(FIGURES, "curves", "{dataset}")
 TABLES = path(RESULTS, "tables")
 LOGS = path(RESULTS, "logs")
 BENCHMARKS = path(RESULTS, "benchmarks")
