@@ -118,8 +118,11 @@ def test_the_workflow_lists_the_presets_with_portable_numbers(monkeypatch):
     assert {"ci", "demo"} <= set(listed) and "paper" not in listed
     assert pins_preset("ci", {PRESETS_ENV: ",".join(listed)}) and not pins_preset("paper", {PRESETS_ENV: "ci"})
     assert not pins_preset(None, {PRESETS_ENV: "ci"}) and not pins_preset("ci", {})
-    off = resolve_config({**config, "portable_numbers": "false"}, REPO / "workflow" / "schemas")  # --config
-    assert not any(preset["portable_numbers"] for preset in off.values())
+    # --config portable_numbers=false: a top-level override, so the chosen preset's only (issue 25)
+    off = resolve_config({**config, "portable_numbers": "false"}, REPO / "workflow" / "schemas")
+    chosen = config["preset"]
+    assert presets[chosen]["portable_numbers"] and not off[chosen]["portable_numbers"]
+    assert all(off[name]["portable_numbers"] == presets[name]["portable_numbers"] for name in off if name != chosen)
     config["presets"]["ci"]["portable_numbers"] = "yes"
     with pytest.raises(ConfigError, match="portable_numbers"):
         resolve_config(config, REPO / "workflow" / "schemas")
