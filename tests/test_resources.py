@@ -123,3 +123,31 @@ def test_a_stack_costs_less_per_cell_than_cells_alone(smk):
 def test_gpu_jobs_and_gpu_memory_are_zero_on_the_cpu(smk):
     job = _job("ci", "parity", "fcn_parity", "sgd")  # ci: device cpu
     assert smk["gpu"](job) == 0 and smk["rule_gpu_mem_mb"]("train_group")(job) == 0
+
+
+@pytest.mark.parametrize("preset", ["ci", "paper"])
+def test_batched_analyses_cover_each_requested_run_once_in_the_job_of_its_part(smk, preset):
+    """Issue 25 item 3: a per-run analysis is one job per training job (part) and batch, holding the
+    runs whose files the targets read; each run's link rule waits for the job that holds it."""
+    requested = smk["requested_analyses"](preset)
+    assert {"attribution", "pruning", "dynamics", "landscape"} <= set(requested)
+    for batch, cells in requested.items():
+        held = []
+        for pattern in sorted(cells):
+            cell = Wildcards(preset=preset, **dict(part.split("~", 1) for part in pattern.split("/")))
+            if batch.startswith("attribution_"):
+                cell["method"] = batch.removeprefix("attribution_")
+            job = Wildcards(cell, part=smk["_job_part"](cell))
+            job_cells = smk["_batch_cells"](batch if "_" not in batch else "attribution_{method}", job)
+            assert {k: cell[k] for k in ("lr", "seed")} in [{k: c[k] for k in ("lr", "seed")} for c in job_cells]
+            manifest = smk["batch_manifest"](batch)(cell)
+            assert manifest.endswith(f"/group{job['part']}.json") and f"/batched/{batch}/" in manifest
+            held += [(manifest, c["lr"], c["seed"]) for c in job_cells]
+        assert len(set(held)) == len(cells)  # the jobs hold the requested runs and no other
+
+
+def test_a_batched_job_asks_runtime_per_run_it_analyses(smk):
+    job = _job("ci", "parity", "fcn_parity", "sgd")
+    runtime, limit = smk["job_runtime"]("attribute", "attribution"), smk["PRESETS"]["ci"]["max_job_minutes"]
+    runs = len(smk["_batch_cells"]("attribution", job))
+    assert runs == len(_rows(smk, job)) > 1 and runtime(job, 1) == min(limit, 30 * runs)

@@ -7,6 +7,7 @@ import re
 import shutil
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 from snakemake.utils import Paramspace
 
@@ -18,6 +19,7 @@ os.environ.update(
     PYTHONPATH=os.pathsep.join(p for p in (SRC, os.environ.get("PYTHONPATH")) if p)
 )
 
+from largelr.analysis_jobs import flat_files, requested_cells
 from largelr.config import (
     cell_training,
     figure_datasets,
@@ -522,16 +524,112 @@ def cell_evaluation(wildcards):
     return path(EVALUATION_CELL_DIR, "metrics.json").format(**wildcards)
 
 
-def job_runtime(rule):
-    """resources: runtime of a job that analyses every run of a training job: RULE_RESOURCES' time
-    per run, times the runs and the attempt, at most the preset's max_job_minutes."""
+def job_runtime(rule, batch=None):
+    """resources: runtime of a job that analyses the runs of a training job (every run, or those of
+    ``batch``): RULE_RESOURCES' time per run, times the runs and the attempt, at most the preset's
+    max_job_minutes."""
 
     def runtime(wildcards, attempt):
         per_run = scaled_resource(rule, "runtime", wildcards.preset)
         limit = PRESETS[wildcards.preset]["max_job_minutes"]
-        return min(limit, per_run * len(_group_rows(wildcards)) * attempt)
+        runs = len(_batch_cells(batch, wildcards) if batch else _group_rows(wildcards))
+        return min(limit, per_run * runs * attempt)
 
     return runtime
+
+
+# ---- per-run analyses, one job per training job and batch (largelr.analysis_jobs) ---------
+def batch_path(batch, *parts):
+    """A file of a batched analysis job (batch: attribution, attribution_{method}, pruning, ...)."""
+    return path(RESULTS, "batched", batch, TRAINING_GROUP, *parts)
+
+
+@functools.cache
+def requested_analyses(preset):
+    """{batch: cell patterns}: the runs whose per-run analysis files the preset's targets read."""
+    files = flat_files(summary_inputs(SimpleNamespace(preset=preset)))
+    for figure in PRESETS[preset]["figures"]:
+        files += flat_files(
+            figure_inputs(SimpleNamespace(preset=preset, figure=figure))
+        )
+    groups = {m.groups() for f in files for m in [GROUP_FILE.search(f)] if m}
+    for dataset, model, recipe in sorted(groups):
+        names = SimpleNamespace(
+            preset=preset, dataset=dataset, model=model, recipe=recipe
+        )
+        files += flat_files(group_inputs(names))
+    return requested_cells(files, path(RESULTS, "analysis").format(preset=preset))
+
+
+GROUP_FILE = re.compile(r"/groups/dataset~([^/]+)/model~([^/]+)/recipe~([^/]+)/")
+
+
+def _batch_cells(batch, wildcards):
+    """The cells of one training job that ``batch`` analyses (cell order of group_grid)."""
+    requested = requested_analyses(wildcards.preset).get(batch.format(**wildcards), ())
+    patterns = Paramspace(_group_rows(wildcards)).instance_patterns
+    return [cell for cell, p in zip(_job_cells(wildcards), patterns) if p in requested]
+
+
+def batch_inputs(batch, name="model.pt"):
+    """A batched analysis job: the dataset and the run.json and ``name`` (in runs/, or in analysis/
+    for attribution_maps.npz) of each of its cells."""
+
+    def inputs(wildcards):
+        cells = [{**wildcards, **cell} for cell in _batch_cells(batch, wildcards)]
+        folder = ANALYSIS_DIR if name == "attribution_maps.npz" else RUN_DIR
+        return {
+            "dataset": DATASET_FILE.format(**wildcards),
+            "runs": [path(RUN_DIR, "run.json").format(**cell) for cell in cells],
+            INPUT_KEYS[name]: [path(folder, name).format(**cell) for cell in cells],
+        }
+
+    return inputs
+
+
+INPUT_KEYS = {
+    "model.pt": "models",
+    "snapshots.pt": "snapshots",
+    "attribution_maps.npz": "maps",
+}
+
+
+def batch_output_dirs(batch):
+    """A batched analysis job: the folder of each cell's files (cell order of batch_inputs)."""
+
+    def folders(wildcards):
+        cell_dir = batch_path(batch, "lr~{lr}", "seed~{seed}")
+        return [
+            cell_dir.format(**{**wildcards, **cell})
+            for cell in _batch_cells(batch, wildcards)
+        ]
+
+    return folders
+
+
+def batch_manifest(batch):
+    """link_* (one cell): the manifest of the batched job of the cell's training job (its part)."""
+
+    def manifest(wildcards):
+        part = _job_part(wildcards)
+        return batch_path(batch, "group{part}.json").format(**wildcards, part=part)
+
+    return manifest
+
+
+def batch_cell_dir(batch):
+    """link_*: where the batched job left one cell's files."""
+    return lambda wildcards: batch_path(batch, "lr~{lr}", "seed~{seed}").format(
+        **wildcards
+    )
+
+
+# link_*: each output of a cell, hard-linked (or copied across file systems) from its batch folder
+LINK_FILES = (
+    'for out in {output:q}; do src={params.source:q}/$(basename "$out");'
+    ' ln -f "$src" "$out" 2>/dev/null || cp -p "$src" "$out"; done;'
+    " echo 'linked {params.source}' > {log:q}"
+)
 
 
 # ---- analyses -----------------------------------------------------------------------------
