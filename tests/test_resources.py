@@ -151,3 +151,22 @@ def test_a_batched_job_asks_runtime_per_run_it_analyses(smk):
     runtime, limit = smk["job_runtime"]("attribute", "attribution"), smk["PRESETS"]["ci"]["max_job_minutes"]
     runs = len(smk["_batch_cells"]("attribution", job))
     assert runs == len(_rows(smk, job)) > 1 and runtime(job, 1) == min(limit, 30 * runs)
+
+
+def test_memory_requests_follow_the_dataset_size_in_the_preset(smk):
+    """Issue 26 item 2: a job's mem_mb is at least its dataset's bytes in RAM, read from the preset
+    (CelebA at 224 px: 27.5 GB of uint8 splits); small datasets keep RULE_RESOURCES' floors."""
+    presets = smk["PRESETS"]
+    celeba = _job("paper", "celeba", "swin_t", "adamw_swin")
+    mem = smk["rule_mem_mb"]("train_group")
+    before = mem(celeba, 1)
+    size = presets["paper"]["datasets"]["celeba"]["params"]["image_size"]
+    presets["paper"]["datasets"]["celeba"]["params"]["image_size"] = 224
+    try:
+        assert smk["data_mb"]("train_group", celeba, "device") > 1.25 * 27500 > 24000  # above the fixed request
+        assert mem(celeba, 1) > 27500 and mem(celeba, 2) == 2 * mem(celeba, 1)
+    finally:
+        presets["paper"]["datasets"]["celeba"]["params"]["image_size"] = size
+    assert mem(celeba, 1) == before
+    ci = _job("ci", "parity", "fcn_parity", "sgd")
+    assert mem(ci, 1) == 8000 and smk["rule_mem_mb"]("evaluate")(ci, 1) == 4000  # the floors

@@ -40,6 +40,14 @@ def test_the_byte_table_is_as_float_for_every_byte_and_a_batch_decodes_to_the_ol
     assert torch.equal(device_inputs(x, torch.device("cpu"), "float32"), old)
 
 
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device (x / 255 on CUDA is the risk)")
+def test_batches_decoded_on_cuda_are_numpys_floats_for_every_byte():
+    x = np.tile(np.arange(256, dtype=np.uint8), (4, 3, 1)).reshape(4, 3, 16, 16)
+    images = device_inputs(x, torch.device("cuda"))
+    assert images.device.type == "cuda"
+    assert images[torch.arange(4, device="cuda")].cpu().numpy().tobytes() == (x.astype(np.float32) / 255.0).tobytes()
+
+
 @pytest.fixture(scope="module")
 def ci_datasets(shared_data, tmp_path_factory):
     root, ci = tmp_path_factory.mktemp("ci_data"), workflow_preset("ci")

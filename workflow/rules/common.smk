@@ -30,6 +30,7 @@ from largelr.config import (
 )
 from largelr.datasets.download import GENERATOR_SOURCES, SOURCES
 from largelr.training.cost import (
+    data_memory_mb,
     estimate_group_minutes,
     group_parts,
     trains_one_after_another,
@@ -263,10 +264,11 @@ def model_archs(wildcards):
 # (profiles/slurm). A retry (attempt k) asks k times the runtime and memory (runtime at most the
 # preset's max_job_minutes).
 # rule: {resource: (full scale, reduced scale)}. train_group trains every LR x seed of a group
-# (at full scale its runtime comes from largelr.training.cost, see train_job_runtime; gpu_mem_mb
-# holds the training split on the device: 8 GB for CelebA at 64 px, 15.7 GB for ImageNet at
-# 32 px); dynamics runs one attribution pass per snapshot; landscape points x points full passes
-# over the training subset; background_attribution DeepLabV3-ResNet50 on the attributed samples.
+# (at full scale its runtime comes from largelr.training.cost, see train_job_runtime); mem_mb and
+# gpu_mem_mb are at least what the job's dataset needs (data_mb: the uint8 splits on the training
+# device, 27.5 GB for CelebA at 224 px, plus headroom); dynamics runs one attribution pass per
+# snapshot; landscape points x points full passes over the training subset;
+# background_attribution DeepLabV3-ResNet50 on the attributed samples.
 RULE_RESOURCES = {
     "generate_dataset": {"mem_mb": (32000, 4000), "runtime": (120, 30)},
     "train_group": {
@@ -324,11 +326,20 @@ def scaled_resource(rule, resource, preset):
     return RULE_RESOURCES[rule][resource][0 if full_scale(preset) else 1]
 
 
+def data_mb(rule, wildcards, where):
+    """MB the job's dataset needs in RAM (host) or on the GPU (device), from its size in the preset
+    (image_size, split sizes; largelr.training.cost.data_memory_mb)."""
+    spec = PRESETS[wildcards.preset]["datasets"][wildcards.dataset]
+    return data_memory_mb(spec, where, trains=rule == "train_group")
+
+
 def rule_mem_mb(rule):
-    """resources: mem_mb of ``rule`` for a job's preset (RULE_RESOURCES), times the attempt."""
+    """resources: mem_mb of ``rule`` for a job's preset (RULE_RESOURCES, at least what its dataset
+    needs in RAM), times the attempt."""
 
     def mem_mb(wildcards, attempt):
-        return scaled_resource(rule, "mem_mb", wildcards.preset) * attempt
+        floor = scaled_resource(rule, "mem_mb", wildcards.preset)
+        return max(floor, data_mb(rule, wildcards, "host")) * attempt
 
     return mem_mb
 
@@ -350,7 +361,8 @@ def rule_gpu_mem_mb(rule):
     """
 
     def gpu_mem_mb(wildcards):
-        return scaled_resource(rule, "gpu_mem_mb", wildcards.preset) * gpu(wildcards)
+        floor = scaled_resource(rule, "gpu_mem_mb", wildcards.preset)
+        return max(floor, data_mb(rule, wildcards, "device")) * gpu(wildcards)
 
     return gpu_mem_mb
 
