@@ -6,7 +6,7 @@
 #      FCN (3 cells) and for ResNet18 with its batch-norm statistics (3 cells, 200 steps, float64;
 #      skipped, with the engine's reason, where the stacked engine refuses batch-norm models);
 #   3. benchmarks/paper_cost.py's per-step and check timings on the device, for the `paper` and `gpu`
-#      presets (today's engine vs this one; --json beside the report);
+#      presets (baseline engine vs this one; --json beside the report);
 #   4. one Colored MNIST ResNet18 training group of the `paper` grid (full 60 000 images, 2 LRs x
 #      2 seeds) trained to 100 % training accuracy or a 6-minute limit; its finished runs then
 #      calibrate paper_cost.py's iteration rule (--calibrate-from), printed with the same timings;
@@ -67,7 +67,8 @@ echo "== 2. stacked vs single on $DEVICE (losses to 1e-5 relative, weights and r
 timeout 240 python3 - "$DEVICE" "$EXACT_STEPS" <<'PY' 2>&1 | tee "$OUT_DIR/exactness.log" | grep -v "^  " | tee -a "$report"
 import sys, torch
 from largelr.datasets.synthetic import generate_parity
-from largelr.training.loop import TensorSplit, TrainSettings, train
+from largelr.training.protocol import TensorSplit, TrainSettings
+from largelr.training.single import train
 from largelr.training.runs import _start, init_model, to_tensor_split
 from largelr.training.stacked import train_stacked, why_not_stackable
 

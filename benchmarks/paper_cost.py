@@ -1,10 +1,10 @@
-"""What a preset costs on one device, measured: GPU-hours per training group, today's engine vs this one.
+"""What a preset costs on one device, measured: GPU-hours per training group, baseline engine vs this one.
 
 For every training group of a preset (one (dataset, model, recipe, intervention), every
 LR × seed: the ``train_group`` job) it prints the cells, the per-step time, the time of one
 stopping check, the expected iterations per cell and the group's device-hours, twice:
 
-* **today's engine**: the §4.2 stopping check over the *whole* training split every
+* **baseline engine**: the §4.2 stopping check over the *whole* training split every
   ``eval_interval`` iterations, a host synchronisation per step (the divergence test reads the
   loss, each batch's indices are copied from a CPU generator), buffer-free models stacked,
   every ResNet / WRN / Swin-T cell alone, one job per GPU;
@@ -28,7 +28,7 @@ only: the output says so; there the convolutional models are timed at a tenth of
 and scaled back (labelled ``*``), and ``--quick`` times one step per key. Jobs sharing a GPU
 are modelled, not measured: N jobs of one model gain what N stacked models gain (measured),
 at most N. ``--assume-h200`` measures nothing and prints the same tables from the H200 step
-times that ``train_group``'s runtime requests assume (:mod:`largelr.training.cost`). First, per
+times that ``train_group``'s runtime requests assume (:mod:`largelr.workflow.cost`). First, per
 dataset: its input shape (the preset's ``image_size``), split sizes and the bytes it takes on the
 training device as uint8 (and as float32, before issue 25), which the workflow's ``mem_mb`` /
 ``gpu_mem_mb`` requests follow.
@@ -68,32 +68,34 @@ import yaml
 from torch import nn
 from torch.func import functional_call, stack_module_state, vmap
 
+from largelr.engine_facts import RunStatus
+from largelr.engine_facts import EVAL_BATCH, ITERATIONS_RULE, STACKABLE_OPTIMIZERS, model_family, optimizer_family
+from largelr.engine_facts import effective_lr as facts_effective_lr
+from largelr.engine_facts import iterations_to_fit as expected_iterations  # the rule train_group's requests use
 from largelr.config import cell_training, recipe_name, resolve_config, training_grid
-from largelr.training.cost import INPUTS, ITERATIONS_RULE, dataset_bytes, input_shape, test_size, train_size
+from largelr.workflow.cost import INPUTS, dataset_bytes, input_shape, test_size, train_size
 from largelr.training.models import build_model
 from largelr.training.objectives import per_sample_loss
 from largelr.training.optim import build_optimizer
-from largelr.training.protocol import EVAL_BATCH  # chunk of the full-split evaluation and of the check
 from largelr.training.recipes import train_settings
 from largelr.training.runs import _stacks, resolve_device
-from largelr.training.stacked import STACKABLE_OPTIMIZERS, StackedOptimizer, why_not_stackable
+from largelr.training.stacked import StackedOptimizer, why_not_stackable
 
 REPO = Path(__file__).resolve().parents[1]
 
 
-
 def dataset_facts(dataset: dict[str, Any]) -> tuple[tuple[int, ...], int, int]:
     """(input shape, training-set size, classes) of a ``datasets:`` entry, read from the preset as the
-    workflow's requests read it (largelr.training.cost: ``image_size``, n_train / subset_train)."""
+    workflow's requests read it (largelr.workflow.cost: ``image_size``, n_train / subset_train)."""
     return input_shape(dataset), train_size(dataset), INPUTS[dataset["generator"]](dataset.get("params", {}))[1]
 
 
 #: (model family, optimizer family) → (S = η × iterations to 100 %, E_min epochs): the rule of
-#: largelr.training.cost (the runtime requests of train_group), one table for both. FCN: fitted on
+#: largelr.workflow.cost (the runtime requests of train_group), one table for both. FCN: fitted on
 #: the demo's finished runs (issue 19, 2026-12-02: Colored MNIST FCN, LR 0.01, 3000 images,
-#: 20 800 iterations; S = 208); CNN, ResNet and Swin-T: assumed (see largelr.training.cost)
+#: 20 800 iterations; S = 208); CNN, ResNet and Swin-T: assumed (see largelr.workflow.cost)
 CALIBRATION: dict[tuple[str, str], tuple[float, float]] = dict(ITERATIONS_RULE)
-CALIBRATION_NAME = ("built-in (largelr.training.cost.ITERATIONS_RULE): FCN fitted on the demo's finished runs "
+CALIBRATION_NAME = ("built-in (largelr.engine_facts.ITERATIONS_RULE): FCN fitted on the demo's finished runs "
                     "(issue 19, 2026-12-02); CNN, ResNet, Swin-T assumed")
 
 # on a CPU, convolutional models and models above this many parameters (Swin-T) are timed at a
@@ -108,33 +110,9 @@ def is_heavy(model: nn.Module) -> bool:
 
 
 
-def model_family(spec: dict[str, Any]) -> str:
-    if spec["arch"] in ("fcn", "cnn"):
-        return spec["arch"]
-    return "resnet" if "resnet" in spec.get("name", "") else "other"
-
-
-def optimizer_family(kind: str) -> str:
-    return "sgd" if kind == "sgd" else "adaptive"
-
-
 def effective_lr(settings: Any) -> float:
-    """η of the rule: momentum β counts as η / (1 − β), a step schedule as η × its factor throughout
-    (as :func:`largelr.training.cost.expected_iterations`)."""
-    lr = settings.lr / (1 - float(settings.optimizer.get("momentum", 0.0)))
-    if (settings.schedule or {}).get("kind") == "step":
-        lr *= float(settings.schedule.get("factor", 0.1))
-    return lr
-
-
-def expected_iterations(lr: float, n: int, batch: int, cap: int, family: tuple[str, str],
-                        calibration: dict[tuple[str, str], tuple[float, float]] = CALIBRATION,
-                        stop_loss: float | None = None) -> int:
-    """Iterations to 100 % training accuracy: ``max(E_min · n / b, S / η)``, at most ``cap``."""
-    if stop_loss is not None:
-        return cap
-    sgd_time, min_epochs = calibration[family]
-    return int(min(cap, max(math.ceil(min_epochs * n / batch), math.ceil(sgd_time / lr))))
+    """η of the shared rule (:func:`largelr.engine_facts.effective_lr`) for a cell's TrainSettings."""
+    return facts_effective_lr(settings.lr, settings.optimizer.get("momentum", 0.0), settings.schedule)
 
 
 def calibrate(run_dirs: Path) -> tuple[dict[tuple[str, str], tuple[float, float]], str]:
@@ -150,7 +128,7 @@ def calibrate(run_dirs: Path) -> tuple[dict[tuple[str, str], tuple[float, float]
     found: dict[tuple[str, str], list[tuple[float, float]]] = {}
     for path in sorted(Path(run_dirs).glob("**/run.json")):
         record = json.loads(path.read_text())
-        if record.get("status") != "converged":
+        if record.get("status") != RunStatus.CONVERGED:
             continue
         settings = record["settings"]
         n = sizes.get(record["cell"]["dataset"]) or _default_n(record["cell"]["dataset"])
@@ -182,7 +160,7 @@ class Group:
     n_train: int
     settings: list[Any]
     iterations: list[int]
-    stacks_today: list[list[int]] = field(default_factory=list)
+    stacks_baseline: list[list[int]] = field(default_factory=list)
     stacks_new: list[list[int]] = field(default_factory=list)
     preset: dict[str, Any] = field(default_factory=dict, repr=False)
     cell: dict[str, Any] = field(default_factory=dict)  # the group's first cell
@@ -213,7 +191,7 @@ def preset_groups(preset: dict[str, Any], calibration: dict, only: str | None = 
         iterations = [expected_iterations(effective_lr(s), n, s.batch_size, s.max_iters, family, calibration,
                                           s.stop_loss) for s in settings]
         group = Group(tuple(key), spec, shape, classes, n, settings, iterations, preset=preset, cell=cells[0])
-        group.stacks_today, group.stacks_new = _engine_stacks(group, device)
+        group.stacks_baseline, group.stacks_new = _engine_stacks(group, device)
         groups.append(group)
     return groups
 
@@ -240,23 +218,23 @@ def only_batch_norm_buffers(model: nn.Module) -> bool:
 
 
 def _engine_stacks(group: Group, device: torch.device) -> tuple[list[list[int]], list[list[int]]]:
-    """Stacks of cell indices under today's engine and this one (a stack of one trains alone). This
+    """Stacks of cell indices under baseline engine and this one (a stack of one trains alone). This
     engine keeps batch-norm models single where stacking is slower (the CPU:
     :func:`largelr.training.stacked.why_not_faster_stacked`)."""
     from largelr.training.stacked import why_not_faster_stacked
 
     model = _prototype(group)
     slower = why_not_faster_stacked(model, device) is not None
-    today, new = [], []
+    baseline, new = [], []
     for members in _stacks(group.settings):
         member_settings = [group.settings[i] for i in members]
         reason = why_not_stackable(model, member_settings)
-        has_buffers = any(True for _ in model.buffers())  # today's engine trains these alone
-        today += [members] if reason is None and not has_buffers else [[i] for i in members]
+        has_buffers = any(True for _ in model.buffers())  # baseline engine trains these alone
+        baseline += [members] if reason is None and not has_buffers else [[i] for i in members]
         bn_only = reason is not None and "buffers" in reason and only_batch_norm_buffers(model)
         stackable = (reason is None or bn_only) and not (slower and has_buffers)
         new += [members] if stackable else [[i] for i in members]
-    return today, new
+    return baseline, new
 
 
 # ---- measurement ------------------------------------------------------------------------------
@@ -367,7 +345,7 @@ class Timer:
         generator = torch.Generator().manual_seed(0)
 
         def indices(i: int) -> torch.Tensor:
-            if host_sync:  # today: a CPU generator's indices, copied every step
+            if host_sync:  # baseline engine: a CPU generator's indices, copied every step
                 return torch.randint(n, (m, b) if m > 1 else (b,), generator=generator).to(self.device)
             start = (i * b) % (n - b + 1)  # this engine: slices of a permutation already on the device
             rows = permutation[start:start + b]
@@ -379,7 +357,7 @@ class Timer:
             rows = indices(i)
             loss = step(x_pool[rows], y_pool[rows])
             if host_sync:
-                loss.detach().tolist()  # the per-step divergence test of today's loops
+                loss.detach().tolist()  # the per-step divergence test of baseline engine's loops
             else:
                 torch.isfinite(loss.detach()).all()  # stays on the device
 
@@ -423,12 +401,12 @@ class Timer:
 
 class AssumedTimer:
     """No measurement: the H200 step times that ``train_group``'s runtime requests assume
-    (:mod:`largelr.training.cost`: README-measured FCN / CNN, assumed torchvision models), for a
+    (:mod:`largelr.workflow.cost`: README-measured FCN / CNN, assumed torchvision models), for a
     machine without the device. A stack of M costs ``max(1, STACK_COST · M)`` single steps, an
     eval sample ``CHECK_CHUNK_STEPS / EVAL_BATCH`` steps; host syncs are not modelled."""
 
     device = torch.device("cpu")
-    name = "NVIDIA H200, assumed (largelr.training.cost step times, not measured)"
+    name = "NVIDIA H200, assumed (largelr.workflow.cost step times, not measured)"
 
     def sizes(self, group: Group, sizes: Sequence[int]) -> list[int]:
         return list(sizes)
@@ -437,13 +415,13 @@ class AssumedTimer:
         return 1
 
     def step(self, group: Group, m: int, host_sync: bool) -> float:
-        from largelr.training import cost
+        from largelr.workflow import cost
 
         family = group.spec["arch"] if group.spec["arch"] in ("fcn", "cnn") else "torchvision"
         return cost.step_seconds(group.preset, group.cell) * max(1.0, cost.STACK_COST[family] * m)
 
     def eval_cost(self, group: Group, m: int) -> float:
-        from largelr.training import cost
+        from largelr.workflow import cost
 
         family = group.spec["arch"] if group.spec["arch"] in ("fcn", "cnn") else "torchvision"
         steps = cost.CHECK_CHUNK_STEPS[family] * max(1.0, cost.STACK_COST[family] * m) / m
@@ -546,7 +524,7 @@ def stack_seconds(iterations: Sequence[int], step: Callable[[int], float], check
 
 @dataclass(frozen=True)
 class Engine:
-    """What distinguishes today's engine from this one in the cost model (module docstring)."""
+    """What distinguishes baseline engine from this one in the cost model (module docstring)."""
 
     name: str
     host_sync: bool
@@ -568,7 +546,7 @@ class GroupCost:
 
 def group_cost(group: Group, engine: Engine, timer: Timer, sizes: Sequence[int], full_interval: int) -> GroupCost:
     """Device-hours of one training group under ``engine``."""
-    stacks = group.stacks_new if engine.new_stacks else group.stacks_today
+    stacks = group.stacks_new if engine.new_stacks else group.stacks_baseline
     sizes = timer.sizes(group, sizes)
     train = checking = 0.0
     shown: tuple[float, float] = (0.0, 0.0)
@@ -675,7 +653,7 @@ def device_name(device: torch.device, timer: Any = None) -> str:
 def dataset_memory(preset: dict[str, Any], only: str | None = None) -> list[dict[str, Any]]:
     """Per dataset of the preset: input shape (its ``image_size``), split sizes and the bytes the
     training device holds (uint8 images since issue 25; float32 before), which the workflow's
-    mem_mb / gpu_mem_mb requests follow (workflow/rules/common.smk); ``only``: as ``--only``."""
+    mem_mb / gpu_mem_mb requests follow (largelr.workflow.plan.Plan.data_mb); ``only``: as ``--only``."""
     rows = []
     grid = training_grid(preset)
     for name in sorted(set(grid["dataset"])):
@@ -729,7 +707,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--only", help="only the groups whose dataset or model name contains this")
     parser.add_argument("--threads", type=int, default=1, help="CPU threads (torch.set_num_threads)")
     parser.add_argument("--assume-h200", action="store_true", help="measure nothing: the H200 step times assumed "
-                        "by largelr.training.cost (for a machine without the GPU; labelled in the output)")
+                        "by largelr.workflow.cost (for a machine without the GPU; labelled in the output)")
     parser.add_argument("--cache", type=Path, help="read / write the measurements here (same device: reused)")
     parser.add_argument("--json", type=Path, help="also write the tables and totals to this JSON file")
     return parser.parse_args(argv)
@@ -789,7 +767,7 @@ def report_preset(preset: str, args: argparse.Namespace, timer: Timer, sizes: Se
     work = _count_weighted((g.key[1], it) for g in groups for it in g.iterations)
     print(f"\n# {preset}: {len(groups)} training groups, {sum(len(g.iterations) for g in groups)} cells; expected "
           "cell-iterations by model: " + ", ".join(f"{k} {v / 1e6:.2f} M" for k, v in sorted(work.items())))
-    engines = [Engine("today's engine: full-split checks every eval_interval, host sync per step, "
+    engines = [Engine("baseline engine: full-split checks every eval_interval, host sync per step, "
                       "single ResNets, one job per GPU", True, False, False, 1),
                Engine(f"this engine: early-exit check, no host sync per step, stacked batch-norm models, "
                       f"{args.jobs_per_gpu} jobs per GPU", False, True, True, args.jobs_per_gpu)]
@@ -800,9 +778,9 @@ def report_preset(preset: str, args: argparse.Namespace, timer: Timer, sizes: Se
         totals.append(print_table(f"{preset}, {engine.name}", groups, costs))
         tables[engine.name] = [{"group": list(g.key), **c.__dict__} for g, c in zip(groups, costs)]
     note = "" if timer.device.type == "cuda" or isinstance(timer, AssumedTimer) else "; CPU time: a ratio only"
-    print(f"\n{preset}: {totals[0]:.1f} GPU-hours on {name} (today's engine{note})")
+    print(f"\n{preset}: {totals[0]:.1f} GPU-hours on {name} (baseline engine{note})")
     print(f"{preset}: {totals[1]:.1f} GPU-hours on {name} (this engine{note})")
-    print(f"ratio today / this engine: {totals[0] / max(totals[1], 1e-12):.2f}x "
+    print(f"ratio baseline / this engine: {totals[0] / max(totals[1], 1e-12):.2f}x "
           f"(measured in {time.perf_counter() - started:.0f} s)")
     return {"preset": preset, "device": name, "stack_sizes": list(sizes), "cell_iterations": work,
             "totals_hours": {"today": totals[0], "this": totals[1]}, "tables": tables, "datasets": datasets}

@@ -30,9 +30,12 @@ import torch
 from torch.func import functional_call, stack_module_state, vmap
 from torch.nn import functional as F
 
+from largelr.engine_facts import RunStatus
 from largelr.datasets.synthetic import generate_parity
-from largelr.training.loop import TrainSettings, evaluate_loss_and_accuracy, train
-from largelr.training.protocol import EVAL_BATCH, ErrorMemory, check_scan, full_scan, train_values
+from largelr.training.protocol import TrainSettings
+from largelr.training.single import evaluate_loss_and_accuracy, train
+from largelr.engine_facts import EVAL_BATCH
+from largelr.training.protocol import ErrorMemory, check_scan, full_scan, train_values
 from largelr.training.runs import init_model, resolve_device, to_tensor_split
 from largelr.training.stacked import train_stacked
 
@@ -163,7 +166,7 @@ def main() -> None:
                                                   args.repeats))
     outcomes = train_stacked([init_model(DATA, SPEC, s.seed) for s in settings], train_split, test_split, settings)
     print(f"\nstack of {len(settings)} (lrs {args.lrs}; {[(o.result.status, o.result.iterations) for o in outcomes]})")
-    outcomes = [o for o in outcomes if o.result.status != "diverged"]
+    outcomes = [o for o in outcomes if o.result.status != RunStatus.DIVERGED]
     last = min(o.result.iterations for o in outcomes) // 100 * 100
     for iteration in sorted({100, last // 2 // 100 * 100, last - 100, last} - {0}):
         now = [o.result.snapshots[iteration] for o in outcomes]

@@ -4,7 +4,7 @@ stacked engine with M cells trained as one model, on the same data, device and p
 For each workload it prints steps per second *per cell* for
 
   (a) the textbook loop: TensorDataset + shuffling DataLoader, one model, SGD, batch 100;
-  (b) largelr.training.loop.train, one model (the single-cell path);
+  (b) largelr.training.single.train, one model (the single-cell path);
   (c) largelr.training.stacked.train_stacked with M = 5, 15, 45 cells (M × steps / time);
 
 and each ratio against (a). Logging is pushed past the end of the run, so only the final
@@ -41,7 +41,8 @@ from largelr.datasets.format import Split, SpuriousDataset
 from largelr.datasets.synthetic import generate_parity
 from largelr.training.runs import init_model, resolve_device, to_tensor_split
 from largelr.training.stacked import train_stacked
-from largelr.training.loop import TrainSettings, train
+from largelr.training.protocol import TrainSettings
+from largelr.training.single import train
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -106,7 +107,7 @@ def _settings(steps: int, seed: int) -> TrainSettings:
 
 
 def single_path(dataset, spec, steps: int, device: torch.device) -> float:
-    """(b) largelr.training.loop.train on one model: steps/s."""
+    """(b) largelr.training.single.train on one model: steps/s."""
     model = init_model(dataset, spec, seed=0).to(device)
     splits = to_tensor_split(dataset, "train", device), to_tensor_split(dataset, "test", device)
     start = time.perf_counter()

@@ -19,7 +19,7 @@ from largelr.datasets import SpuriousDataset, save_dataset
 from largelr.datasets.synthetic import generate_parity
 from largelr.io import atomic_write_json
 from largelr.metric_registry import TABLE1_METRICS
-from largelr.training.loop import TrainSettings
+from largelr.training.protocol import TrainSettings
 from largelr.training.runs import init_model, train_cell
 
 REPO = Path(__file__).resolve().parents[1]

@@ -162,7 +162,7 @@ def _schema_defaults(schemas, *path):
 
 
 def test_training_defaults_of_the_code_are_the_schemas(schemas):
-    from largelr.training.loop import TrainSettings
+    from largelr.training.protocol import TrainSettings
     from largelr.training.runs import train_group
 
     schema = _schema_defaults(schemas, "training")

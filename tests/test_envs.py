@@ -4,7 +4,9 @@ Conda channels are unreachable where this project is developed, so the environme
 kept true by this test: for every rule with a ``script:``, follow the script's imports
 through the ``largelr`` package and check each third-party module against the packages
 listed in the rule's ``conda:`` file (conda and pip sections). Imports guarded by
-``try/except ImportError`` are optional and skipped.
+``try/except ImportError`` are optional and skipped. pandas imports some packages only when a
+method needs them (``to_markdown``: tabulate, ``to_latex`` and ``.style``: jinja2): a call of one
+counts as an import of its package (:data:`PANDAS_OPTIONAL`).
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ PACKAGE_OF = {"yaml": "pyyaml", "PIL": "pillow", "sklearn": "scikit-learn", "cv2
               "segmentation_models_pytorch": "segmentation-models-pytorch", "skimage": "scikit-image"}
 EQUIVALENT = {"matplotlib": {"matplotlib", "matplotlib-base"}, "opencv": {"opencv", "opencv-python-headless"}}
 
+# pandas' optional dependencies: a method call that needs one (pandas imports it only then)
+PANDAS_OPTIONAL = {"to_markdown": "tabulate", "to_latex": "jinja2", "style": "jinja2"}
 RULE = re.compile(r"^rule (\w+):(.*?)(?=^rule |\Z)", re.S | re.M)
 DIRECTIVE = r"^\s+{}:\s*\n\s+\"([^\"]+)\""
 
@@ -59,7 +63,13 @@ def imported_modules(path: Path) -> set[str]:
             elif node.module and node.level == 0:
                 names.add(node.module)
                 names.update(f"{node.module}.{alias.name}" for alias in node.names)
+        elif isinstance(node, ast.Attribute) and node.attr in PANDAS_OPTIONAL and "pandas" in _imported_tops(tree):
+            names.add(PANDAS_OPTIONAL[node.attr])
     return names
+
+
+def _imported_tops(tree: ast.AST) -> set[str]:
+    return {alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
 
 
 def third_party_imports(script: Path, src: Path) -> set[str]:

@@ -57,7 +57,7 @@ def test_evaluation_computes_exactly_the_declared_inputs():
     import torch
 
     from largelr.analyses.evaluation import metric_inputs
-    from largelr.training.loop import TensorSplit
+    from largelr.training.protocol import TensorSplit
     from largelr.training.models import FCN
 
     torch.manual_seed(0)

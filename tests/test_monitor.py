@@ -76,7 +76,7 @@ def _build(results: Path, cells) -> None:
     stopped = by_member[(B, "lr~0.5/seed~1")]  # B: stacked, in progress
     atomic_write_json(results / "training" / B / stopped.member / "run.json", _record(stopped, "stalled"))
     (results / "training" / B / "checkpoint-0.pt").write_bytes(b"checkpoint")
-    log = results / "logs" / "train" / B / "group.log"
+    log = results / "logs" / "train" / f"{B}.log"  # rule train_group's log (paths.TRAINING_LOG)
     log.parent.mkdir(parents=True)
     log.write_text(_line(0, "training 4 cells stacked on cpu (1000 train samples)", "largelr.training.runs")
                    + "".join(_line(10 * k, f"iter {100 * k:6d}  4 models training, train acc (not evaluated at this row)")
@@ -93,7 +93,7 @@ def _build(results: Path, cells) -> None:
         + _line(5, f"{first.record}: converged after 300 iterations in 4.0 s", "largelr.training.runs")
         + _line(6, f"training {second} on cpu (2000 train samples)", "largelr.training.runs")
         + "".join(_line(6 + 5 * k, f"iter {100 * k:6d}  loss 0.5000  BC-ratio 1.000  train acc "
-                                   f"{'0.7500' if k == 2 else '-'}  test acc 0.7000", "largelr.training.loop")
+                                   f"{'0.7500' if k == 2 else '-'}  test acc 0.7000", "largelr.training.single")
                   for k in (1, 2)))
     failed = results / "logs" / "train" / f"{C}.log"  # C: the job failed
     failed.parent.mkdir(parents=True, exist_ok=True)
@@ -139,7 +139,7 @@ def test_status_counts_cells_and_follows_a_growing_log(sweep: Path) -> None:
     assert "1 model training (lr~0.2 seed~0)" in alone and "iteration 200 of 800 (cap)" in alone
     assert "train acc 0.7500-0.7500 (iteration 200)" in alone and "20.0 it/s" in alone
 
-    log = sweep / "results" / "watch" / "logs" / "train" / B / "group.log"
+    log = sweep / "results" / "watch" / "logs" / "train" / f"{B}.log"
     with log.open("a") as handle:  # the job goes on: faster, and a train-accuracy row
         handle.write(_line(25, "iter    300  3 models training, train acc (not evaluated at this row)"))
         handle.write(_line(30, "iter    400  3 models training, train acc 0.9100-0.9900"))
@@ -163,6 +163,7 @@ def test_summarize_partial_writes_only_partial_files(sweep: Path) -> None:
     assert sorted(p.name for p in (results / "tables").iterdir()) == ["claims.partial.csv", "claims.partial.md"]
     assert sorted(p.name for p in (results / "summary").iterdir()) == ["runs.partial.csv"]
     assert "5 of 14 runs evaluated so far" in (results / "tables" / "claims.partial.md").read_text()
+    assert _largelr(sweep, "summarize") == out  # --partial is implied, not a required flag
 
 
 def test_a_replay_restarts_the_rate_and_a_traceback_fails_the_job() -> None:
@@ -209,3 +210,21 @@ def test_progress_without_a_total_and_with_slow_steps(caplog: pytest.LogCaptureF
             clock.now += seconds
             progress.step(note="last: iteration 7")
     assert [r.getMessage() for r in caplog.records] == ["dynamics: 2 snapshots, 0.0333 snapshots/s, last: iteration 7"]
+
+
+def test_job_logs_are_the_files_the_training_rule_names(tmp_path: Path) -> None:
+    """job_logs finds the whole group's log and each part's log at the paths of the workflow's
+    templates (rule train_group's log and output), paired with that job's manifest."""
+    from largelr.monitor import job_logs
+    from largelr.workflow.paths import TRAINING_LOG, TRAINING_MANIFEST
+
+    fields = dict(preset="p", dataset="parity", model="fcn", recipe="sgd", intervention="none")
+    group = "dataset~parity/model~fcn/recipe~sgd/intervention~none"
+    for part in ("", ".part-1", ".part-2"):
+        log = tmp_path / TRAINING_LOG.format(**fields, part=part)
+        log.parent.mkdir(parents=True, exist_ok=True)
+        log.write_text("")
+    results = tmp_path / "results" / "p"
+    expected = [(tmp_path / TRAINING_LOG.format(**fields, part=part), tmp_path / TRAINING_MANIFEST.format(**fields, part=part))
+                for part in ("", ".part-1", ".part-2")]
+    assert job_logs(results, group) == expected

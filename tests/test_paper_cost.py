@@ -36,8 +36,8 @@ def test_the_rule_reproduces_its_calibration_point_and_respects_the_cap(cost):
 
 
 def test_the_rule_is_the_one_behind_the_runtime_requests(cost):
-    """paper_cost.py and largelr.training.cost (train_group's runtime requests) expect the same iterations."""
-    from largelr.training import cost as requests
+    """paper_cost.py and largelr.workflow.cost (train_group's runtime requests) expect the same iterations."""
+    from largelr.workflow import cost as requests
 
     preset = cost.load_preset("gpu")
     groups = cost.preset_groups(preset, cost.CALIBRATION)
@@ -69,15 +69,15 @@ def test_groups_cover_the_grid_and_only_this_engine_stacks_batch_norm_resnets(co
     groups = cost.preset_groups(preset, cost.CALIBRATION)
     assert sum(len(g.iterations) for g in groups) == len(training_grid(preset))
     for group in groups:
-        for stacks in (group.stacks_today, group.stacks_new):
+        for stacks in (group.stacks_baseline, group.stacks_new):
             assert sorted(i for stack in stacks for i in stack) == list(range(len(group.iterations)))
     by_key = {g.key: g for g in groups}
     resnet = by_key[("colored_mnist", "resnet18", "sgd", "none")]
     cells = len(resnet.iterations)
-    assert cells > 1 and [len(s) for s in resnet.stacks_today] == [1] * cells
+    assert cells > 1 and [len(s) for s in resnet.stacks_baseline] == [1] * cells
     assert [len(s) for s in resnet.stacks_new] == [cells]
     fcn = by_key[("colored_mnist", "fcn", "sgd", "none")]
-    assert [len(s) for s in fcn.stacks_today] == [len(s) for s in fcn.stacks_new] == [len(fcn.iterations)]
+    assert [len(s) for s in fcn.stacks_baseline] == [len(s) for s in fcn.stacks_new] == [len(fcn.iterations)]
     on_cpu = {g.key: g for g in cost.preset_groups(preset, cost.CALIBRATION, "resnet18", torch.device("cpu"))}
     assert [len(s) for s in on_cpu[resnet.key].stacks_new] == [1] * cells  # stacks are slower there
     asam = by_key[("colored_mnist", "resnet18", "sgd+table2", "asam_rho=1")]
@@ -115,8 +115,8 @@ def test_a_measured_run_prints_both_engines_and_a_total_per_engine(cost, tmp_pat
         results = cost.main(["--preset", "ci", "--device", "cpu", "--quick", "--only", "parity",
                              "--json", str(tmp_path / "cost.json")])
     out = capsys.readouterr().out
-    assert "ci: " in out and " GPU-hours on CPU (1 thread) (today's engine; CPU time: a ratio only)" in out
-    assert "GPU-hours on CPU (1 thread) (this engine" in out and "ratio today / this engine" in out
+    assert "ci: " in out and " GPU-hours on CPU (1 thread) (baseline engine; CPU time: a ratio only)" in out
+    assert "GPU-hours on CPU (1 thread) (this engine" in out and "ratio baseline / this engine" in out
     saved = json.loads((tmp_path / "cost.json").read_text())["ci"]
     assert saved["totals_hours"] == results["ci"]["totals_hours"]
     grid = training_grid(cost.load_preset("ci"))
@@ -138,7 +138,7 @@ def test_gpu_check_script_parses():
 def test_dataset_sizes_on_the_device_follow_the_image_size_of_the_preset(cost):
     """Issue 26 item 2: CelebA at 224 px is 24.5 GB as uint8 (its training split), read from the
     preset's image_size; paper_cost's dataset table and the workflow's requests use these sizes."""
-    from largelr.training.cost import data_memory_mb, dataset_bytes
+    from largelr.workflow.cost import data_memory_mb, dataset_bytes
 
     celeba = {"generator": "celeba", "params": {"image_size": 224}}
     assert dataset_bytes(celeba, "train") == 162770 * (3 * 224 * 224 + 16)

@@ -1,6 +1,8 @@
-"""Every `snakemake` command in the README's fenced code blocks, dry-run, so the README cannot drift from the workflow.
+"""Every command in the fenced code blocks of README.md and docs/*.md is checked, so neither can drift
+from the workflow: `snakemake` commands dry-run; `largelr` and `python <script>.py` commands run with
+``--help`` appended (their options are parsed as written: a removed option or a misspelt value fails).
 
-What is taken from README.md: the lines of its fenced code blocks (```` ``` ````), with ``\\``
+What is taken from README.md and docs/*.md: the lines of its fenced code blocks (```` ``` ````), with ``\\``
 continuations joined and ``#`` comments dropped, split at ``&&`` / ``||`` / ``;``; every part whose
 first word is ``snakemake`` is one test case, named by the command (so
 ``pip install -e . && snakemake --cores all`` checks ``snakemake --cores all``). Commands in
@@ -40,6 +42,7 @@ import yaml
 from helpers import REPO, run_snakemake
 
 README = REPO / "README.md"
+DOCS = sorted((REPO / "docs").glob("*.md"))
 FENCE = re.compile(r"^\s*(```|~~~)")
 SNAKEMAKE = re.compile(r"\bsnakemake\b")
 
@@ -88,6 +91,25 @@ def readme_snakemake_commands(text: str) -> list[list[str]]:
 
 
 COMMANDS = readme_snakemake_commands(README.read_text())
+for _doc in DOCS:
+    COMMANDS += [command for command in readme_snakemake_commands(_doc.read_text()) if command not in COMMANDS]
+
+
+def program_commands(text: str) -> list[list[str]]:
+    """Every ``largelr`` and ``python <script>.py`` command of the fenced code blocks, once each."""
+    found = []
+    for line in fenced_lines(text):
+        if line.split()[:1] not in (["largelr"], ["python"], ["python3"]):  # a block may hold a file tree or output
+            continue
+        for command in shell_commands(line):
+            script = len(command) > 1 and command[0] in ("python", "python3") and command[1].endswith(".py")
+            if (command[0] == "largelr" or script) and command not in found:
+                found.append(command)
+    return found
+
+
+PROGRAMS = [command for path in [README, *DOCS] for command in program_commands(path.read_text())]
+PROGRAMS = [command for i, command in enumerate(PROGRAMS) if command not in PROGRAMS[:i]]
 
 
 def test_readme_lists_snakemake_commands():
@@ -152,3 +174,21 @@ def test_readme_command_dry_runs(command, tmp_path):
         args = _without_report(args)
     result = run_snakemake(tmp_path / "work", *args, "-n", "--quiet", timeout=600, cwd=REPO)
     assert result.returncode == 0, f"{shlex.join(command)} -n failed:\n{result.stdout[-2000:]}{result.stderr[-3000:]}"
+
+
+def test_docs_list_program_commands():
+    assert any(command[0] == "largelr" for command in PROGRAMS), PROGRAMS
+
+
+@pytest.mark.parametrize("command", PROGRAMS, ids=shlex.join)
+def test_readme_and_docs_program_commands_parse(command):
+    """A ``largelr`` / ``python script.py`` command, its options as written, plus ``--help``: exits 0."""
+    import os
+    import subprocess
+    import sys
+
+    program = [sys.executable, "-m", "largelr.cli"] if command[0] == "largelr" else [sys.executable, command[1]]
+    args = command[1:] if command[0] == "largelr" else command[2:]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO / "src"), os.environ.get("PYTHONPATH")]))}
+    done = subprocess.run([*program, *args, "--help"], cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0 and "usage" in done.stdout.lower(), f"{shlex.join(command)} --help:\n{done.stderr[-2000:]}"

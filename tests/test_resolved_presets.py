@@ -11,7 +11,7 @@ differences), but what the workflow reads from it may not change: for each prese
 
 with ``tests/data/resolved_presets/<preset>.json``. Both sides are compared after one
 normalisation, :func:`normalise`: a figure's single ``dataset: x`` reads as ``datasets: [x]`` (the
-two spellings the figure readers treat alike, :func:`largelr.figures.spec.figure_datasets`).
+two spellings the figure readers treat alike, :func:`largelr.figure_spec.figure_datasets`).
 
 Regenerate the snapshots with ``python tests/test_resolved_presets.py --write`` only for a change
 that is meant to change what a preset builds, and justify the regeneration in the commit message.

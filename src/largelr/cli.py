@@ -1,9 +1,9 @@
 """The ``largelr`` console script: watch a sweep from its results folder (issue 19).
 
 ``largelr status`` prints the cells of a preset (done, training, not started), the status
-counts of the done ones and the progress of every running training job; ``largelr summarize
---partial`` writes ``summary/runs.partial.csv`` and ``tables/claims.partial.{csv,md}`` from the
-runs finished so far. Both read only ``results/{preset}/`` and ``config.yaml`` (for the preset's
+counts of the done ones and the progress of every running training job; ``largelr summarize``
+(``--partial`` implied) writes ``summary/runs.partial.csv`` and ``tables/claims.partial.{csv,md}``
+from the runs finished so far. Both read only ``results/{preset}/`` and ``config.yaml`` (for the preset's
 grid): they never run or touch the Snakemake DAG (:mod:`largelr.monitor`).
 """
 
@@ -21,7 +21,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="largelr", description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
     for name, help_text in (("status", "cells done / training / not started and the progress of running jobs"),
-                            ("summarize", "tables of the runs finished so far (with --partial)")):
+                            ("summarize", "tables of the runs finished so far (runs.partial.csv, claims.partial.*)")):
         command = commands.add_parser(name, help=help_text, description=help_text)
         command.add_argument("--preset", help="preset to read (default: config.yaml's `preset`)")
         command.add_argument("--results", default="results", type=Path,
@@ -30,9 +30,10 @@ def _parser() -> argparse.ArgumentParser:
                              help="the workflow's config file, for the preset's grid (default: config.yaml); "
                                   "repeat it to add a --configfile of the run, merged in order as Snakemake does")
         if name == "summarize":
-            command.add_argument("--partial", action="store_true", required=True,
-                                 help="write summary/runs.partial.csv and tables/claims.partial.{csv,md} "
-                                      "(the full tables are Snakemake targets)")
+            command.add_argument("--partial", action="store_true",
+                                 help="accepted and implied: summarize always writes the partial files "
+                                      "summary/runs.partial.csv and tables/claims.partial.{csv,md} (the full "
+                                      "tables are Snakemake targets)")
     return parser
 
 

@@ -7,15 +7,7 @@ from largelr.metric_registry import (  # noqa: F401
 
 # One training cell of the grid (dataset, model, recipe, LR, intervention, seed; ranges of Tables 1–2).
 GRID_COLUMNS = ["dataset", "model", "recipe", "lr", "intervention", "seed"]
-# Run statuses (runs.csv ``status``): ``converged`` = 100 % training accuracy (or the recipe's
-# stop_loss); ``max_iters`` = stopped at the iteration cap; ``stalled`` = stopped because, over the
-# last ``stall_window`` evaluations, neither did the best training accuracy rise by more than
-# ``stall_min_gain`` nor the lowest training loss fall by more than the fraction ``stall_min_loss_drop``
-# (largelr.training.protocol.stalled; a run with a stop_loss never stalls); ``diverged``. Capped runs
-# (cap or stall) are under-trained: the paper trains "until 100 % accuracy" (§4.2), so tables and
-# figures mark them and verdicts skip them.
-CONVERGED_STATUS = "converged"
-CAPPED_STATUSES = ("max_iters", "stalled")
+# Run statuses (runs.csv ``status``): largelr.engine_facts.RunStatus.
 # Facts of a finished run, from run.json, then the metrics run.json holds (``max_bc_loss_ratio``).
 RUN_COLUMNS = ["status", "iterations", "wall_time_s", "device", *columns_of("run")]
 # Readings of "prune κ of the nodes" (§3.2; largelr.analyses.pruning.PRUNE_RANKINGS, analysis.prune_rankings):
@@ -45,23 +37,3 @@ def pruned_accuracy_column(ranking: str) -> str:
 PRUNED_ACCURACY_COLUMNS = tuple(pruned_accuracy_column(name) for name in PRUNE_RANKING_NAMES)
 # The note runs.csv gives when a value is undefined (e.g. region shares without a spurious region).
 NOTES_COLUMN = "notes"
-
-# The ``intervention`` column: ``none`` or one intervention value ``name=value`` (see largelr.training.recipes).
-NO_INTERVENTION = "none"
-# Intervention names of the ``intervention`` column (largelr.training.recipes.INTERVENTIONS applies them).
-INTERVENTION_NAMES = ("batch_size", "momentum", "l1", "l2", "focal_gamma", "asam_rho", "lr_drop_at")
-
-
-def format_intervention(name: str, value: float) -> str:
-    """Grid/path label of one intervention value, e.g. ``l2=0.0001``."""
-    if name not in INTERVENTION_NAMES:
-        raise ValueError(f"experiments[*].vary: unknown intervention {name!r}; known: {sorted(INTERVENTION_NAMES)}")
-    return f"{name}={value:g}"
-
-
-def parse_intervention(label: str) -> tuple[str, float] | None:
-    """``"l2=0.001"`` → ``("l2", 0.001)``; ``"none"`` → ``None``."""
-    if label == NO_INTERVENTION:
-        return None
-    name, _, value = label.partition("=")
-    return name, float(value)

@@ -1,7 +1,7 @@
 """Watching a sweep from its results folder alone (issue 19; the ``largelr`` console script).
 
 :func:`survey` reads ``results/{preset}/`` as the workflow lays it out (README, "What the
-pipeline builds"; paths of ``workflow/rules/common.smk``) and never runs or touches the DAG, so
+pipeline builds"; the templates of :mod:`largelr.workflow.paths`) and never runs or touches the DAG, so
 it works while Snakemake runs, on a cluster's shared file system, or with nothing running:
 
 * a cell is **done** when its ``run.json`` exists: ``runs/<cell>/run.json`` (linked) or
@@ -23,7 +23,7 @@ cap that the time left is counted to.
 
 Progress comes from the training log's per-evaluation lines (``largelr.training.stacked``:
 ``iter N  K models training, train acc LOW-HIGH`` or ``(not evaluated at this row)``;
-``largelr.training.loop``: ``iter N  loss ... train acc ACC|-  test acc ...``) and their
+``largelr.training.single``: ``iter N  loss ... train acc ACC|-  test acc ...``) and their
 timestamps: iterations per second over the last :data:`RATE_WINDOW` evaluations.
 """
 
@@ -43,10 +43,12 @@ from typing import Any, Sequence
 import yaml
 
 from largelr.columns import GRID_COLUMNS
+from largelr.engine_facts import RunStatus
+from largelr.workflow import paths
+from largelr.workflow.paths import fields_of
 
-STATUSES = ("converged", "max_iters", "stalled", "diverged")
-STATUS_LABELS = {"converged": "converged", "max_iters": "capped (max_iters)", "stalled": "stalled",
-                 "diverged": "diverged"}
+STATUSES = tuple(RunStatus)
+STATUS_LABELS = {**{status: status.value for status in RunStatus}, RunStatus.MAX_ITERS: "capped (max_iters)"}
 GROUP_KEYS = ("dataset", "model", "recipe", "intervention")
 RATE_WINDOW = 20  # evaluations the iteration rate is measured over
 STALE_AFTER_S = 900  # a running job's log silent this long is flagged (the job may have been killed)
@@ -117,8 +119,9 @@ def preset_cells(preset: dict[str, Any]) -> list[Cell]:
 
 def run_json(results: Path, cell: Cell) -> Path | None:
     """The cell's ``run.json`` (its run folder's, else its group job's), or None while not done."""
-    for candidate in (results / "runs" / cell.pattern / "run.json",
-                      results / "training" / cell.group / cell.member / "run.json"):
+    fields = fields_of(cell.pattern)
+    for folder in (paths.RUN_DIR, paths.GROUP_CELL_DIR):
+        candidate = results / paths.in_results(folder, **fields) / "run.json"
         if candidate.exists():
             return candidate
     return None
@@ -211,16 +214,19 @@ def _read_evaluation(progress: LogProgress, match: re.Match) -> None:
 
 def job_logs(results: Path, group: str) -> list[tuple[Path, Path]]:
     """(log, manifest) of every training job of a group that has started: the whole group's
-    ``logs/train/<group>.log`` (manifest ``training/<group>/group.json``), a part's
-    ``logs/train/<group>.part-K.log`` (``group.part-K.json``), or ``logs/train/<group>/<job>.log``
-    (``<job>.json``)."""
-    logs, training = results / "logs" / "train", results / "training" / group
-    whole = logs / f"{group}.log"
-    jobs = [(whole, training / "group.json")] if whole.exists() else []
-    name = Path(group).name
-    for part in sorted(whole.parent.glob(f"{name}.part-*.log")):
-        jobs.append((part, training / f"group{part.name[len(name):-len('.log')]}.json"))
-    jobs += [(log, training / f"{log.stem}.json") for log in sorted((logs / group).glob("*.log"))]
+    log and manifest (:data:`largelr.workflow.paths.TRAINING_LOG`, ``TRAINING_MANIFEST``; part "",
+    ``logs/train/<group>.log`` and ``training/<group>/group.json``) and each part's (part ``.part-K``)."""
+    fields = fields_of(group)
+
+    def job(part: str) -> tuple[Path, Path]:
+        return tuple(results / paths.in_results(template, **fields, part=part)  # type: ignore[return-value]
+                     for template in (paths.TRAINING_LOG, paths.TRAINING_MANIFEST))
+
+    whole_log, _ = job("")
+    jobs = [job("")] if whole_log.exists() else []
+    stem = whole_log.name[:-len(".log")]
+    for log in sorted(whole_log.parent.glob(f"{stem}.part-*.log")):
+        jobs.append(job(log.name[len(stem):-len(".log")]))
     return jobs
 
 

@@ -8,7 +8,7 @@ import torch
 from helpers import TINY_CELL, tiny_parity, train_tiny_run
 from largelr.analyses.attribution import attribute_run
 from largelr.io import atomic_write_json, read_json
-from largelr.training.loop import TrainSettings
+from largelr.training.protocol import TrainSettings
 
 ANALYSIS = {"attribution_method": "integrated_gradients", "attribution_samples": 50, "ig_steps": 16, "repr_seed": 0}
 

@@ -1,6 +1,6 @@
 """The per-run analyses batched per training job (issue 25 item 3; largelr.analyses.batch): for each
 rule, the job of several runs writes for each run the files its per-run function writes alone, a
-diverged run included, and the planning (largelr.analysis_jobs) names the runs the targets read."""
+diverged run included, and the planning (largelr.workflow.analysis_jobs) names the runs the targets read."""
 
 from __future__ import annotations
 
@@ -16,8 +16,8 @@ from largelr.analyses.attribution import attribute_run, attribute_runs
 from largelr.analyses.dynamics import dynamics_run, dynamics_runs
 from largelr.analyses.landscape import landscape_run, landscape_runs
 from largelr.analyses.pruning import prune_run, prune_runs
-from largelr.analysis_jobs import batches_of, flat_files, requested_cells
-from largelr.training.loop import TrainSettings
+from largelr.training.protocol import TrainSettings
+from largelr.workflow.analysis_jobs import batches_of, flat_files, requested_cells
 
 ANALYSIS = {"attribution_method": "integrated_gradients", "attribution_samples": 30, "ig_steps": 8, "repr_seed": 0,
             "prune_kappas": [0.0, 0.5, 0.9], "compress_kappa": 0.1, "compress_q": 2.0,

@@ -31,7 +31,7 @@ from largelr.figures.dynamics import (
 )
 from largelr.training.models import FCN
 from largelr.training.runs import init_model, load_snapshots, to_tensor_split
-from largelr.training.loop import TrainSettings
+from largelr.training.protocol import TrainSettings
 
 ANALYSIS = {"attribution_method": "integrated_gradients", "attribution_samples": 40, "ig_steps": 8, "repr_seed": 0}
 CELLS = {"low": 0.01, "high": 0.5, "diverged": 1e6}

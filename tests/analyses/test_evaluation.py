@@ -13,7 +13,7 @@ from largelr.io import read_json
 from largelr.reporting.summary import summarize_runs
 from largelr.analyses.pruning import prune_structured
 from largelr.training.models import FCN
-from largelr.training.loop import TensorSplit
+from largelr.training.protocol import TensorSplit
 
 ANALYSIS = {"prune_kappas": [0.0, 0.3, 0.9], "repr_samples": 50, "repr_seed": 0,
             "compress_kappa": 0.1, "compress_q": 2.0}

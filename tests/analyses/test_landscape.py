@@ -8,7 +8,8 @@ import torch
 
 from largelr.analyses.landscape import LANDSCAPE_KEYS, filter_normalised_direction, loss_landscape, random_directions
 from largelr.training.models import CNN, FCN
-from largelr.training.loop import TensorSplit, evaluate_loss_and_accuracy
+from largelr.training.protocol import TensorSplit
+from largelr.training.single import evaluate_loss_and_accuracy
 
 
 def _model() -> FCN:

@@ -11,7 +11,8 @@ from largelr.datasets import load_dataset
 from largelr.analyses.landscape import LANDSCAPE_KEYS
 from largelr.analyses.landscape import LANDSCAPE_DEFAULTS, landscape_grid, landscape_run, landscape_settings
 from largelr.training.runs import init_model, to_tensor_split
-from largelr.training.loop import TensorSplit, evaluate_loss_and_accuracy
+from largelr.training.protocol import TensorSplit
+from largelr.training.single import evaluate_loss_and_accuracy
 
 
 @pytest.fixture(scope="module")

@@ -22,7 +22,8 @@ from largelr.analyses.pruning import (
     weight_norm_masks,
     weight_tensors,
 )
-from largelr.training.loop import TensorSplit, evaluate_accuracy
+from largelr.training.protocol import TensorSplit
+from largelr.training.single import evaluate_accuracy
 
 
 def _fcn(seed: int = 0, in_features: int = 10, width: int = 20, depth: int = 2, classes: int = 3) -> FCN:

@@ -32,6 +32,9 @@ def count(dry_run: str) -> dict[str, int]:
 
 
 def main(argv: list[str]) -> None:
+    if {"-h", "--help"} & set(argv):
+        print(f"usage: python tests/cluster/count_submissions.py [snakemake -n arguments]\n\n{__doc__}")
+        return
     result = subprocess.run([sys.executable, "-m", "snakemake", "-n", *argv], capture_output=True, text=True)
     if result.returncode != 0:
         sys.exit(result.stderr[-3000:])

@@ -1,10 +1,16 @@
+import os
+import re
+import shutil
+import subprocess
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from helpers import cell_rows
 from largelr.metric_registry import TABLE1_METRICS
-from largelr.reporting.tables import (FLOOR_MARK, UNDER_TRAINED, claims_scorecard, intervention_runs, main_recipe_runs,
+from largelr.reporting.latex import latex_escape
+from largelr.reporting.tables import (TABLE2_KEYS, FLOOR_MARK, UNDER_TRAINED, claims_scorecard, intervention_runs, main_recipe_runs,
                                       paper_prunability_reading, paper_table, retention_floor, table1, table2,
                                       write_table, write_table1)
 
@@ -167,7 +173,7 @@ def test_table1_counts_capped_runs_and_marks_their_rows_with_a_dagger(tmp_path):
     markdown, latex = (tmp_path / "table1.md").read_text(), (tmp_path / "table1.tex").read_text()
     assert "parity †" in markdown and "moon_star †" not in markdown
     assert "† includes runs stopped before 100 % training accuracy" in markdown
-    assert "parity †" in latex and "100 \\% training accuracy" in latex
+    assert "parity \\dag{}" in latex and "100 \\% training accuracy" in latex
     assert list(pd.read_csv(tmp_path / "table1.csv")["dataset"]) == ["moon_star", "parity"]
 
 
@@ -240,7 +246,7 @@ def test_retention_floor_marks_paritys_paper_row_as_the_accuracy_reading(tmp_pat
     write_table1(table, tmp_path / "table1", caption="Table 1")
     md, tex = (tmp_path / "table1.md").read_text(), (tmp_path / "table1.tex").read_text()
     assert f"Parity {FLOOR_MARK}" in md and "(1 + 9 × chance / Acc(f)) / 10" in md
-    assert f"Parity {FLOOR_MARK}" in tex and "floor of the retention reading" in tex
+    assert "Parity \\ddag{}" in tex and "floor of the retention reading" in tex
     assert FLOOR_MARK not in (tmp_path / "table1.csv").read_text()
 
 
@@ -278,3 +284,50 @@ def test_table2_leaves_out_the_lr_drop_axis_of_fig28():
     only_drop = pd.concat([pd.DataFrame(cell_rows(0.1, "none", [0.9])),
                            pd.DataFrame(cell_rows(0.1, "lr_drop_at=300", [0.8]))])
     assert table2(only_drop, {}).empty
+
+
+def test_latex_escape_spells_out_every_special_character():
+    assert latex_escape("test_acc_min & 100 % {x} #1 $5") == r"test\_acc\_min \& 100 \% \{x\} \#1 \$5"
+    assert latex_escape("a~b^c\\d") == r"a\textasciitilde{}b\textasciicircum{}c\textbackslash{}d"
+    assert latex_escape("parity † ‡ κ") == r"parity \dag{} \ddag{} $\kappa$"
+
+
+def test_latex_tables_have_no_bare_specials_one_row_per_pair_and_ours_beside_the_papers(tmp_path):
+    runs = pd.concat([_runs({0.01: [0.5], 0.1: [0.8]}),
+                      _runs({0.01: [0.7], 0.25: [0.8]}, dataset="moon_star", model="fcn_moon_star")])
+    table = table1(runs, {"fcn_parity": "fcn", "fcn_moon_star": "fcn"})
+    write_table1(table, tmp_path / "table1", caption="Table 1: min_max")
+    tex = (tmp_path / "table1.tex").read_text()
+    body = tex.replace(" & ", " ").replace("{%\n", "{\n")  # column separators, the resizebox line end
+    assert not re.search(r"(?<!\\)[_&%#]", body), "a bare LaTeX special character"
+    rows = [line for line in tex.splitlines() if line.startswith(("parity", "moon"))]
+    assert [row.split(" & ")[0] for row in rows] == ["moon\\_star", "parity"]  # one row per dataset and model
+    header = tex.splitlines()[tex.splitlines().index(r"\hline") + 1]
+    assert r"\multicolumn{2}{c}{test\_acc}" in header and r"\multicolumn{2}{c}{lr}" in header
+    parity = rows[1].split(" & ")
+    assert "50--80" in parity  # ours: the per-LR means' min-max, in %
+    assert pd.read_csv(tmp_path / "table1.csv").shape[1] == table.shape[1]  # the CSV keeps every column
+
+
+@pytest.mark.latex
+def test_tables_compile_with_pdflatex(tmp_path):
+    """Table 1 and Table 2 as the rules write them compile in a minimal document (installs
+    texlive-latex-base with apt-get when pdflatex is missing)."""
+    if shutil.which("pdflatex") is None:
+        if shutil.which("apt-get") is None:
+            pytest.skip("no pdflatex and no apt-get to install texlive-latex-base")
+        subprocess.run(["apt-get", "update", "-qq"], check=True, capture_output=True, timeout=600)
+        subprocess.run(["apt-get", "install", "-y", "-qq", "--no-install-recommends", "texlive-latex-base"],
+                       check=True, capture_output=True, timeout=1200, env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
+    runs = pd.concat([_runs({0.01: [0.5], 0.1: [0.8]}, status="max_iters"), _runs({0.01: [0.7], 0.25: [0.8]},
+                     dataset="moon_star", model="fcn_moon_star")])
+    write_table1(table1(runs, {"fcn_parity": "fcn", "fcn_moon_star": "fcn"}), tmp_path / "table1", caption="Table 1")
+    write_table(table2(_intervention_runs(), {"cnn": "cnn"}), tmp_path / "table2", caption="Table 2", keys=TABLE2_KEYS)
+    for name in ("table1", "table2"):
+        document = tmp_path / f"{name}-doc.tex"
+        document.write_text("\\documentclass{article}\n\\usepackage{graphicx}\n\\begin{document}\n"
+                            f"\\input{{{name}.tex}}\n\\end{{document}}\n")
+        done = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", document.name], cwd=tmp_path,
+                              capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stdout[-3000:]
+        assert (tmp_path / f"{name}-doc.pdf").stat().st_size > 0

@@ -16,7 +16,7 @@ from helpers import TINY_FCN, tiny_parity, torch_threads
 
 from largelr.io import read_json
 from largelr.training import runs
-from largelr.training.loop import TrainSettings
+from largelr.training.protocol import TrainSettings
 
 CELLS = [{"dataset": "parity", "model": "fcn", "recipe": "sgd", "lr": lr, "intervention": "none", "seed": seed}
          for lr, seed in ((0.1, 0), (0.5, 0), (0.1, 1))]

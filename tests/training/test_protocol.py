@@ -19,8 +19,10 @@ import torch
 from torch.func import functional_call, stack_module_state, vmap
 
 from largelr.datasets.synthetic import generate_parity
-from largelr.training import loop, stacked
-from largelr.training.loop import CONVERGED, DIVERGED, MAX_ITERS, TrainSettings, evaluate_loss_and_accuracy, train
+from largelr import engine_facts
+from largelr.training import single, stacked
+from largelr.training.protocol import CONVERGED, DIVERGED, MAX_ITERS, TrainSettings
+from largelr.training.single import evaluate_loss_and_accuracy, train
 from largelr.training.models import build_model
 from largelr.training.protocol import (
     BatchSampler,
@@ -47,8 +49,7 @@ def parity():
 def small_chunks(monkeypatch):
     """Evaluation chunks of 64 samples (single) / 100 (stacked), so the 600 training samples span
     several chunks and the check really stops early."""
-    monkeypatch.setattr(loop, "EVAL_BATCH", 64)
-    monkeypatch.setattr(stacked, "EVAL_BATCH", 64)
+    monkeypatch.setattr(engine_facts, "EVAL_BATCH", 64)  # one fact, one module (issue 27)
 
 
 def _splits(dataset):
@@ -273,10 +274,10 @@ def test_fast_steps_do_not_synchronise_with_the_host(parity):
     cuda = torch.device("cuda")
     train_split, test_split = (to_tensor_split(parity, name, cuda) for name in ("train", "test"))
     settings = TrainSettings(lr=0.1, seed=0, batch_size=50, max_iters=100, eval_interval=50)
-    single = loop._SingleRun(init_model(parity, FCN, 0).to(cuda), train_split, test_split, settings, None, False)
+    run = single._SingleRun(init_model(parity, FCN, 0).to(cuda), train_split, test_split, settings, None, False)
     group = stacked._StackedRun([init_model(parity, FCN, s) for s in (0, 1)], train_split, test_split,
                                 [settings, dataclasses.replace(settings, seed=1)], None, None, False)
-    for engine in (single, group):
+    for engine in (run, group):
         engine.step(sync=False)  # the first step builds the device permutation
         torch.cuda.synchronize()
         torch.cuda.set_sync_debug_mode("error")

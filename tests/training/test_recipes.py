@@ -2,7 +2,8 @@
 
 import pytest
 
-from largelr.training.recipes import INTERVENTIONS, format_intervention, parse_intervention, train_settings
+from largelr.intervention_labels import format_intervention, parse_intervention
+from largelr.training.recipes import INTERVENTIONS, train_settings
 
 TRAINING = {"batch_size": 100, "max_iters": 50, "eval_interval": 10}
 CELL = {"lr": 0.1, "seed": 3, "intervention": "none"}
@@ -54,6 +55,6 @@ def test_labels_round_trip_and_unknown_names_are_rejected():
 
 
 def test_the_column_module_names_every_intervention_the_recipes_apply():
-    from largelr.columns import INTERVENTION_NAMES
+    from largelr.intervention_labels import INTERVENTION_NAMES
 
     assert tuple(INTERVENTIONS) == INTERVENTION_NAMES

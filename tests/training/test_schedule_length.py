@@ -12,7 +12,8 @@ from largelr.datasets.synthetic import generate_parity
 from largelr.training.optim import build_optimizer, build_scheduler, lr_at, lr_factor, schedule_length
 from largelr.training.runs import init_model, to_tensor_split, train_cell
 from largelr.training.stacked import train_stacked
-from largelr.training.loop import TrainSettings, train
+from largelr.training.protocol import TrainSettings
+from largelr.training.single import train
 
 FCN = {"arch": "fcn", "width": 16, "depth": 2}
 CPU = torch.device("cpu")

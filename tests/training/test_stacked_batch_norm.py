@@ -19,7 +19,8 @@ import torchvision
 from torch import nn
 
 from largelr.datasets.format import Split, SpuriousDataset, save_dataset
-from largelr.training.loop import CONVERGED, MAX_ITERS, TrainSettings, train
+from largelr.training.protocol import CONVERGED, MAX_ITERS, TrainSettings
+from largelr.training.single import train
 from largelr.training.models import build_model
 from largelr.training.runs import init_model, to_tensor_split, train_group
 from largelr.training.stacked import train_stacked, why_not_faster_stacked, why_not_stackable

@@ -19,7 +19,8 @@ from largelr.datasets.format import save_dataset
 from largelr.datasets.synthetic import generate_parity
 from largelr.training.runs import init_model, to_tensor_split, train_group
 from largelr.training.stacked import StackedOptimizer, train_stacked, why_not_stackable
-from largelr.training.loop import CONVERGED, DIVERGED, MAX_ITERS, STALLED, TrainSettings, stalled, train
+from largelr.training.protocol import CONVERGED, DIVERGED, MAX_ITERS, STALLED, TrainSettings, stalled
+from largelr.training.single import train
 
 FCN = {"arch": "fcn", "width": 32, "depth": 2}
 CPU = torch.device("cpu")
@@ -208,7 +209,7 @@ from largelr.datasets.format import save_dataset
 from largelr.datasets.synthetic import generate_parity
 from largelr.training.runs import init_model, to_tensor_split
 from largelr.training.stacked import train_stacked
-from largelr.training.loop import TrainSettings
+from largelr.training.protocol import TrainSettings
 dataset = generate_parity(seed=0, n_train=2000, n_test=300, core_bits=6, spurious_bits=2, noise_bits=12)
 settings = [TrainSettings(lr=lr, seed=seed, max_iters=1500, eval_interval=50, checkpoint_interval=50)
             for lr, seed in [(0.05, 0), (0.2, 1), (0.5, 2)]]

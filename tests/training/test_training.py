@@ -9,16 +9,8 @@ import torch
 
 from largelr.datasets.synthetic import generate_parity
 from largelr.training.runs import init_model, to_tensor_split
-from largelr.training.loop import (
-    CONVERGED,
-    DIVERGED,
-    MAX_ITERS,
-    TrainSettings,
-    bias_conflicting_loss_ratio,
-    evaluate_accuracy,
-    parameter_norm,
-    train,
-)
+from largelr.training.protocol import CONVERGED, DIVERGED, MAX_ITERS, TrainSettings, bias_conflicting_loss_ratio
+from largelr.training.single import evaluate_accuracy, parameter_norm, train
 
 MODEL = {"arch": "fcn", "width": 32, "depth": 2}
 
@@ -140,7 +132,7 @@ def test_validation_selection_restores_the_best_validation_weights(parity):
     best_row = result.history[val_accs.index(max(val_accs))]
     assert result.selected_iteration == best_row["iteration"]
     # the returned model is the selected one: its accuracy on the held-out part is the best logged
-    from largelr.training.loop import _hold_out
+    from largelr.training.single import _hold_out
     _, validation = _hold_out(to_tensor_split(parity, "train", torch.device("cpu")), 0.25, 0)
     assert len(validation) == 100
     assert evaluate_accuracy(model, validation) == max(val_accs)

@@ -4,7 +4,7 @@ Paper §6 / Fig 13 (attribution maps and model statistics through training under
 a high LR), Fig 3 right (core / spurious / noise attribution throughout training) and
 suppl. Fig 28 bottom (spurious feature utilisation, SFU, of a single neuron, "reset" by
 large updates). The snapshots are written by the ``train_group`` rule when the preset's
-``training.snapshot_interval`` is > 0 (see :mod:`largelr.training.loop`).
+``training.snapshot_interval`` is > 0 (see :mod:`largelr.training.single`).
 
 For every snapshot, on the attribution samples of the preset (the
 :func:`~largelr.analyses.evaluation.representation_sample_indices` subset of the unbiased test set,

@@ -44,7 +44,8 @@ from largelr.io import atomic_write_json
 from largelr.training.models import SpuriousModel
 from largelr.analyses.pruning import ranked_pruning_curve
 from largelr.training.runs import open_trained_run
-from largelr.training.loop import TensorSplit, evaluate_accuracy
+from largelr.training.protocol import TensorSplit
+from largelr.training.single import evaluate_accuracy
 
 
 

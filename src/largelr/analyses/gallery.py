@@ -41,7 +41,7 @@ import pandas as pd
 from largelr.analyses.attribution import aggregate_over_seeds, hard_samples, region_shares
 from largelr.datasets import load_dataset
 from largelr.io import atomic_path, atomic_write_npz, read_json
-from largelr.training.loop import DIVERGED
+from largelr.training.protocol import DIVERGED
 
 SHARE_REGIONS = ("core", "spurious", "noise")
 # one value per chosen sample, in the CSV's column order after "rank"

@@ -63,7 +63,7 @@ from largelr.analyses.batch import analyse_each
 from largelr.datasets import SpuriousDataset, load_dataset
 from largelr.io import atomic_write_npz
 from largelr.progress import Progress
-from largelr.training.loop import TensorSplit
+from largelr.training.protocol import TensorSplit
 from largelr.training.models import FCN
 from largelr.training.runs import open_trained_run
 

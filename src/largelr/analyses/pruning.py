@@ -61,7 +61,8 @@ from largelr.analyses.metrics import retention_curve
 from largelr.analyses.batch import analyse_each
 from largelr.datasets import SpuriousDataset, load_dataset
 from largelr.io import atomic_write_json
-from largelr.training.loop import TensorSplit, evaluate_accuracy
+from largelr.training.protocol import TensorSplit
+from largelr.training.single import evaluate_accuracy
 from largelr.training.models import CNN, FCN, SpuriousModel
 from largelr.training.runs import open_trained_run
 

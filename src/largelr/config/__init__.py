@@ -33,7 +33,7 @@ from largelr.config.references import (
     figure_kinds,
 )
 from largelr.config.schema import _validate, coerce_to_schema, load_schema
-from largelr.figures.spec import figure_datasets
+from largelr.figure_spec import figure_datasets
 
 __all__ = [
     "NON_PRESET_KEYS", "REGION_SHARE_METRICS", "ConfigError", "cell_training", "check_figure_metrics",

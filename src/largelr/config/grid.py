@@ -8,7 +8,8 @@ from typing import Any
 
 import pandas as pd
 
-from largelr.columns import GRID_COLUMNS, NO_INTERVENTION, format_intervention
+from largelr.columns import GRID_COLUMNS
+from largelr.intervention_labels import NO_INTERVENTION, format_intervention
 from largelr.config.errors import ConfigError
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from largelr.config.errors import ConfigError
 from largelr.config.grid import _intervention_labels, experiment_recipe
-from largelr.figures.spec import figure_datasets
+from largelr.figure_spec import figure_datasets
 
 
 def check_references(preset: dict[str, Any], name: str) -> None:

@@ -37,6 +37,7 @@ import seaborn as sns
 from matplotlib.gridspec import GridSpec
 from scipy.stats import rankdata
 
+from largelr.engine_facts import RunStatus
 from largelr.datasets import SpuriousDataset, load_dataset
 from largelr.analyses.attribution_stats import aggregate_over_seeds, region_shares
 from largelr.figures.attribution_gallery import (
@@ -115,7 +116,7 @@ def method_gallery(run_jsons: Sequence[str | Path], ig_maps: Sequence[str | Path
     indices = None
     for run_json, ig_path, dl_path in zip(run_jsons, ig_maps, deeplift_maps, strict=True):
         record = read_json(run_json)
-        if record["status"] == "diverged":
+        if record["status"] == RunStatus.DIVERGED:
             continue
         ig, dl = _load(ig_path), _load(dl_path)
         indices = ig["indices"][:n_samples] if indices is None else indices

@@ -23,10 +23,11 @@ import pandas as pd
 import seaborn as sns
 from scipy.stats import pearsonr, spearmanr
 
+from largelr.engine_facts import CAPPED_STATUSES, RunStatus
 from largelr.figures.names import DISPLAY_NAMES
 from largelr.io import atomic_path
 from largelr.figures.save import save_figure
-from largelr.columns import CAPPED_STATUSES, NO_INTERVENTION
+from largelr.intervention_labels import NO_INTERVENTION
 
 STATS_COLUMNS = ["dataset", "model", "n", "learning_rates", "pearson_r", "spearman_rho"]
 # Fewer runs than this give no correlation (with two points r is ±1 whatever the data).
@@ -35,7 +36,7 @@ MIN_RUNS = 3
 
 def bc_ratio_runs(runs: pd.DataFrame) -> pd.DataFrame:
     """Plain (intervention == "none"), non-diverged runs with a finite max BC loss ratio and test accuracy."""
-    plain = runs[(runs["intervention"] == NO_INTERVENTION) & (runs["status"] != "diverged")]
+    plain = runs[(runs["intervention"] == NO_INTERVENTION) & (runs["status"] != RunStatus.DIVERGED)]
     finite = np.isfinite(plain[["max_bc_loss_ratio", "test_acc"]].astype(float)).all(axis=1)
     return plain[finite]
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import pandas as pd
 
-from largelr.figures.spec import figure_datasets
+from largelr.figure_spec import figure_datasets
 from largelr.grid_selection import select_cells
 
 LR_DROP = "lr_drop_at"

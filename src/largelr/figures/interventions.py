@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from largelr.columns import CAPPED_STATUSES
+from largelr.engine_facts import CAPPED_STATUSES
 from largelr.figures.cells import LR_DROP
 from largelr.figures.names import DISPLAY_NAMES
 from largelr.figures.lr_sweep import LR_SWEEP_METRICS

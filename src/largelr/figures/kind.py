@@ -23,7 +23,7 @@ from typing import Any, Union
 import pandas as pd
 
 from largelr.figures.names import scale_note
-from largelr.figures.spec import figure_datasets
+from largelr.figure_spec import figure_datasets
 from largelr.grid_selection import Selection
 from largelr.io import atomic_path
 

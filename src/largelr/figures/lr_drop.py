@@ -28,7 +28,8 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
 
-from largelr.columns import NO_INTERVENTION, parse_intervention
+from largelr.engine_facts import RunStatus
+from largelr.intervention_labels import NO_INTERVENTION, parse_intervention
 from largelr.figures.names import DISPLAY_NAMES
 from largelr.figures.save import save_figure
 from largelr.io import atomic_path
@@ -44,7 +45,7 @@ def lr_drop_runs(runs: pd.DataFrame, metric: str = "test_acc") -> pd.DataFrame:
     ``drop_at`` (i) and ``dropped`` (False where the run stopped at or before iteration i)."""
     labels = runs["intervention"].map(parse_intervention)
     is_drop = labels.map(lambda label: label is not None and label[0] == INTERVENTION)
-    chosen = runs[is_drop & (runs["status"] != "diverged")].copy()
+    chosen = runs[is_drop & (runs["status"] != RunStatus.DIVERGED)].copy()
     chosen["drop_at"] = [int(label[1]) for label in labels[chosen.index]]
     chosen["value"] = pd.to_numeric(chosen[metric], errors="coerce")
     chosen["dropped"] = chosen["iterations"].astype(int) > chosen["drop_at"]
@@ -61,7 +62,7 @@ def lr_drop_points(runs: pd.DataFrame, metric: str = "test_acc") -> tuple[pd.Dat
                            "runs": grouped.size(),
                            "never_dropped": grouped["dropped"].apply(lambda d: int((~d).sum()))})
     points = points.reset_index()[POINT_COLUMNS] if len(drops) else pd.DataFrame(columns=POINT_COLUMNS)
-    plain = runs[(runs["intervention"] == NO_INTERVENTION) & (runs["status"] != "diverged")].copy()
+    plain = runs[(runs["intervention"] == NO_INTERVENTION) & (runs["status"] != RunStatus.DIVERGED)].copy()
     plain["value"] = pd.to_numeric(plain[metric], errors="coerce")
     plain = plain.dropna(subset=["value"]).merge(points[keys].drop_duplicates(), on=keys)
     grouped = plain.groupby(keys)["value"]
@@ -131,7 +132,7 @@ def _footer(runs: pd.DataFrame, drops: pd.DataFrame, note: str) -> list[str]:
     if never:
         footer.append(f"hollow: {never} run(s) stopped (100 % train acc.) at or before iteration i: never dropped.")
     is_drop = runs["intervention"].astype(str).str.startswith(f"{INTERVENTION}=")
-    diverged = int((is_drop & (runs["status"] == "diverged")).sum())
+    diverged = int((is_drop & (runs["status"] == RunStatus.DIVERGED)).sum())
     if diverged:
         footer.append(f"{diverged} diverged run(s) left out.")
     return footer

@@ -5,7 +5,7 @@ y-axis from 0 to 1), the x-axis is the LR on a log scale, lines are means over s
 bands ± one standard deviation. The raw minimum and maximum of each variable (the paper's
 Table 1 numbers) are written to a companion CSV next to the figure. The paper trains every
 run to 100 % training accuracy (§4.2): a per-LR mean whose seeds include a capped run
-(iteration cap or stalled, :data:`largelr.columns.CAPPED_STATUSES`) is drawn as a hollow
+(iteration cap or stalled, :data:`largelr.engine_facts.CAPPED_STATUSES`) is drawn as a hollow
 marker, and the footer counts the capped runs.
 """
 
@@ -26,7 +26,7 @@ import seaborn as sns
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from largelr.columns import CAPPED_STATUSES
+from largelr.engine_facts import CAPPED_STATUSES, RunStatus
 from largelr.io import atomic_path
 from largelr.figures.save import save_figure
 # figure labels of every drawable metric and the default ones (Table 1's, §4.2), from the registry
@@ -40,7 +40,7 @@ def normalised_long_table(runs: pd.DataFrame, metrics: dict[str, str]) -> tuple[
     exactly [0, 1] (a constant variable is drawn at 0.5). ``capped`` flags runs stopped before
     100 % training accuracy (status in ``CAPPED_STATUSES``).
     """
-    usable = runs[runs["status"] != "diverged"]
+    usable = runs[runs["status"] != RunStatus.DIVERGED]
     long_rows, ranges = [], []
     for column, label in metrics.items():
         values = usable[["lr", "seed", "status", column]].dropna()

@@ -18,7 +18,7 @@ from typing import Any
 
 import pandas as pd
 
-from largelr.figures.spec import figure_datasets
+from largelr.figure_spec import figure_datasets
 
 # number → (short paper caption, why a CPU preset without extra data cannot build it, or "")
 PAPER_FIGURES: dict[int, tuple[str, str]] = {

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import pandas as pd
 
+from largelr.engine_facts import RunStatus
+
 GROUP = ["dataset", "model", "recipe", "intervention"]
 
 
@@ -32,7 +34,7 @@ def filter_learning_rates(runs: pd.DataFrame, max_drop: float = 0.25) -> pd.Data
 
 
 def _drop_reason(cell: pd.DataFrame, best_so_far: float | None, max_drop: float) -> str | None:
-    diverged = cell[cell["status"] == "diverged"]
+    diverged = cell[cell["status"] == RunStatus.DIVERGED]
     if len(diverged):
         return f"diverged (seeds {sorted(diverged['seed'].tolist())})"
     if best_so_far is not None:

@@ -7,7 +7,7 @@
   in from the paper) and the difference. For CelebA and Waterbirds the accuracy column is
   **worst-group** accuracy, as the paper reports for them (§4.1); ``acc_metric`` says which.
   ``runs`` / ``converged_runs`` / ``capped_runs`` count the runs of each row; capped runs
-  (iteration cap or stalled, :data:`largelr.columns.CAPPED_STATUSES`) stay in the means but
+  (iteration cap or stalled, :data:`largelr.engine_facts.CAPPED_STATUSES`) stay in the means but
   :func:`write_table1` marks their rows with a dagger in Markdown and LaTeX.
 * :func:`table2` — Table 2 (§4.3, Fig 6 / 19): the same min/max per (dataset, model,
   intervention) of the regularisation experiments, with the plain-LR row they are compared
@@ -37,7 +37,7 @@ and each metric's claim, are declared in :mod:`largelr.metric_registry`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from importlib import resources
 from pathlib import Path
 
@@ -45,10 +45,12 @@ import numpy as np
 import pandas as pd
 from scipy.stats import spearmanr
 
+from largelr.columns import PRUNE_RANKING_NAMES, prunability_column, pruned_accuracy_column
+from largelr.engine_facts import CAPPED_STATUSES, RunStatus
+from largelr.intervention_labels import NO_INTERVENTION, parse_intervention
 from largelr.io import atomic_path, atomic_write_text
-from largelr.columns import CAPPED_STATUSES, CONVERGED_STATUS, NO_INTERVENTION, PRUNE_RANKING_NAMES, \
-    parse_intervention, prunability_column, pruned_accuracy_column
 from largelr.metric_registry import CLAIMS, INCREASES, SCORECARD_METRICS, TABLE1_METRICS, TABLE1_READINGS, Metric
+from largelr.reporting.latex import latex_table, min_max_quantities
 
 # Datasets whose Table 1 accuracy is worst-group accuracy (§4.1: "we examine worst-group test
 # accuracy in our experiments with CelebA and Waterbirds"); the others use unbiased test accuracy.
@@ -90,7 +92,7 @@ def paper_table(name: str) -> pd.DataFrame:
 
 def status_counts(group: pd.DataFrame) -> dict[str, int]:
     """``runs``, ``converged_runs`` and ``capped_runs`` (max_iters + stalled) of a group of runs."""
-    return {"runs": len(group), "converged_runs": int((group["status"] == CONVERGED_STATUS).sum()),
+    return {"runs": len(group), "converged_runs": int((group["status"] == RunStatus.CONVERGED).sum()),
             "capped_runs": int(group["status"].isin(CAPPED_STATUSES).sum())}
 
 
@@ -127,7 +129,7 @@ def table1(runs: pd.DataFrame, model_arch: dict[str, str], main_recipe: str = MA
     (``acc_metric``). ``model_arch`` maps a config model name to its architecture key (``fcn``,
     ``resnet18``...) so that rows can be matched with the paper's.
     """
-    plain = runs[(runs["intervention"] == NO_INTERVENTION) & (runs["status"] != "diverged")]
+    plain = runs[(runs["intervention"] == NO_INTERVENTION) & (runs["status"] != RunStatus.DIVERGED)]
     rows = [_table1_row(dataset, model, group, model_arch)
             for (dataset, model), group in main_recipe_runs(plain, main_recipe).groupby(["dataset", "model"])]
     ours = pd.DataFrame(rows)
@@ -226,9 +228,13 @@ def write_table1(table: pd.DataFrame, stem: str | Path, caption: str) -> None:
     legends = [CAPPED_LEGEND if len(table) and (table["capped_runs"] > 0).any() else "",
                FLOOR_LEGEND if len(table) and below_floor(table).any() else ""]
     write_table(mark_below_floor(mark_capped(table)), stem, caption, formats=("md", "tex"),
-                legend=" ".join(legend for legend in legends if legend))
+                legend=" ".join(legend for legend in legends if legend), keys=TABLE1_KEYS)
 
 
+# Table 1's LaTeX rows: our dataset and model, and the paper's row they are compared with
+TABLE1_KEYS = ("dataset", "model", "paper_dataset", "paper_model")
+# Table 2's LaTeX rows: one per dataset, model and intervention
+TABLE2_KEYS = ("dataset", "model", "intervention_kind")
 # Table 2's rows, in the paper's order: the plain LR sweep, high LR + L2, then the interventions.
 INTERVENTION_ORDER = ["lr", "high_lr_l2", "batch_size", "momentum", "l1", "l2", "focal_gamma", "asam_rho",
                       "lr_drop_at"]
@@ -256,7 +262,7 @@ def intervention_runs(runs: pd.DataFrame) -> pd.DataFrame:
     keeps the name, a single higher one becomes ``high_lr_<name>`` (the paper's "High LR + L2
     Reg."), several higher ones ``<name>@lr<LR>``. Groups without intervention cells are dropped.
     """
-    usable = runs[runs["status"] != "diverged"].copy()
+    usable = runs[runs["status"] != RunStatus.DIVERGED].copy()
     varied = usable[usable["intervention"] != NO_INTERVENTION].copy()
     columns = list(runs.columns) + ["intervention_kind", "value", "base_lr"]
     if varied.empty:
@@ -407,7 +413,7 @@ def claims_scorecard(runs: pd.DataFrame, metrics: list[str] | None = None, n_boo
     column of ``runs``, ``prune_ranking`` naming the ranking, so a verdict's dependence on the
     §3.2 reading shows); metrics a run set lacks, and sweeps of a single LR, give no row.
     """
-    plain = runs[(runs["intervention"] == NO_INTERVENTION) & (runs["status"] != "diverged")]
+    plain = runs[(runs["intervention"] == NO_INTERVENTION) & (runs["status"] != RunStatus.DIVERGED)]
     rows = []
     for (dataset, model, recipe), group in plain.groupby(SCORECARD_KEYS, sort=True):
         for metric in metrics or scorecard_metrics(dataset, runs.columns):
@@ -420,7 +426,7 @@ def claims_scorecard(runs: pd.DataFrame, metrics: list[str] | None = None, n_boo
 
 
 def _score(data: pd.DataFrame, metric: str, n_boot: int) -> dict:
-    converged = data[data["status"] == CONVERGED_STATUS]
+    converged = data[data["status"] == RunStatus.CONVERGED]
     n_lrs = converged["lr"].nunique()
     rho = low = high = float("nan")
     if n_lrs >= 2:
@@ -434,10 +440,14 @@ def _score(data: pd.DataFrame, metric: str, n_boot: int) -> dict:
 
 
 def write_table(frame: pd.DataFrame, stem: str | Path, caption: str = "",
-                formats: tuple[str, ...] = ("csv", "md", "tex"), legend: str = "") -> None:
+                formats: tuple[str, ...] = ("csv", "md", "tex"), legend: str = "",
+                keys: Sequence[str] | None = None) -> None:
     """``stem``.csv / .md / .tex (numbers rounded to 4 significant digits in md and tex).
 
-    ``legend`` (e.g. what a marker means) follows the Markdown table and ends the LaTeX caption.
+    The CSV and Markdown keep every column; the LaTeX table is laid out as the paper's
+    (:func:`largelr.reporting.latex.latex_table`: the ``keys`` columns, default every column that is no
+    min–max quantity, then min–max pairs, ours beside the paper's). ``legend`` (e.g. what a marker
+    means) follows the Markdown table and ends the LaTeX caption.
     """
     stem = Path(stem)
     shown = frame.map(lambda v: float(f"{v:.4g}") if isinstance(v, float) and np.isfinite(v) else v)
@@ -449,5 +459,7 @@ def write_table(frame: pd.DataFrame, stem: str | Path, caption: str = "",
         footer = f"\n{legend}\n" if legend else ""
         atomic_write_text(stem.with_suffix(".md"), header + shown.to_markdown(index=False) + "\n" + footer)
     if "tex" in formats:
-        full = " ".join(part for part in (caption, legend) if part).replace("%", r"\%")
-        atomic_write_text(stem.with_suffix(".tex"), shown.to_latex(index=False, caption=full or None, na_rep="--"))
+        full = " ".join(part for part in (caption, legend) if part)
+        paired = {f"{q}_{end}" for q in min_max_quantities(frame) for end in ("min", "max")}
+        keys = list(keys) if keys is not None else [c for c in frame.columns if c not in paired]
+        atomic_write_text(stem.with_suffix(".tex"), latex_table(frame, keys, caption=full))

@@ -26,7 +26,7 @@ Schedule length: runs stop at 100 % training accuracy (§4.2), usually long befo
 ``training.max_iters`` cap, so a schedule sized to the cap would never warm up fully or
 decay. A schedule block may therefore name its own length, ``iterations: N`` (optimizer
 steps); :func:`schedule_length` resolves it (``max_iters`` when absent) and both training
-paths (:func:`largelr.training.loop.train`, :func:`largelr.training.stacked.train_stacked`) pass
+paths (:func:`largelr.training.single.train`, :func:`largelr.training.stacked.train_stacked`) pass
 that length where ``lr_factor`` / ``build_scheduler`` take ``max_iters``. After the length the
 factor stays at its final value (``min_factor`` for cosine / wsd).
 """

@@ -1,6 +1,6 @@
 """The training protocol of §4.2 / suppl. C, written once for both engines.
 
-:func:`largelr.training.loop.train` (one model) and :func:`largelr.training.stacked.train_stacked`
+:func:`largelr.training.single.train` (one model) and :func:`largelr.training.stacked.train_stacked`
 (every seed × LR of a training group as one vmapped model) are each a *step* plus a
 *log-and-check*; what the protocol says lives here:
 
@@ -48,15 +48,18 @@ from typing import Any, Callable, Protocol, Sequence
 import torch
 from torch import nn
 
+from largelr.engine_facts import RunStatus
+
 log = logging.getLogger(__name__)
 
-CONVERGED, MAX_ITERS, STALLED, DIVERGED = "converged", "max_iters", "stalled", "diverged"
-EVAL_BATCH = 2000  # samples per forward pass of the full-split evaluation (and of the stopping check)
+# how a run ends: the members of largelr.engine_facts.RunStatus (str-valued), named for the engines
+CONVERGED, MAX_ITERS, STALLED, DIVERGED = (RunStatus.CONVERGED, RunStatus.MAX_ITERS, RunStatus.STALLED,
+                                          RunStatus.DIVERGED)
 
 
 @dataclass(frozen=True)
 class TrainSettings:
-    """Hyper-parameters of one training cell (config ``training.*``, the optimizer block, lr, seed)."""
+    """Hyper-parameters of one training cell (config ``training.*``, the recipe, lr, seed)."""
 
     lr: float
     seed: int
@@ -75,7 +78,7 @@ class TrainSettings:
     asam: dict[str, Any] | None = None
     validation_fraction: float = 0.0
     select_best: bool = False
-    snapshot_interval: int = 0  # 0 = no snapshots; see largelr.training.loop
+    snapshot_interval: int = 0  # 0 = no snapshots; see largelr.training.single
     stall_window: int = 0  # evaluations without progress in training accuracy or loss that end a run; 0 = off
     stall_min_gain: float = 0.0  # the gain (in training accuracy) that counts as progress
     stall_min_loss_drop: float = 0.0  # or the relative drop of the training loss that does
@@ -460,7 +463,7 @@ def train_values(evaluate: ChunkEvaluator, n: int, chunk: int, memory: ErrorMemo
 
 
 class Engine(Protocol):
-    """What :func:`drive` needs of an engine (:mod:`largelr.training.loop`, :mod:`largelr.training.stacked`)."""
+    """What :func:`drive` needs of an engine (:mod:`largelr.training.single`, :mod:`largelr.training.stacked`)."""
 
     iteration: int
     watch: DivergenceWatch

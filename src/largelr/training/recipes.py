@@ -1,6 +1,7 @@
 """Training recipes: a ``recipes:`` block of the config plus a grid cell → TrainSettings.
 
-An optimizer block names the optimizer (``kind`` and its keys, see :mod:`largelr.training.optim`)
+A recipe (``recipes.<name>`` of ``config.yaml``) names the optimizer (``kind`` and its keys, see
+:mod:`largelr.training.optim`)
 and, optionally, the rest of the recipe: ``schedule``, ``loss``, ``l1``, ``l2``, ``asam``,
 ``stop_loss``, ``validation_fraction`` and ``select_best`` (the variants of suppl. D.4: Figs 22–24, 28).
 
@@ -14,10 +15,10 @@ from __future__ import annotations
 import copy
 from typing import TYPE_CHECKING, Any
 
-from largelr.columns import INTERVENTION_NAMES, NO_INTERVENTION, format_intervention, parse_intervention  # noqa: F401 (re-exported)
+from largelr.intervention_labels import NO_INTERVENTION, parse_intervention
 
 if TYPE_CHECKING:  # the workflow imports this module while building the DAG: keep it torch-free
-    from largelr.training.loop import TrainSettings
+    from largelr.training.protocol import TrainSettings
 
 RECIPE_KEYS = ("schedule", "loss", "l1", "l2", "asam", "stop_loss", "validation_fraction", "select_best")
 
@@ -64,15 +65,15 @@ __doc__ += "".join(f"\n* ``{name}`` — {fn.__doc__ or fn.__name__[5:].replace('
                    for name, fn in INTERVENTIONS.items())
 
 
-def train_settings(cell: dict[str, Any], optimizer_block: dict[str, Any], training: dict[str, Any]) -> TrainSettings:
+def train_settings(cell: dict[str, Any], recipe: dict[str, Any], training: dict[str, Any]) -> TrainSettings:
     """The settings of one grid cell: its recipe, with its intervention applied.
 
     Every key of the preset's ``training`` block (``batch_size``, ``max_iters``, …,
     ``snapshot_interval`` for the dynamics figures) becomes the TrainSettings field of that name.
     """
-    from largelr.training.loop import TrainSettings
+    from largelr.training.protocol import TrainSettings
 
-    recipe, training = copy.deepcopy(optimizer_block), dict(training)
+    recipe, training = copy.deepcopy(recipe), dict(training)
     for key in ("engine", "matmul_precision"):  # how a group of cells is trained, not a setting of one run
         training.pop(key, None)
     intervention = parse_intervention(cell.get("intervention", NO_INTERVENTION))

@@ -6,7 +6,7 @@ experiment) in one process, stacked where the recipe allows; :func:`train_cell` 
 cell alone.
 
 A run folder holds ``model.pt`` (final weights), ``history.csv`` (one row per evaluation,
-see :mod:`largelr.training.loop`), ``snapshots.pt`` (weights through training for the dynamics
+see :mod:`largelr.training.single`), ``snapshots.pt`` (weights through training for the dynamics
 figures 3 right / 13 / 28 bottom: ``{"iterations": [...], "states": [...]}``, ascending;
 empty lists when ``training.snapshot_interval`` is 0) and ``run.json``: the cell, the
 resolved settings, the status (``converged`` / ``max_iters`` / ``stalled`` / ``diverged``),
@@ -44,7 +44,8 @@ from largelr.training.stacked import (
     why_not_faster_stacked,
     why_not_stackable,
 )
-from largelr.training.loop import DIVERGED, TensorSplit, TrainResult, TrainSettings, train
+from largelr.training.protocol import DIVERGED, TensorSplit, TrainResult, TrainSettings
+from largelr.training.single import train
 
 log = logging.getLogger(__name__)
 

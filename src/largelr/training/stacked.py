@@ -1,6 +1,6 @@
 """Stacked training: every seed × LR of one training group as one batched model (§4.2, suppl. C).
 
-The protocol is exactly :func:`largelr.training.loop.train` (§4.2: minibatch steps until 100 %
+The protocol is exactly :func:`largelr.training.single.train` (§4.2: minibatch steps until 100 %
 training accuracy, the cap, divergence or a stall); only the arithmetic is batched. The M
 models of a group share the architecture and the recipe and differ in their seed and
 learning rate, so their parameters are stacked along a leading model axis and every layer
@@ -8,7 +8,7 @@ runs once for all of them: ``torch.func.vmap`` over ``torch.func.functional_call
 each ``Linear`` into one batched matmul and each ``Conv2d`` into one grouped convolution
 (the packed form of Packed-Ensembles, Laurent et al., ICLR 2023).
 
-What each model keeps as if it had trained alone (:mod:`largelr.training.loop` is the reference):
+What each model keeps as if it had trained alone (:mod:`largelr.training.single` is the reference):
 
 * its initialisation (the caller builds each model from its own seed), its own seeded
   minibatch order (:class:`~largelr.training.protocol.BatchSampler`, stepped together by
@@ -26,7 +26,7 @@ What each model keeps as if it had trained alone (:mod:`largelr.training.loop` i
 
 The protocol itself (sampler, statistics, snapshots, the divergence watch, the stopping
 check, the stop rules and the driver) is :mod:`largelr.training.protocol`, shared with
-:func:`largelr.training.loop.train`; this module is the stacked step and log rows.
+:func:`largelr.training.single.train`; this module is the stacked step and log rows.
 
 Models with batch norm (the ResNets of suppl. C) stack too: their running statistics are stacked
 with the weights, each model updates its own in train mode and uses them in eval mode
@@ -52,12 +52,13 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from largelr import engine_facts
+from largelr.engine_facts import EVAL_BATCH, STACKABLE_OPTIMIZERS
 from largelr.io import atomic_path
 from largelr.training.objectives import per_sample_loss
 from largelr.training.optim import lr_factor, schedule_length
 from largelr.training.protocol import (
     DIVERGED,
-    EVAL_BATCH,
     MAX_ITERS,
     BatchSampler,
     DivergenceWatch,
@@ -81,7 +82,6 @@ from largelr.training.stacked_state import StackedForward, StackedState, why_buf
 
 log = logging.getLogger(__name__)
 
-STACKABLE_OPTIMIZERS = ("sgd", "adam", "adamw")
 PER_MODEL_SETTINGS = ("lr", "seed", "snapshot_interval")  # the only settings stacked models may differ in
 
 Params = dict[str, torch.Tensor]
@@ -89,7 +89,7 @@ Params = dict[str, torch.Tensor]
 
 @dataclass
 class StackedOutcome:
-    """One model's result: what :func:`largelr.training.loop.train` returns, plus its final weights."""
+    """One model's result: what :func:`largelr.training.single.train` returns, plus its final weights."""
 
     result: TrainResult
     state: dict[str, torch.Tensor]  # CPU state_dict, keys as the single model's
@@ -214,7 +214,7 @@ def _penalties(params: Params, l1: float, l2: float) -> torch.Tensor | float:
 
 
 def _test_indices(n_test: int, n: int, seed: int) -> torch.Tensor:
-    """A model's fixed test subset (:func:`largelr.training.loop.fixed_test_indices`), as explicit indices."""
+    """A model's fixed test subset (:func:`largelr.training.single.fixed_test_indices`), as explicit indices."""
     indices = fixed_test_indices(n_test, n, seed)
     return torch.arange(n_test) if indices is None else indices
 
@@ -458,12 +458,12 @@ class _StackedRun:
 
     @torch.no_grad()
     def log_rows(self) -> list[dict[str, float | None]]:
-        """One log row per active model, with the columns of :meth:`largelr.training.loop._SingleRun.log_row`."""
+        """One log row per active model, with the columns of :meth:`largelr.training.single._SingleRun.log_row`."""
         group = self.group
         full = self.reference or any(
             full_evaluation_due(group.settings[index], group.iteration, group.snapshots[index].due(group.iteration))
             for index in group.active)
-        chunk = max(100, EVAL_BATCH // len(group.active))
+        chunk = max(100, engine_facts.EVAL_BATCH // len(group.active))
         train_ce, train_acc = train_values(self.evaluate_chunk, len(self.train_split), chunk, group.memory, full)
         test_acc = _evaluate_subsets(group, self.test_split).tolist()
         norms = torch.sqrt(sum((p.detach() ** 2).flatten(1).sum(1) for p in group.params.values())).tolist()

@@ -14,7 +14,7 @@ keeps the weights: one ``[M, ...]`` tensor per state_dict entry
 
 :meth:`StackedState.model_state` gives one model's ``state_dict`` back (keys and order of
 ``model.state_dict()``, CPU tensors), so ``model.pt``, snapshots and checkpoints are what the
-single path (:func:`largelr.training.loop.train`) writes; :meth:`StackedState.keep` keeps a
+single path (:func:`largelr.training.single.train`) writes; :meth:`StackedState.keep` keeps a
 subset of rows (models that converged, stalled or diverged leave the stack).
 
 Only batch-norm statistics are accepted as buffers (:func:`why_buffers_not_stackable`): another

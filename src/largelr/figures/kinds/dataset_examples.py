@@ -8,7 +8,7 @@ from typing import Any
 import pandas as pd
 
 from largelr.figures.kind import FigureJob, FigureKind, InputPaths, drawn_files, write_table
-from largelr.figures.spec import figure_datasets
+from largelr.figure_spec import figure_datasets
 
 
 def inputs(spec: Mapping[str, Any], grid: pd.DataFrame, paths: InputPaths) -> dict[str, list[str]]:

@@ -1,5 +1,5 @@
 """Which runs of a preset each batched per-run analysis covers (issue 25 item 3; the workflow's
-planning, wired in ``workflow/rules/common.smk``).
+planning: :class:`largelr.workflow.inputs.WorkflowPlan` answers the rules' questions with it).
 
 The per-run analyses of §3.3, §4.2 and §5 (attributions, pruning curves, dynamics, landscapes,
 background attribution) run as one job per training job (:mod:`largelr.analyses.batch`). A job
@@ -9,7 +9,7 @@ plan starts from the per-run files the targets name (:func:`requested_cells`).
 
 A batch is named by the folder of its outputs (``results/{preset}/batched/{batch}/...``):
 ``attribution``, ``attribution_{method}`` (Fig 14's named methods), ``background``, ``pruning``,
-``dynamics``, ``landscape``.
+``dynamics``, ``landscape``. Its files lie under :func:`largelr.workflow.paths.batch_path`.
 """
 
 from __future__ import annotations
@@ -23,6 +23,16 @@ from largelr.analyses.batch import RUN_FILES, attribution_files
 #: the batch of each rule whose outputs are per-run files (attribute_with_method: attribution_{method})
 BATCHES = {"attribute": "attribution", "background_attribution": "background", "prune": "pruning",
            "dynamics": "dynamics", "landscape": "landscape"}
+#: the input key of the per-run file a batched job reads (batch_inputs' ``name``)
+INPUT_KEYS = {"model.pt": "models", "snapshots.pt": "snapshots", "attribution_maps.npz": "maps"}
+#: a group analysis' file (select_hard_samples: groups/dataset~D/model~M/recipe~R/)
+GROUP_FILE = re.compile(r"/groups/dataset~([^/]+)/model~([^/]+)/recipe~([^/]+)/")
+#: link_* (shell): each output of a cell, hard-linked (or copied across file systems) from its batch folder
+LINK_FILES = (
+    'for out in {output:q}; do src={params.source:q}/$(basename "$out");'
+    ' ln -f "$src" "$out" 2>/dev/null || cp -p "$src" "$out"; done;'
+    " echo 'linked {params.source}' > {log:q}"
+)
 _METHOD_FILE = re.compile(r"attribution(?:_maps)?_(\w+)\.(?:json|npz)")
 
 
@@ -60,4 +70,4 @@ def flat_files(inputs: Mapping[str, Any] | Sequence[Any] | str) -> list[str]:
     return [file for value in values for file in flat_files(value)]
 
 
-__all__ = ["BATCHES", "batches_of", "flat_files", "requested_cells"]
+__all__ = ["BATCHES", "GROUP_FILE", "INPUT_KEYS", "LINK_FILES", "batches_of", "flat_files", "requested_cells"]

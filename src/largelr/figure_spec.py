@@ -1,4 +1,5 @@
-"""Reading a figure's entry in a preset (``figures.<name>`` of ``config.yaml``).
+"""Reading a figure's entry in a preset (``figures.<name>`` of ``config.yaml``): plumbing that config,
+reporting and figures share (below them all, so none imports upwards).
 
 Dependency-free on purpose: plotting scripts run in ``envs/plot.yaml``, which has neither torch
 nor the dataset layer that ``largelr.config``'s validation reaches.

@@ -17,13 +17,13 @@ advance; the estimate is a stated rule, not a measurement:
   (README: M = 45 costs 1.6 (parity FCN) to 3.5 (Colored MNIST FCN) single FCN steps, 27 CNN
   steps; torchvision models are assumed to gain nothing).
 * **Stopping check**: today's full-split evaluation every ``eval_interval`` iterations, in
-  chunks of 2000 samples (``protocol.EVAL_BATCH``); a chunk costs :data:`CHECK_CHUNK_STEPS`
+  chunks of 2000 samples (:data:`largelr.engine_facts.EVAL_BATCH`); a chunk costs :data:`CHECK_CHUNK_STEPS`
   training steps (an FCN chunk is launch-bound like a step; the others are compute-bound, a
   forward pass being about a third of a step, over 20× the samples). An early-exit check only
   makes jobs end sooner than requested.
 * **Iterations** (:func:`expected_iterations`): ``max(E_min · n / b, S / η)`` capped at
   ``max_iters`` (``max_iters`` for ``stop_loss`` runs), with ``S`` ("SGD time" η·t) and ``E_min``
-  per model family and optimizer family in :data:`ITERATIONS_RULE`: the values of
+  per model family and optimizer family in :data:`largelr.engine_facts.ITERATIONS_RULE`: the values of
   ``benchmarks/paper_cost.py``'s built-in calibration (FCN fitted on the demo's finished runs,
   2026-12-02; CNN, ResNet and Swin-T assumed). Momentum β counts as an LR η / (1 − β); a step
   schedule (LR × 0.1, Figs 22 and 28 top right) as LR × 0.1 throughout.
@@ -41,8 +41,10 @@ import copy
 import math
 from typing import Any, Iterable, Mapping
 
-from largelr.columns import NO_INTERVENTION, parse_intervention
 from largelr.config import cell_training, recipe_name
+from largelr.engine_facts import (EVAL_BATCH, STACKABLE_OPTIMIZERS, TRAIN_SIZES, effective_lr, iterations_to_fit,
+                                  model_family, optimizer_family)
+from largelr.intervention_labels import NO_INTERVENTION, parse_intervention
 from largelr.training.recipes import INTERVENTIONS
 
 #: seconds per training step of one model at batch 100, single engine, one NVIDIA H200, fp32 (module doc)
@@ -59,24 +61,6 @@ STEP_SECONDS: dict[str, float] = {
 STACK_COST: dict[str, float] = {"fcn": 3.5 / 45, "cnn": 27 / 45, "torchvision": 1.0}
 #: training steps per 2000-sample chunk of the full-split check (module doc)
 CHECK_CHUNK_STEPS: dict[str, float] = {"fcn": 1.0, "cnn": 2000 / 100 / 3, "torchvision": 2000 / 100 / 3}
-EVAL_BATCH = 2000  # largelr.training.protocol.EVAL_BATCH (samples per forward pass of the check)
-#: (model family, optimizer family) -> (S = eta * iterations, E_min epochs): paper_cost.py's calibration
-ITERATIONS_RULE: dict[tuple[str, str], tuple[float, float]] = {
-    ("fcn", "sgd"): (208.0, 10.0),
-    ("cnn", "sgd"): (208.0, 10.0),
-    ("resnet", "sgd"): (50.0, 15.0),
-    ("other", "sgd"): (50.0, 15.0),
-    ("fcn", "adaptive"): (0.5, 10.0),
-    ("cnn", "adaptive"): (0.5, 10.0),
-    ("resnet", "adaptive"): (0.5, 15.0),
-    ("other", "adaptive"): (0.05, 3.0),
-}
-#: training-set sizes of the generators that read a fixed source (params n_train / subset_train override)
-TRAIN_SIZES: dict[str, int] = {
-    "parity": 10000, "moon_star": 10000,  # the generators' defaults
-    "colored_mnist": 60000, "double_mnist": 60000, "mnist_cifar": 50000, "corrupted_cifar10": 50000,
-    "cifar10": 50000, "cifar100": 50000, "celeba": 162770, "waterbirds": 4795, "imagenet": 1281167,
-}
 #: test-split sizes of the same sources (params n_test / subset_test override): MNIST / CIFAR test sets,
 #: CelebA's and Waterbirds' official test splits, ImageNet-1k's validation set
 TEST_SIZES: dict[str, int] = {
@@ -100,7 +84,6 @@ INPUTS: dict[str, Any] = {
 }
 #: generators whose samples are float (the rest are uint8 images: 1 byte per value on the device)
 FLOAT_GENERATORS = ("parity",)
-STACKABLE_OPTIMIZERS = ("sgd", "adam", "adamw")  # largelr.training.stacked.STACKABLE_OPTIMIZERS
 #: architectures without buffers, which stack on any device
 BUFFER_FREE_ARCHS = ("fcn", "cnn")
 #: torchvision models whose only buffers are batch-norm statistics (suppl. C's ResNets and WRNs): they
@@ -168,7 +151,7 @@ def data_memory_mb(dataset: Mapping[str, Any], where: str, trains: bool) -> int:
 
 
 def cell_recipe(preset: Mapping[str, Any], cell: Mapping[str, Any]) -> tuple[dict, dict]:
-    """(optimizer block, training block) of a cell with its intervention applied (as recipes.train_settings)."""
+    """(recipe, training block) of a cell with its intervention applied (as recipes.train_settings)."""
     recipe = copy.deepcopy(preset["recipes"][recipe_name(cell["recipe"])])
     training = dict(cell_training(preset, dict(cell)))
     intervention = parse_intervention(cell.get("intervention", NO_INTERVENTION))
@@ -183,18 +166,11 @@ def expected_iterations(preset: Mapping[str, Any], cell: Mapping[str, Any]) -> i
     cap = int(training["max_iters"])
     if recipe.get("stop_loss") is not None:
         return cap
-    model = preset["models"][cell["model"]]
-    family = "resnet" if "resnet" in model.get("name", "") else (
-        model["arch"] if model["arch"] in ("fcn", "cnn") else "other")
-    kind = recipe.get("kind", "sgd")
-    sgd_time, min_epochs = ITERATIONS_RULE[(family, "sgd" if kind == "sgd" else "adaptive")]
-    lr = float(cell["lr"]) / (1 - float(recipe.get("momentum", 0.0)))
-    if (recipe.get("schedule") or {}).get("kind") == "step":
-        lr *= float(recipe["schedule"].get("factor", 0.1))
+    family = (model_family(preset["models"][cell["model"]]), optimizer_family(recipe.get("kind", "sgd")))
+    lr = effective_lr(cell["lr"], recipe.get("momentum", 0.0), recipe.get("schedule"))
     # the split trained on: validation selection (suppl. D.3) holds out a fraction of it, as paper_cost.py counts
     n = train_size(preset["datasets"][cell["dataset"]]) * (1 - _validation_fraction(recipe))
-    epochs = min_epochs * n / int(training.get("batch_size", 100))
-    return int(min(cap, max(math.ceil(epochs), math.ceil(sgd_time / lr))))
+    return iterations_to_fit(lr, n, int(training.get("batch_size", 100)), cap, family)
 
 
 def step_seconds(preset: Mapping[str, Any], cell: Mapping[str, Any]) -> float:

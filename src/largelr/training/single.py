@@ -63,42 +63,17 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from largelr import engine_facts
+from largelr.engine_facts import EVAL_BATCH
 from largelr.io import atomic_path
 from largelr.training.device_data import rows
 from largelr.training.objectives import ASAM, penalty_term, per_sample_loss
 from largelr.training.optim import build_optimizer, build_scheduler, schedule_length
-from largelr.training.protocol import (
-    CONVERGED,
-    DIVERGED,
-    EVAL_BATCH,
-    MAX_ITERS,
-    STALLED,
-    BatchSampler,
-    DivergenceWatch,
-    ErrorMemory,
-    IntervalStats,
-    Snapshots,
-    TensorSplit,
-    TrainResult,
-    TrainSettings,
-    bias_conflicting_loss_ratio,
-    cpu_state,
-    diverging,
-    drive,
-    fixed_test_indices,
-    full_evaluation_due,
-    read_checkpoint,
-    stalled,
-    stop_status,
-    train_values,
-    with_defaults,
-)
+from largelr.training.protocol import (DIVERGED, MAX_ITERS, BatchSampler, DivergenceWatch, ErrorMemory, IntervalStats,
+                                      Snapshots, TensorSplit, TrainResult, TrainSettings, cpu_state, diverging, drive,
+                                      fixed_test_indices, full_evaluation_due, read_checkpoint, stop_status,
+                                      train_values, with_defaults)
 
-__all__ = [  # the protocol's names are re-exported: callers import them from here
-    "CONVERGED", "DIVERGED", "MAX_ITERS", "STALLED", "TensorSplit", "TrainResult", "TrainSettings",
-    "bias_conflicting_loss_ratio", "evaluate_accuracy", "evaluate_loss_and_accuracy", "fixed_test_indices",
-    "parameter_norm", "read_checkpoint", "stalled", "train",
-]
 
 log = logging.getLogger(__name__)
 
@@ -237,7 +212,7 @@ class _SingleRun:
         full = self.reference or full_evaluation_due(self.settings, self.iteration,
                                                      self.snapshots.due(self.iteration))
         self.model.eval()
-        train_ce, train_acc = train_values(self.evaluate_chunk, len(self.train_split), EVAL_BATCH,
+        train_ce, train_acc = train_values(self.evaluate_chunk, len(self.train_split), engine_facts.EVAL_BATCH,
                                            self.memory, full)
         self.model.train()
         return {
