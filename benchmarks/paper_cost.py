@@ -28,7 +28,10 @@ only: the output says so; there the convolutional models are timed at a tenth of
 and scaled back (labelled ``*``), and ``--quick`` times one step per key. Jobs sharing a GPU
 are modelled, not measured: N jobs of one model gain what N stacked models gain (measured),
 at most N. ``--assume-h200`` measures nothing and prints the same tables from the H200 step
-times that ``train_group``'s runtime requests assume (:mod:`largelr.workflow.cost`).
+times that ``train_group``'s runtime requests assume (:mod:`largelr.workflow.cost`). First, per
+dataset: its input shape (the preset's ``image_size``), split sizes and the bytes it takes on the
+training device as uint8 (and as float32, before issue 25), which the workflow's ``mem_mb`` /
+``gpu_mem_mb`` requests follow.
 
 Expected iterations to 100 % training accuracy, the stated rule (module constant
 :data:`CALIBRATION`): SGD moves a distance set by η × iterations, so a cell needs
@@ -66,11 +69,11 @@ from torch import nn
 from torch.func import functional_call, stack_module_state, vmap
 
 from largelr.engine_facts import RunStatus
-from largelr.engine_facts import EVAL_BATCH, ITERATIONS_RULE, STACKABLE_OPTIMIZERS, TRAIN_SIZES, model_family, \
-    optimizer_family
+from largelr.engine_facts import EVAL_BATCH, ITERATIONS_RULE, STACKABLE_OPTIMIZERS, model_family, optimizer_family
 from largelr.engine_facts import effective_lr as facts_effective_lr
 from largelr.engine_facts import iterations_to_fit as expected_iterations  # the rule train_group's requests use
 from largelr.config import cell_training, recipe_name, resolve_config, training_grid
+from largelr.workflow.cost import INPUTS, dataset_bytes, input_shape, test_size, train_size
 from largelr.training.models import build_model
 from largelr.training.objectives import per_sample_loss
 from largelr.training.optim import build_optimizer
@@ -80,24 +83,12 @@ from largelr.training.stacked import StackedOptimizer, why_not_stackable
 
 REPO = Path(__file__).resolve().parents[1]
 
-# generator → (input shape, full training-set size, classes) from its params (sizes: engine_facts.TRAIN_SIZES)
-DATASETS: dict[str, Callable[[dict[str, Any]], tuple[tuple[int, ...], int, int]]] = {
-    "parity": lambda p: ((p.get("core_bits", 6) + p.get("spurious_bits", 2) + p.get("noise_bits", 12),),
-                         p.get("n_train", 10000), 2),
-    "moon_star": lambda p: ((1, p.get("image_size", 32), p.get("image_size", 32)), p.get("n_train", 10000), 2),
-    "colored_mnist": lambda p: ((3, 28, 28), p.get("subset_train") or TRAIN_SIZES["colored_mnist"], 10),
-    "double_mnist": lambda p: ((1, 28, 56), p.get("subset_train") or TRAIN_SIZES["double_mnist"], 10),
-    "mnist_cifar": lambda p: ((3, 64, 32), p.get("subset_train") or TRAIN_SIZES["mnist_cifar"], 10),
-    "corrupted_cifar10": lambda p: ((3, 32, 32), p.get("subset_train") or TRAIN_SIZES["corrupted_cifar10"], 10),
-    "cifar10": lambda p: ((3, 32, 32), p.get("subset_train") or TRAIN_SIZES["cifar10"], 10),
-    "cifar100": lambda p: ((3, 32, 32), p.get("subset_train") or TRAIN_SIZES["cifar100"], 100),
-    "celeba": lambda p: ((3, p.get("image_size", 64), p.get("image_size", 64)),
-                         p.get("subset_train") or TRAIN_SIZES["celeba"], 2),
-    "waterbirds": lambda p: ((3, p.get("image_size", 64), p.get("image_size", 64)),
-                             p.get("subset_train") or TRAIN_SIZES["waterbirds"], 2),
-    "imagenet": lambda p: ((3, p.get("image_size", 32), p.get("image_size", 32)),
-                           p.get("subset_train") or TRAIN_SIZES["imagenet"], 1000),
-}
+
+def dataset_facts(dataset: dict[str, Any]) -> tuple[tuple[int, ...], int, int]:
+    """(input shape, training-set size, classes) of a ``datasets:`` entry, read from the preset as the
+    workflow's requests read it (largelr.workflow.cost: ``image_size``, n_train / subset_train)."""
+    return input_shape(dataset), train_size(dataset), INPUTS[dataset["generator"]](dataset.get("params", {}))[1]
+
 
 #: (model family, optimizer family) → (S = η × iterations to 100 %, E_min epochs): the rule of
 #: largelr.workflow.cost (the runtime requests of train_group), one table for both. FCN: fitted on
@@ -154,7 +145,7 @@ def calibrate(run_dirs: Path) -> tuple[dict[tuple[str, str], tuple[float, float]
 
 
 def _default_n(dataset: str) -> int:
-    return DATASETS.get(dataset, lambda p: ((1,), 10000, 2))({})[1]
+    return train_size({"generator": dataset}) if dataset in INPUTS else 10000
 
 
 # ---- the grid: groups, cells, stacks ----------------------------------------------------------
@@ -192,7 +183,7 @@ def preset_groups(preset: dict[str, Any], calibration: dict, only: str | None = 
             continue
         cells = [{**row, "lr": float(row["lr"]), "seed": int(row["seed"])} for row in rows.to_dict("records")]
         dataset = preset["datasets"][key[0]]
-        shape, n, classes = DATASETS[dataset["generator"]](dataset.get("params", {}))
+        shape, n, classes = dataset_facts(dataset)
         spec = preset["models"][key[1]]
         settings = [train_settings(c, preset["recipes"][recipe_name(key[2])], cell_training(preset, c)) for c in cells]
         n = round(n * (1 - settings[0].validation_fraction))
@@ -659,6 +650,31 @@ def device_name(device: torch.device, timer: Any = None) -> str:
     return f"CPU ({torch.get_num_threads()} thread{'s' * (torch.get_num_threads() > 1)})"
 
 
+def dataset_memory(preset: dict[str, Any], only: str | None = None) -> list[dict[str, Any]]:
+    """Per dataset of the preset: input shape (its ``image_size``), split sizes and the bytes the
+    training device holds (uint8 images since issue 25; float32 before), which the workflow's
+    mem_mb / gpu_mem_mb requests follow (largelr.workflow.plan.Plan.data_mb); ``only``: as ``--only``."""
+    rows = []
+    grid = training_grid(preset)
+    for name in sorted(set(grid["dataset"])):
+        if only and only not in name and not grid[grid["dataset"] == name]["model"].str.contains(only).any():
+            continue
+        dataset = preset["datasets"][name]
+        rows.append({"dataset": name, "shape": list(input_shape(dataset)), "train": train_size(dataset),
+                     "test": test_size(dataset), "device_bytes": dataset_bytes(dataset),
+                     "float32_bytes": dataset_bytes(dataset, bytes_per_value=4)})
+    return rows
+
+
+def print_datasets(preset: str, rows: Sequence[dict[str, Any]]) -> None:
+    print(f"\n## {preset}: datasets on the training device (uint8 images; float32 as before issue 25)\n")
+    print(f"{'dataset':24s} {'shape':>14s} {'train':>9s} {'test':>7s} {'device GB':>10s} {'float32 GB':>11s}")
+    for row in rows:
+        shape = "x".join(map(str, row["shape"]))
+        print(f"{row['dataset']:24s} {shape:>14s} {row['train']:9d} {row['test']:7d} "
+              f"{row['device_bytes'] / 1e9:10.2f} {row['float32_bytes'] / 1e9:11.2f}")
+
+
 def print_table(title: str, groups: Sequence[Group], costs: Sequence[GroupCost]) -> float:
     print(f"\n## {title}\n")
     print(f"{'group (dataset / model / recipe / intervention)':64s} {'cells':>5s} {'stacks':>10s} {'step ms':>9s} "
@@ -743,7 +759,10 @@ def report_preset(preset: str, args: argparse.Namespace, timer: Timer, sizes: Se
                   calibration: dict) -> dict[str, Any]:
     """Both tables and the totals of one preset (measurements shared through ``timer``'s cache)."""
     device = torch.device("cuda") if isinstance(timer, AssumedTimer) else timer.device
-    groups = preset_groups(load_preset(preset), calibration, args.only, device)
+    resolved = load_preset(preset)
+    groups = preset_groups(resolved, calibration, args.only, device)
+    datasets = dataset_memory(resolved, args.only)
+    print_datasets(preset, datasets)
     name = device_name(timer.device, timer)
     work = _count_weighted((g.key[1], it) for g in groups for it in g.iterations)
     print(f"\n# {preset}: {len(groups)} training groups, {sum(len(g.iterations) for g in groups)} cells; expected "
@@ -764,7 +783,7 @@ def report_preset(preset: str, args: argparse.Namespace, timer: Timer, sizes: Se
     print(f"ratio baseline / this engine: {totals[0] / max(totals[1], 1e-12):.2f}x "
           f"(measured in {time.perf_counter() - started:.0f} s)")
     return {"preset": preset, "device": name, "stack_sizes": list(sizes), "cell_iterations": work,
-            "totals_hours": {"today": totals[0], "this": totals[1]}, "tables": tables}
+            "totals_hours": {"today": totals[0], "this": totals[1]}, "tables": tables, "datasets": datasets}
 
 
 def _count_weighted(pairs: Any) -> dict[str, int]:

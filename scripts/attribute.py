@@ -1,17 +1,21 @@
-"""Snakemake entry point of rule attribute: input attributions of one trained run."""
+"""Snakemake entry point of rules attribute and attribute_with_method: input attributions of the
+runs of one training job, in one process."""
 
 from pathlib import Path
 
-from largelr.analyses.attribution import attribute_run
+from largelr.analyses.attribution import attribute_runs
+from largelr.io import atomic_write_json
 from largelr.jobs import start_job
 
 log = start_job(snakemake)
-result = attribute_run(
+params = snakemake.params
+records = attribute_runs(
     dataset_path=snakemake.input.dataset,
-    run_dir=Path(snakemake.input.run).parent,
-    json_path=snakemake.output.stats,
-    maps_path=snakemake.output.maps,
-    analysis=snakemake.params.analysis,
-    device=snakemake.params.device,
+    run_dirs=[Path(run).parent for run in snakemake.input.runs],
+    output_dirs=params.output_dirs,
+    analysis=params.analysis,
+    device=params.device,
+    method=snakemake.wildcards.get("method"),
+    log=log,
 )
-log.info("attribution: %s", result)
+atomic_write_json(snakemake.output.manifest, {"cells": records})

@@ -1,13 +1,17 @@
-"""Snakemake entry point of rule background_attribution: DeepLabV3 background share (Fig 10)."""
+"""Snakemake entry point of rule background_attribution: DeepLabV3 background share (Fig 10) of the
+runs of one training job, in one process."""
 
-from largelr.analyses.background import background_run
+from largelr.analyses.background import background_runs
+from largelr.io import atomic_write_json
 from largelr.jobs import start_job
 
 log = start_job(snakemake)
-result = background_run(
+params = snakemake.params
+records = background_runs(
     dataset_path=snakemake.input.dataset,
-    maps_path=snakemake.input.maps,
-    json_path=snakemake.output[0],
-    segmenter=snakemake.params.segmenter,
+    maps_paths=snakemake.input.maps,
+    output_dirs=params.output_dirs,
+    segmenter=params.segmenter,
+    log=log,
 )
-log.info("background attribution: %s", result)
+atomic_write_json(snakemake.output.manifest, {"cells": records})

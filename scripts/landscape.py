@@ -1,16 +1,20 @@
-"""Snakemake entry point of rule landscape: loss / accuracy / spurious-utilisation landscape of one run (Fig 9)."""
+"""Snakemake entry point of rule landscape: loss / accuracy / spurious-utilisation landscapes (Fig 9) of
+the runs of one training job, in one process."""
 
 from pathlib import Path
 
+from largelr.analyses.landscape import landscape_runs
+from largelr.io import atomic_write_json
 from largelr.jobs import start_job
-from largelr.analyses.landscape import landscape_run
 
 log = start_job(snakemake)
-result = landscape_run(
+params = snakemake.params
+records = landscape_runs(
     dataset_path=snakemake.input.dataset,
-    run_dir=Path(snakemake.input.run).parent,
-    npz_path=snakemake.output[0],
-    analysis=snakemake.params.analysis,
-    device=snakemake.params.device,
+    run_dirs=[Path(run).parent for run in snakemake.input.runs],
+    output_dirs=params.output_dirs,
+    analysis=params.analysis,
+    device=params.device,
+    log=log,
 )
-log.info("landscape: %s", result)
+atomic_write_json(snakemake.output.manifest, {"cells": records})

@@ -1,16 +1,19 @@
-"""Snakemake entry point of rule prune: pruning curves of one trained run."""
+"""Snakemake entry point of rule prune: pruning curves of the runs of one training job, in one process."""
 
 from pathlib import Path
 
+from largelr.analyses.pruning import prune_runs
+from largelr.io import atomic_write_json
 from largelr.jobs import start_job
-from largelr.analyses.pruning import prune_run
 
 log = start_job(snakemake)
-result = prune_run(
+params = snakemake.params
+records = prune_runs(
     dataset_path=snakemake.input.dataset,
-    run_dir=Path(snakemake.input.run).parent,
-    output_path=snakemake.output[0],
-    analysis=snakemake.params.analysis,
-    device=snakemake.params.device,
+    run_dirs=[Path(run).parent for run in snakemake.input.runs],
+    output_dirs=params.output_dirs,
+    analysis=params.analysis,
+    device=params.device,
+    log=log,
 )
-log.info("pruning: base accuracy %s, parameters %s", result.get("base_accuracy"), result.get("parameters"))
+atomic_write_json(snakemake.output.manifest, {"cells": records})

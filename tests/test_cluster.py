@@ -144,8 +144,8 @@ def test_profile_requests_a_gpu_for_every_rule_that_gets_the_gpu_partition(repo)
     profile = yaml.safe_load((repo / "profiles/slurm/config.yaml").read_text())
     gpu_rules = {"train_group", "evaluate", "attribute", "attribute_with_method", "prune", "dynamics",
                  "landscape"}
-    # background_attribution runs DeepLabV3 on the CPU but shares the analyses' group (and partition)
-    gpu_partition = gpu_rules | {"background_attribution"}
+    # background_attribution runs DeepLabV3 on the CPU, alone since the analyses are batched (issue 25)
+    gpu_partition = gpu_rules
     for rule, resources in profile["set-resources"].items():
         asks = resources.get("gpu") or "gpu" in str(resources.get("gres", "")) or "gpu" in str(
             resources.get("slurm_extra", ""))
@@ -153,10 +153,8 @@ def test_profile_requests_a_gpu_for_every_rule_that_gets_the_gpu_partition(repo)
         assert (resources.get("slurm_partition") == "gpu") == (rule in gpu_partition), rule
         assert not {"runtime", "mem_mb"} & set(resources), rule  # the rules declare their own
     assert profile["slurm-requeue"] is True and profile["jobs"] <= 500
-    grouped = {entry.split("=")[0] for entry in profile["groups"]}
-    assert grouped <= gpu_partition  # one group: the same partition for all its rules
     # one job per training job each, with runtimes that grow with the job's runs: never 8 in one allocation
-    assert not {"train_group", "evaluate"} & grouped
+    assert "groups" not in profile and "group-components" not in profile
 
 
 def test_ci_preset_runs_every_job_through_sbatch(ci_on_slurm, slurm):
@@ -170,8 +168,8 @@ def test_ci_preset_runs_every_job_through_sbatch(ci_on_slurm, slurm):
     retried = log.count("Trying to restart job")  # the profile's retries: 1
     assert retried == 0, log[-6000:]
     assert len(slurm_ids) == len(set(slurm_ids)) == ci_on_slurm["submissions"]
-    # the grouped per-run analyses went out as group jobs
-    assert any("/group_cell_analyses" in path for _, _, path in submitted)
+    # the per-run analyses went out as one job per training job (issue 25 item 3), as training did
+    assert any("/rule_attribute/" in path for _, _, path in submitted)
     assert any("/rule_train_group/" in path for _, _, path in submitted)
 
     # the controller accepted each of them as a batch job, and each ended with exit status 0

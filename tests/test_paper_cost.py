@@ -133,3 +133,27 @@ def test_gpu_check_script_parses():
         pytest.skip("no bash")
     result = subprocess.run([bash, "-n", str(REPO / "benchmarks" / "gpu_check.sh")], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
+
+
+def test_dataset_sizes_on_the_device_follow_the_image_size_of_the_preset(cost):
+    """Issue 26 item 2: CelebA at 224 px is 24.5 GB as uint8 (its training split), read from the
+    preset's image_size; paper_cost's dataset table and the workflow's requests use these sizes."""
+    from largelr.workflow.cost import data_memory_mb, dataset_bytes
+
+    celeba = {"generator": "celeba", "params": {"image_size": 224}}
+    assert dataset_bytes(celeba, "train") == 162770 * (3 * 224 * 224 + 16)
+    assert round(dataset_bytes(celeba, "train") / 1e9, 1) == 24.5
+    assert dataset_bytes(celeba, bytes_per_value=4) == 4 * dataset_bytes(celeba) - 3 * (162770 + 19962) * 16
+    assert dataset_bytes({"generator": "celeba", "params": {"image_size": 64}}) * 224**2 // 64**2 > 0.99 * dataset_bytes(
+        celeba)
+    parity = {"generator": "parity", "params": {"n_train": 100, "n_test": 50, "core_bits": 3, "spurious_bits": 1,
+                                                "noise_bits": 4}}
+    assert dataset_bytes(parity) == 150 * (8 * 4 + 16)  # synthetic values stay float32
+    assert data_memory_mb(celeba, "device", trains=True) == -(-1.25 * dataset_bytes(celeba) // 10**6)
+    assert data_memory_mb(celeba, "device", trains=False) < data_memory_mb(celeba, "device", trains=True)
+    paper = cost.load_preset("paper")
+    paper["datasets"]["celeba"]["params"]["image_size"] = 224
+    rows = {row["dataset"]: row for row in cost.dataset_memory(paper)}
+    assert rows["celeba"]["shape"] == [3, 224, 224] and rows["celeba"]["device_bytes"] == dataset_bytes(
+        paper["datasets"]["celeba"])
+    assert rows["celeba"]["float32_bytes"] > 3.9 * rows["celeba"]["device_bytes"]

@@ -212,3 +212,7 @@ def test_paper_dag_builds_with_the_fig11_and_fig28d_rules_and_the_ten_seed_galle
     # item 4: Fig 9's focal-loss landscape
     focal = "dataset~colored_mnist/model~resnet18/recipe~sgd+table2/lr~0.001/intervention~focal_gamma=25/seed~0"
     assert f"results/paper/analysis/{focal}/landscape.npz" in result.stdout
+    # issue 25 item 3: at most one attribute job per training job (1046 before, one per run)
+    jobs = {rule: result.stdout.count(f"\nrule {rule}:") for rule in ("train_group", "attribute", "prune")}
+    assert 0 < jobs["attribute"] <= jobs["train_group"] and 0 < jobs["prune"] <= jobs["train_group"], jobs
+    assert result.stdout.count("\nrule link_attribution:") == 1046

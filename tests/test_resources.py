@@ -11,9 +11,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from largelr.config import resolve_config
+from largelr.config import figure_kinds, resolve_config
 from largelr.workflow.cost import (estimate_cell_minutes, estimate_group_minutes, group_parts, split_cells,
                                    trains_one_after_another)
+from largelr.workflow.inputs import WorkflowPlan
 from largelr.workflow.plan import Plan
 
 REPO = Path(__file__).resolve().parents[1]
@@ -24,6 +25,14 @@ def plan():
     """The workflow's plan of every preset of the shipped config.yaml, as common.smk builds it."""
     config = yaml.safe_load((REPO / "config.yaml").read_text())
     return Plan(resolve_config(config, REPO / "workflow" / "schemas"))
+
+
+@pytest.fixture(scope="module")
+def workflow_plan():
+    """The workflow's plan with the targets' inputs (WorkflowPlan), as common.smk builds it."""
+    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    presets = resolve_config(config, REPO / "workflow" / "schemas")
+    return WorkflowPlan(presets, figure_kinds(presets))
 
 
 class Wildcards(dict):
@@ -134,3 +143,51 @@ def test_the_cell_template_is_the_folder_snakemake_names_a_cell(plan):
     cell = next(iter(Paramspace(plan.grids["ci"]).instance_patterns))
     fields = dict(part.split("~", 1) for part in cell.split("/"))
     assert in_results(RUN_DIR, **fields) == f"runs/{cell}"
+
+
+@pytest.mark.parametrize("preset", ["ci", "paper"])
+def test_batched_analyses_cover_each_requested_run_once_in_the_job_of_its_part(workflow_plan, preset):
+    """Issue 25 item 3: a per-run analysis is one job per training job (part) and batch, holding the
+    runs whose files the targets read; each run's link rule waits for the job that holds it."""
+    requested = workflow_plan.requested_analyses(preset)
+    assert {"attribution", "pruning", "dynamics", "landscape"} <= set(requested)
+    for batch, cells in requested.items():
+        held = []
+        for pattern in sorted(cells):
+            cell = Wildcards(preset=preset, **dict(part.split("~", 1) for part in pattern.split("/")))
+            if batch.startswith("attribution_"):
+                cell["method"] = batch.removeprefix("attribution_")
+            job = Wildcards(cell, part=workflow_plan.job_part(cell))
+            job_cells = workflow_plan.batch_cells(batch if "_" not in batch else "attribution_{method}", job)
+            assert {k: cell[k] for k in ("lr", "seed")} in [{k: c[k] for k in ("lr", "seed")} for c in job_cells]
+            manifest = workflow_plan.batch_manifest(batch)(cell)
+            assert manifest.endswith(f"/group{job['part']}.json") and f"/batched/{batch}/" in manifest
+            held += [(manifest, c["lr"], c["seed"]) for c in job_cells]
+        assert len(set(held)) == len(cells)  # the jobs hold the requested runs and no other
+
+
+def test_a_batched_job_asks_runtime_per_run_it_analyses(workflow_plan):
+    job = _job("ci", "parity", "fcn_parity", "sgd")
+    runtime, limit = workflow_plan.job_runtime("attribute", "attribution"), workflow_plan.presets["ci"]["max_job_minutes"]
+    runs = len(workflow_plan.batch_cells("attribution", job))
+    assert runs == len(_rows(workflow_plan, job)) > 1 and runtime(job, 1) == min(limit, 30 * runs)
+    assert workflow_plan.job_runtime("evaluate")(job, 1) == min(limit, 30 * len(_rows(workflow_plan, job)))
+
+
+def test_memory_requests_follow_the_dataset_size_in_the_preset(plan):
+    """Issue 26 item 2: a job's mem_mb is at least its dataset's bytes in RAM, read from the preset
+    (CelebA at 224 px: 27.5 GB of uint8 splits); small datasets keep RULE_RESOURCES' floors."""
+    presets = plan.presets
+    celeba = _job("paper", "celeba", "swin_t", "adamw_swin")
+    mem = plan.rule_mem_mb("train_group")
+    before = mem(celeba, 1)
+    size = presets["paper"]["datasets"]["celeba"]["params"]["image_size"]
+    presets["paper"]["datasets"]["celeba"]["params"]["image_size"] = 224
+    try:
+        assert plan.data_mb("train_group", celeba, "device") > 1.25 * 27500 > 24000  # above the fixed request
+        assert mem(celeba, 1) > 27500 and mem(celeba, 2) == 2 * mem(celeba, 1)
+    finally:
+        presets["paper"]["datasets"]["celeba"]["params"]["image_size"] = size
+    assert mem(celeba, 1) == before
+    ci = _job("ci", "parity", "fcn_parity", "sgd")
+    assert mem(ci, 1) == 8000 and plan.rule_mem_mb("evaluate")(ci, 1) == 4000  # the floors

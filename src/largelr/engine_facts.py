@@ -42,8 +42,10 @@ EVAL_BATCH = 2000
 #: optimizer kinds with a stacked update (largelr.training.stacked.StackedOptimizer)
 STACKABLE_OPTIMIZERS = ("sgd", "adam", "adamw")
 #: training-set sizes of the generators that read a fixed source (params n_train / subset_train override):
-#: MNIST 60 000, CIFAR-10/100 50 000, CelebA 162 770, Waterbirds 4 795, ImageNet-1k 1 281 167
+#: MNIST 60 000, CIFAR-10/100 50 000, CelebA 162 770, Waterbirds 4 795, ImageNet-1k 1 281 167 (parity and
+#: moon_star: the generators' default n_train)
 TRAIN_SIZES: dict[str, int] = {
+    "parity": 10000, "moon_star": 10000,
     "colored_mnist": 60000, "double_mnist": 60000, "mnist_cifar": 50000, "corrupted_cifar10": 50000,
     "cifar10": 50000, "cifar100": 50000, "celeba": 162770, "waterbirds": 4795, "imagenet": 1281167,
 }

@@ -194,7 +194,8 @@ def test_pretrained_path_round_trip(tmp_path):
     x = torch.rand(2, 1, 32, 32)
     model.eval(), grey.eval()
     with torch.no_grad():
-        torch.testing.assert_close(grey.features(x), model.features(x.expand(-1, 3, -1, -1)), rtol=1e-4, atol=1e-4)
+        # (the backbone: a pretrained model on 3-channel data also normalises its inputs, step 5)
+        torch.testing.assert_close(grey.features(x), model.backbone(x.expand(-1, 3, -1, -1)), rtol=1e-4, atol=1e-4)
 
     # small_input: fresh 3×3 stem (with a warning), everything else still loaded
     with pytest.warns(UserWarning, match="small_input"):
@@ -255,3 +256,28 @@ def test_input_stem_says_which_stem_a_built_model_has(spec, stem):
         assert model.stem == stem
         assert model.backbone.conv1.kernel_size == ((3, 3) if stem == "small_input" else (7, 7))
     assert input_stem({"arch": "fcn", "width": 4, "depth": 1}) is None
+
+
+def test_pretrained_models_normalise_each_batch_as_their_weights_were_trained_and_scratch_models_do_not(tmp_path):
+    """Issue 26 item 2: ImageNet mean / std from the weights' own metadata (Weights.transforms()),
+    applied per batch on the device; no buffer (model.pt and stacking unchanged)."""
+    from largelr.training.models import imagenet_normalisation
+    from largelr.training.stacked_state import why_buffers_not_stackable
+
+    torch.manual_seed(0)
+    path = tmp_path / "resnet18.pt"
+    torch.save(torchvision.models.resnet18(weights=None).state_dict(), path)
+    transforms = torchvision.models.ResNet18_Weights.DEFAULT.transforms()
+    mean, std = imagenet_normalisation("resnet18")
+    assert (list(mean), list(std)) == (list(transforms.mean), list(transforms.std))
+    assert imagenet_normalisation("swin_t") == (tuple(torchvision.models.Swin_T_Weights.DEFAULT.transforms().mean),
+                                                tuple(torchvision.models.Swin_T_Weights.DEFAULT.transforms().std))
+    pretrained = build_model(_tv("resnet18", pretrained_path=str(path), small_input=False), (3, 32, 32), 3).eval()
+    scratch = build_model(_tv("resnet18", small_input=False), (3, 32, 32), 3).eval()
+    x = torch.rand(2, 3, 32, 32)
+    normalised = (x - torch.tensor(mean).view(1, 3, 1, 1)) / torch.tensor(std).view(1, 3, 1, 1)
+    with torch.no_grad():
+        assert torch.equal(pretrained.features(x), pretrained.backbone(normalised))
+        assert torch.equal(scratch.features(x), scratch.backbone(x))
+    assert pretrained.state_dict().keys() == scratch.state_dict().keys()
+    assert why_buffers_not_stackable(pretrained) is None

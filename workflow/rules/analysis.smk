@@ -84,18 +84,19 @@ rule filter_learning_rates:
 
 
 rule attribute:
-    """Integrated Gradients / DeepLift attributions: core/spurious/noise shares, entropy (§3.3)."""
+    """Integrated Gradients / DeepLift attributions: core/spurious/noise shares, entropy (§3.3), of
+    the runs of one training job the preset attributes, in one process ({part} as in train_group).
+    """
     input:
-        dataset=DATASET_FILE,
-        run=path(RUN_DIR, "run.json"),
-        model=path(RUN_DIR, "model.pt"),
+        unpack(batch_inputs("attribution")),
     output:
-        stats=path(ANALYSIS_DIR, "attribution.json"),
-        maps=path(ANALYSIS_DIR, "attribution_maps.npz"),
+        manifest=batch_path("attribution", "group{part}.json"),
     log:
-        log_file("attribute", CELL),
+        log_file("attribute", TRAINING_JOB),
     benchmark:
-        benchmark_file("attribute", CELL)
+        benchmark_file("attribute", TRAINING_JOB)
+    wildcard_constraints:
+        part=r"(\.part-\d+)?",
     conda:
         "../../envs/analysis.yaml"
     threads: 1
@@ -103,26 +104,47 @@ rule attribute:
         gpu_jobs=gpu,
         gpu_mem_mb=rule_gpu_mem_mb("attribute"),
         mem_mb=rule_mem_mb("attribute"),
-        runtime=rule_runtime("attribute"),
+        runtime=job_runtime("attribute", "attribution"),
     params:
+        output_dirs=batch_output_dirs("attribution"),
         analysis=analysis_settings,
         device=device,
     script:
         "../../scripts/attribute.py"
 
 
-rule prune:
-    """Structured / column / global-magnitude pruning curves and parameter compressibility (Figs 20, 21, 25)."""
+rule link_attribution:
+    """One run's attribution files, as its training job's attribute job wrote them (a shell job, as
+    link_metrics)."""
     input:
-        dataset=DATASET_FILE,
-        run=path(RUN_DIR, "run.json"),
-        model=path(RUN_DIR, "model.pt"),
+        manifest=batch_manifest("attribution"),
     output:
-        path(ANALYSIS_DIR, "pruning.json"),
+        stats=path(ANALYSIS_DIR, "attribution.json"),
+        maps=path(ANALYSIS_DIR, "attribution_maps.npz"),
     log:
-        log_file("prune", CELL),
+        log_file("link_attribution", CELL),
+    localrule: True
+    conda:
+        "../../envs/plot.yaml"  # (ln and cp only; any env of the workflow, for --use-conda)
+    params:
+        source=batch_cell_dir("attribution"),
+    shell:
+        LINK_FILES
+
+
+rule prune:
+    """Structured / column / global-magnitude pruning curves and parameter compressibility (Figs 20,
+    21, 25) of the runs of one training job the figures read, in one process."""
+    input:
+        unpack(batch_inputs("pruning")),
+    output:
+        manifest=batch_path("pruning", "group{part}.json"),
+    log:
+        log_file("prune", TRAINING_JOB),
     benchmark:
-        benchmark_file("prune", CELL)
+        benchmark_file("prune", TRAINING_JOB)
+    wildcard_constraints:
+        part=r"(\.part-\d+)?",
     conda:
         "../../envs/torch.yaml"
     threads: 1
@@ -130,28 +152,45 @@ rule prune:
         gpu_jobs=gpu,
         gpu_mem_mb=rule_gpu_mem_mb("prune"),
         mem_mb=rule_mem_mb("prune"),
-        runtime=rule_runtime("prune"),
+        runtime=job_runtime("prune", "pruning"),
     params:
+        output_dirs=batch_output_dirs("pruning"),
         analysis=analysis_settings,
         device=device,
     script:
         "../../scripts/prune.py"
 
 
-rule attribute_with_method:
-    """Attributions with a named method, for the IG vs DeepLift comparison (Fig 14, suppl. E.1)."""
+rule link_pruning:
+    """One run's pruning.json, as its training job's prune job wrote it."""
     input:
-        dataset=DATASET_FILE,
-        run=path(RUN_DIR, "run.json"),
-        model=path(RUN_DIR, "model.pt"),
+        manifest=batch_manifest("pruning"),
     output:
-        stats=path(ANALYSIS_DIR, "attribution_{method}.json"),
-        maps=path(ANALYSIS_DIR, "attribution_maps_{method}.npz"),
+        pruning=path(ANALYSIS_DIR, "pruning.json"),
     log:
-        log_file("attribute_{method}", CELL),
+        log_file("link_pruning", CELL),
+    localrule: True
+    conda:
+        "../../envs/plot.yaml"  # (ln and cp only; any env of the workflow, for --use-conda)
+    params:
+        source=batch_cell_dir("pruning"),
+    shell:
+        LINK_FILES
+
+
+rule attribute_with_method:
+    """Attributions with a named method, for the IG vs DeepLift comparison (Fig 14, suppl. E.1), of
+    the runs of one training job that figure reads, in one process."""
+    input:
+        unpack(batch_inputs("attribution_{method}")),
+    output:
+        manifest=batch_path("attribution_{method}", "group{part}.json"),
+    log:
+        log_file("attribute_with_method", TRAINING_JOB, "{method}"),
     benchmark:
-        benchmark_file("attribute_{method}", CELL)
+        benchmark_file("attribute_with_method", TRAINING_JOB, "{method}")
     wildcard_constraints:
+        part=r"(\.part-\d+)?",
         method="integrated_gradients|deeplift",
     conda:
         "../../envs/analysis.yaml"
@@ -160,52 +199,91 @@ rule attribute_with_method:
         gpu_jobs=gpu,
         gpu_mem_mb=rule_gpu_mem_mb("attribute_with_method"),
         mem_mb=rule_mem_mb("attribute_with_method"),
-        runtime=rule_runtime("attribute_with_method"),
+        runtime=job_runtime("attribute_with_method", "attribution_{method}"),
     params:
+        output_dirs=batch_output_dirs("attribution_{method}"),
         analysis=analysis_with_method,
         device=device,
     script:
         "../../scripts/attribute.py"
 
 
-rule background_attribution:
-    """Share of |attribution| on the DeepLabV3 background class (§5, Fig 10); needs local weights.
-    DeepLabV3 runs on the CPU (largelr.analyses.background has no device): gpu_jobs=0.
-    """
+rule link_attribution_with_method:
+    """One run's attribution files of a named method, as attribute_with_method wrote them."""
     input:
-        dataset=DATASET_FILE,
-        maps=path(ANALYSIS_DIR, "attribution_maps.npz"),
+        manifest=batch_manifest("attribution_{method}"),
     output:
-        path(ANALYSIS_DIR, "background.json"),
+        stats=path(ANALYSIS_DIR, "attribution_{method}.json"),
+        maps=path(ANALYSIS_DIR, "attribution_maps_{method}.npz"),
     log:
-        log_file("background", CELL),
+        log_file("link_attribution_{method}", CELL),
+    localrule: True
+    conda:
+        "../../envs/plot.yaml"  # (ln and cp only; any env of the workflow, for --use-conda)
+    params:
+        source=batch_cell_dir("attribution_{method}"),
+    shell:
+        LINK_FILES
+
+
+rule background_attribution:
+    """Share of |attribution| on the DeepLabV3 background class (§5, Fig 10) of the runs of one
+    training job, in one process; needs local weights. DeepLabV3 runs on the CPU
+    (largelr.analyses.background has no device): gpu_jobs=0."""
+    input:
+        unpack(batch_inputs("background", "attribution_maps.npz")),
+    output:
+        manifest=batch_path("background", "group{part}.json"),
+    log:
+        log_file("background_attribution", TRAINING_JOB),
     benchmark:
-        benchmark_file("background", CELL)
+        benchmark_file("background_attribution", TRAINING_JOB)
+    wildcard_constraints:
+        part=r"(\.part-\d+)?",
     conda:
         "../../envs/analysis.yaml"
     threads: 1
     resources:
         gpu_jobs=0,
         mem_mb=rule_mem_mb("background_attribution"),
-        runtime=rule_runtime("background_attribution"),
+        runtime=job_runtime("background_attribution", "background"),
     params:
+        output_dirs=batch_output_dirs("background"),
         segmenter=segmenter,
     script:
         "../../scripts/background_attribution.py"
 
 
-rule landscape:
-    """Training loss / unbiased accuracy / spurious utilisation on a filter-normalised plane (Fig 9)."""
+rule link_background:
+    """One run's background.json, as its training job's background_attribution job wrote it."""
     input:
-        dataset=DATASET_FILE,
-        run=path(RUN_DIR, "run.json"),
-        model=path(RUN_DIR, "model.pt"),
+        manifest=batch_manifest("background"),
     output:
-        path(ANALYSIS_DIR, "landscape.npz"),
+        background=path(ANALYSIS_DIR, "background.json"),
     log:
-        log_file("landscape", CELL),
+        log_file("link_background", CELL),
+    localrule: True
+    conda:
+        "../../envs/plot.yaml"  # (ln and cp only; any env of the workflow, for --use-conda)
+    params:
+        source=batch_cell_dir("background"),
+    shell:
+        LINK_FILES
+
+
+rule landscape:
+    """Training loss / unbiased accuracy / spurious utilisation on a filter-normalised plane (Fig 9)
+    of the runs of one training job that figure reads, in one process."""
+    input:
+        unpack(batch_inputs("landscape")),
+    output:
+        manifest=batch_path("landscape", "group{part}.json"),
+    log:
+        log_file("landscape", TRAINING_JOB),
     benchmark:
-        benchmark_file("landscape", CELL)
+        benchmark_file("landscape", TRAINING_JOB)
+    wildcard_constraints:
+        part=r"(\.part-\d+)?",
     conda:
         "../../envs/torch.yaml"
     threads: 1
@@ -213,27 +291,45 @@ rule landscape:
         gpu_jobs=gpu,
         gpu_mem_mb=rule_gpu_mem_mb("landscape"),
         mem_mb=rule_mem_mb("landscape"),
-        runtime=rule_runtime("landscape"),
+        runtime=job_runtime("landscape", "landscape"),
     params:
+        output_dirs=batch_output_dirs("landscape"),
         analysis=analysis_settings,
         device=device,
     script:
         "../../scripts/landscape.py"
 
 
-rule dynamics:
-    """Attribution shares, accuracy and one neuron's spurious utilisation at each snapshot (Figs 3, 13, 28)."""
+rule link_landscape:
+    """One run's landscape.npz, as its training job's landscape job wrote it."""
     input:
-        dataset=DATASET_FILE,
-        run=path(RUN_DIR, "run.json"),
-        snapshots=path(RUN_DIR, "snapshots.pt"),
+        manifest=batch_manifest("landscape"),
     output:
-        csv=path(ANALYSIS_DIR, "dynamics.csv"),
-        maps=path(ANALYSIS_DIR, "dynamics_maps.npz"),
+        landscape=path(ANALYSIS_DIR, "landscape.npz"),
     log:
-        log_file("dynamics", CELL),
+        log_file("link_landscape", CELL),
+    localrule: True
+    conda:
+        "../../envs/plot.yaml"  # (ln and cp only; any env of the workflow, for --use-conda)
+    params:
+        source=batch_cell_dir("landscape"),
+    shell:
+        LINK_FILES
+
+
+rule dynamics:
+    """Attribution shares, accuracy and one neuron's spurious utilisation at each snapshot (Figs 3,
+    13, 28) of the runs of one training job the figures read, in one process."""
+    input:
+        unpack(batch_inputs("dynamics", "snapshots.pt")),
+    output:
+        manifest=batch_path("dynamics", "group{part}.json"),
+    log:
+        log_file("dynamics", TRAINING_JOB),
     benchmark:
-        benchmark_file("dynamics", CELL)
+        benchmark_file("dynamics", TRAINING_JOB)
+    wildcard_constraints:
+        part=r"(\.part-\d+)?",
     conda:
         "../../envs/analysis.yaml"
     threads: 1
@@ -241,12 +337,31 @@ rule dynamics:
         gpu_jobs=gpu,
         gpu_mem_mb=rule_gpu_mem_mb("dynamics"),
         mem_mb=rule_mem_mb("dynamics"),
-        runtime=rule_runtime("dynamics"),
+        runtime=job_runtime("dynamics", "dynamics"),
     params:
+        output_dirs=batch_output_dirs("dynamics"),
         analysis=analysis_settings,
         device=device,
     script:
         "../../scripts/dynamics.py"
+
+
+rule link_dynamics:
+    """One run's dynamics files, as its training job's dynamics job wrote them."""
+    input:
+        manifest=batch_manifest("dynamics"),
+    output:
+        csv=path(ANALYSIS_DIR, "dynamics.csv"),
+        maps=path(ANALYSIS_DIR, "dynamics_maps.npz"),
+    log:
+        log_file("link_dynamics", CELL),
+    localrule: True
+    conda:
+        "../../envs/plot.yaml"  # (ln and cp only; any env of the workflow, for --use-conda)
+    params:
+        source=batch_cell_dir("dynamics"),
+    shell:
+        LINK_FILES
 
 
 rule select_hard_samples:

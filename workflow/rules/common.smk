@@ -18,6 +18,7 @@ from largelr.config import figure_kinds, recipe_name, resolve_config, run_preset
 from largelr.datasets.download import GENERATOR_SOURCES, SOURCES
 from largelr.portable import presets_environment
 from largelr.reporting.inventory import paper_caption
+from largelr.workflow.analysis_jobs import LINK_FILES
 from largelr.workflow.inputs import WorkflowPlan
 from largelr.workflow.paths import (
     ANALYSIS_DIR,
@@ -37,6 +38,7 @@ from largelr.workflow.paths import (
     TRAINING_DIR,
     TRAINING_JOB,
     TRAINING_PROGRESS,
+    batch_path,
     benchmark_file,
     log_file,
     path,
@@ -173,3 +175,8 @@ figure_kind_caption = PLAN.figure_kind_caption
 lr_filter_files = PLAN.lr_filter_files
 curve_inputs = PLAN.curve_inputs
 final_outputs = PLAN.final_outputs
+# per-run analyses batched per training job (issue 25 item 3; LINK_FILES: the link_* rules' shell)
+batch_inputs = PLAN.batch_inputs
+batch_output_dirs = PLAN.batch_output_dirs
+batch_manifest = PLAN.batch_manifest
+batch_cell_dir = PLAN.batch_cell_dir

@@ -74,6 +74,8 @@ from largelr.analyses.attribution_stats import (  # re-exported for this module'
     regions_separate_core_and_spurious,
 )
 from largelr.analyses.evaluation import representation_sample_indices
+from largelr.analyses.batch import analyse_each, attribution_files
+from largelr.datasets import SpuriousDataset, load_dataset
 from largelr.io import atomic_write_json, atomic_write_npz
 from largelr.progress import Progress, forward_progress
 from largelr.training.models import FCN, HalvingMaxPool2d
@@ -381,9 +383,11 @@ def _forward_batches(method: str, samples: int, n_steps: int, internal_batch_siz
 
 
 def attribute_run(dataset_path: str | Path, run_dir: str | Path, json_path: str | Path, maps_path: str | Path,
-                  analysis: dict[str, Any], device: str = "auto") -> dict[str, Any]:
-    """Attribution statistics of one run; a diverged run gets ``null`` statistics."""
-    run = open_trained_run(dataset_path, run_dir, device)
+                  analysis: dict[str, Any], device: str = "auto", dataset: SpuriousDataset | None = None
+                  ) -> dict[str, Any]:
+    """Attribution statistics of one run; a diverged run gets ``null`` statistics. ``dataset``: the
+    file at ``dataset_path``, if already loaded (a job analysing several runs, :mod:`largelr.analyses.batch`)."""
+    run = open_trained_run(dataset_path, run_dir, device, dataset)
     method = analysis["attribution_method"]
     result: dict[str, Any] = {"status": run.status, "method": method}
     indices = np.zeros(0, dtype=np.int64)
@@ -410,6 +414,19 @@ def attribute_run(dataset_path: str | Path, run_dir: str | Path, json_path: str 
     result["samples"] = int(len(indices))
     atomic_write_json(json_path, result)
     return result
+
+
+def attribute_runs(dataset_path: str | Path, run_dirs: Sequence[str | Path], output_dirs: Sequence[str | Path],
+                   analysis: dict[str, Any], device: str = "auto", method: str | None = None,
+                   log: logging.Logger | None = None) -> list[dict[str, str]]:
+    """:func:`attribute_run` for each run of one training job, the dataset read once (rules ``attribute``
+    and, with ``method``, ``attribute_with_method``; :mod:`largelr.analyses.batch`)."""
+    dataset, (stats, maps) = load_dataset(dataset_path), attribution_files(method)
+
+    def one(run_dir: Path, folder: Path) -> str:
+        return attribute_run(dataset_path, run_dir, folder / stats, folder / maps, analysis, device, dataset)["status"]
+
+    return analyse_each(f"attribution ({analysis['attribution_method']})", run_dirs, output_dirs, one, log)
 
 
 __all__ = [

@@ -55,6 +55,7 @@ header-only CSV and empty arrays.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -64,7 +65,8 @@ import torch
 from torch import Tensor
 
 from largelr.analyses.attribution import attribution_entropy, attribution_map, attributions, mean_region_shares
-from largelr.datasets import SpuriousDataset
+from largelr.analyses.batch import analyse_each
+from largelr.datasets import SpuriousDataset, load_dataset
 from largelr.analyses.evaluation import representation_sample_indices
 from largelr.io import atomic_write_npz, atomic_write_text
 from largelr.progress import Progress
@@ -209,9 +211,11 @@ def _rebuild(record: dict[str, Any], dataset: SpuriousDataset, device: torch.dev
 
 
 def dynamics_run(dataset_path: str | Path, run_dir: str | Path, csv_path: str | Path, maps_path: str | Path,
-                 analysis: dict[str, Any], device: str = "auto") -> pd.DataFrame:
-    """Write ``dynamics.csv`` (one row per snapshot) and ``dynamics_maps.npz`` of one run; return the table."""
-    run = open_trained_run(dataset_path, run_dir, device)
+                 analysis: dict[str, Any], device: str = "auto", dataset: SpuriousDataset | None = None
+                 ) -> pd.DataFrame:
+    """Write ``dynamics.csv`` (one row per snapshot) and ``dynamics_maps.npz`` of one run; return the table.
+    ``dataset``: the file at ``dataset_path``, if already loaded (:mod:`largelr.analyses.batch`)."""
+    run = open_trained_run(dataset_path, run_dir, device, dataset)
     snapshots = load_snapshots(run.run_dir) if not run.diverged else {}
     if not snapshots:
         log.info("no snapshots to analyse (status %s)", run.status)
@@ -254,3 +258,18 @@ def dynamics_run(dataset_path: str | Path, run_dir: str | Path, csv_path: str | 
     }
     _write_outputs(table, csv_path, maps_path, arrays)
     return table
+
+
+def dynamics_runs(dataset_path: str | Path, run_dirs: Sequence[str | Path], output_dirs: Sequence[str | Path],
+                  analysis: dict[str, Any], device: str = "auto",
+                  log: logging.Logger | None = None) -> list[dict[str, str]]:
+    """:func:`dynamics_run` for each run of one training job, the dataset read once (rule ``dynamics``;
+    :mod:`largelr.analyses.batch`)."""
+    dataset = load_dataset(dataset_path)
+
+    def one(run_dir: Path, folder: Path) -> str:
+        table = dynamics_run(dataset_path, run_dir, folder / "dynamics.csv", folder / "dynamics_maps.npz", analysis,
+                             device, dataset)
+        return f"{len(table)} snapshots"
+
+    return analyse_each("dynamics", run_dirs, output_dirs, one, log)

@@ -59,6 +59,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from largelr.analyses.evaluation import representation_sample_indices
+from largelr.analyses.batch import analyse_each
+from largelr.datasets import SpuriousDataset, load_dataset
 from largelr.io import atomic_write_npz
 from largelr.progress import Progress
 from largelr.training.protocol import TensorSplit
@@ -317,9 +319,10 @@ def training_subset(split: TensorSplit, samples: int | None, seed: int) -> Tenso
 
 
 def landscape_run(dataset_path: str | Path, run_dir: str | Path, npz_path: str | Path, analysis: dict[str, Any],
-                  device: str = "auto") -> dict[str, Any]:
-    """Compute and write one run's landscapes (module docstring); returns a short summary."""
-    run = open_trained_run(dataset_path, run_dir, device)
+                  device: str = "auto", dataset: SpuriousDataset | None = None) -> dict[str, Any]:
+    """Compute and write one run's landscapes (module docstring); returns a short summary. ``dataset``:
+    the file at ``dataset_path``, if already loaded (:mod:`largelr.analyses.batch`)."""
+    run = open_trained_run(dataset_path, run_dir, device, dataset)
     settings = landscape_settings(analysis)
     empty = np.zeros((0, 0))
     arrays: dict[str, np.ndarray] = {"alphas": np.zeros(0), "betas": np.zeros(0),
@@ -341,7 +344,20 @@ def landscape_run(dataset_path: str | Path, run_dir: str | Path, npz_path: str |
     return summary
 
 
+def landscape_runs(dataset_path: str | Path, run_dirs: Sequence[str | Path], output_dirs: Sequence[str | Path],
+                   analysis: dict[str, Any], device: str = "auto",
+                   log: logging.Logger | None = None) -> list[dict[str, str]]:
+    """:func:`landscape_run` for each run of one training job, the dataset read once (rule ``landscape``;
+    :mod:`largelr.analyses.batch`)."""
+    dataset = load_dataset(dataset_path)
+
+    def one(run_dir: Path, folder: Path) -> str:
+        return landscape_run(dataset_path, run_dir, folder / "landscape.npz", analysis, device, dataset)["status"]
+
+    return analyse_each("landscape", run_dirs, output_dirs, one, log)
+
+
 __all__ = [
     "LANDSCAPE_DEFAULTS", "LANDSCAPE_KEYS", "filter_normalised_direction", "landscape_grid", "landscape_run",
-    "landscape_settings", "loss_landscape", "random_directions", "training_subset",
+    "landscape_runs", "landscape_settings", "loss_landscape", "random_directions", "training_subset",
 ]

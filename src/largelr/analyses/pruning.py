@@ -46,6 +46,7 @@ exact zeros, no ``weight_orig`` / mask re-parametrisation. Ties in magnitude are
 from __future__ import annotations
 
 import copy
+import logging
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -57,6 +58,8 @@ from torch.nn.utils import prune
 
 from largelr.analyses import metrics
 from largelr.analyses.metrics import retention_curve
+from largelr.analyses.batch import analyse_each
+from largelr.datasets import SpuriousDataset, load_dataset
 from largelr.io import atomic_write_json
 from largelr.training.protocol import TensorSplit
 from largelr.training.single import evaluate_accuracy
@@ -341,9 +344,10 @@ PRUNING_METHODS = ("structured", "column", "global")
 
 
 def prune_run(dataset_path: str | Path, run_dir: str | Path, output_path: str | Path, analysis: dict[str, Any],
-              device: str = "auto") -> dict[str, Any]:
-    """Write the pruning curves of a finished run; a diverged run gets only its status."""
-    run = open_trained_run(dataset_path, run_dir, device)
+              device: str = "auto", dataset: SpuriousDataset | None = None) -> dict[str, Any]:
+    """Write the pruning curves of a finished run; a diverged run gets only its status. ``dataset``: the
+    file at ``dataset_path``, if already loaded (:mod:`largelr.analyses.batch`)."""
+    run = open_trained_run(dataset_path, run_dir, device, dataset)
     result: dict[str, Any] = {"status": run.status, "kappas": list(analysis["prune_kappas"])}
     if not run.diverged:
         model, test = run.model, run.test
@@ -357,6 +361,19 @@ def prune_run(dataset_path: str | Path, run_dir: str | Path, output_path: str | 
         result["parameter_layers"] = compressibility["layers"]
     atomic_write_json(output_path, result)
     return result
+
+
+def prune_runs(dataset_path: str | Path, run_dirs: Sequence[str | Path], output_dirs: Sequence[str | Path],
+               analysis: dict[str, Any], device: str = "auto",
+               log: logging.Logger | None = None) -> list[dict[str, str]]:
+    """:func:`prune_run` for each run of one training job, the dataset read once (rule ``prune``;
+    :mod:`largelr.analyses.batch`)."""
+    dataset = load_dataset(dataset_path)
+
+    def one(run_dir: Path, folder: Path) -> str:
+        return prune_run(dataset_path, run_dir, folder / "pruning.json", analysis, device, dataset)["status"]
+
+    return analyse_each("pruning", run_dirs, output_dirs, one, log)
 
 
 __all__ = [

@@ -312,6 +312,16 @@ def _adapt_first_conv(net: nn.Module, in_channels: int, name: str, pretrained: b
     _set_submodule(net, conv_name, new)
 
 
+def imagenet_normalisation(name: str) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """(mean, std) per channel of the preprocessing of torchvision model ``name``'s default
+    pretrained weights, from the weights' metadata (``Weights.transforms()``; nothing is
+    downloaded): the normalisation its ImageNet pretraining used (§4.2; issue 26 item 2)."""
+    import torchvision
+
+    transforms = torchvision.models.get_model_weights(name.lower()).DEFAULT.transforms()
+    return tuple(map(float, transforms.mean)), tuple(map(float, transforms.std))
+
+
 class TorchvisionClassifier(SpuriousModel):
     """Any torchvision classification model behind the :class:`SpuriousModel` interface.
 
@@ -351,6 +361,12 @@ class TorchvisionClassifier(SpuriousModel):
        **post-LayerNorm** tokens (not post-ReLU; may be negative). For VGG-style classifiers it
        is the output of the last Dropout (= the post-ReLU activation in eval mode). torchvision
        heads keep their bias.
+    5. **ImageNet normalisation** (issue 26 item 2; pretrained weights and 3-channel data only):
+       each batch, in [0, 1] as the data path gives it, is normalised on the device with the
+       mean and standard deviation of the weights' own preprocessing (torchvision's
+       ``Weights.transforms()`` of model ``name``'s default weights: :func:`imagenet_normalisation`),
+       as the pretrained network saw its inputs. Models trained from scratch keep [0, 1] inputs.
+       The statistics are not buffers: ``model.pt`` and stacking are as before.
 
     ``prunable_layers()``: every Conv2d and Linear of the backbone (the head is not in it) —
     for ResNets this includes the 1×1 shortcut ("downsample") convs; pruning a conv kernel
@@ -404,6 +420,7 @@ class TorchvisionClassifier(SpuriousModel):
         self.head = net.get_submodule(head_name)
         _set_submodule(net, head_name, nn.Identity())
         self.backbone = net
+        self.input_normalisation = imagenet_normalisation(name) if pretrained and in_channels == 3 else None
 
     @property
     def stem(self) -> str:
@@ -436,6 +453,10 @@ class TorchvisionClassifier(SpuriousModel):
         net.load_state_dict(load, strict=False)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
+        if self.input_normalisation is not None:  # step 5: per batch, on the batch's device
+            mean, std = (torch.tensor(v, dtype=x.dtype, device=x.device).view(1, -1, 1, 1)
+                         for v in self.input_normalisation)
+            x = (x - mean) / std
         return self.backbone(x)
 
     def prunable_layers(self) -> list[nn.Module]:

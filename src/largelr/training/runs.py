@@ -35,6 +35,7 @@ import torch
 from largelr.datasets import SpuriousDataset, load_dataset
 from largelr.io import _finite_or_none, atomic_path, atomic_write_json, atomic_write_text, read_json
 from largelr.progress_file import ProgressLog
+from largelr.training.device_data import check_fits, device_inputs
 from largelr.training.models import SpuriousModel, build_model, input_stem
 from largelr.training.optim import schedule_length
 from largelr.training.stacked import (
@@ -60,10 +61,14 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def to_tensor_split(dataset: SpuriousDataset, split: str, device: torch.device) -> TensorSplit:
+def to_tensor_split(dataset: SpuriousDataset, split: str, device: torch.device,
+                    encoding: str = "float32") -> TensorSplit:
+    """A split on ``device``: inputs as float32 (``encoding`` float32: analyses, and training before
+    issue 25) or uint8 images decoded per batch to the same floats (uint8: training;
+    :mod:`largelr.training.device_data`)."""
     data = dataset.split(split)
     return TensorSplit(
-        x=torch.from_numpy(data.as_float()).to(device),
+        x=device_inputs(data.x, device, encoding),
         y=torch.from_numpy(data.y).long().to(device),
         b=torch.from_numpy(data.b).long().to(device),
     )
@@ -82,11 +87,13 @@ def train_cell(
     model_spec: dict[str, Any],
     settings: TrainSettings,
     device: str = "auto",
+    data_encoding: str = "uint8",
 ) -> dict[str, Any]:
-    """Train one (dataset, model, recipe, lr, seed) cell and write its run folder."""
+    """Train one (dataset, model, recipe, lr, seed) cell and write its run folder (``data_encoding``
+    as in :func:`train_group`)."""
     torch_device = _start(device)
     dataset = load_dataset(dataset_path)
-    return _train_one(dataset, Path(run_dir), cell, model_spec, settings, torch_device)
+    return _train_one(dataset, Path(run_dir), cell, model_spec, settings, torch_device, encoding=data_encoding)
 
 
 def train_group(
@@ -100,16 +107,15 @@ def train_group(
     checkpoint_dir: str | Path | None = None,
     matmul_precision: str = "highest",
     progress: str | Path | None = None,
+    data_encoding: str = "uint8",
 ) -> list[dict[str, Any]]:
     """Train the cells of one training group (every LR × seed of an experiment) in one process.
 
-    The dataset is loaded once. With ``engine`` ``stacked``, cells whose settings differ only in LR / seed /
-    snapshot interval train as one stacked model where the recipe allows it
-    (:func:`largelr.training.stacked.why_not_stackable`) and a stack is the faster engine on the device
-    (:func:`~largelr.training.stacked.why_not_faster_stacked`), resuming from a checkpoint in ``checkpoint_dir``;
-    other cells train one after another, each resuming from the ``checkpoint.pt`` of its run folder. Every cell
-    gets the run folder :func:`train_cell` writes. ``matmul_precision``: ``torch.set_float32_matmul_precision``
-    (``training.matmul_precision``; ``high`` = TF32 on CUDA). ``progress``: the job's :mod:`~largelr.progress_file`.
+    The dataset is loaded once. With ``engine`` ``stacked``, cells differing only in LR / seed / snapshot interval
+    train as one stacked model where the recipe allows it and it is faster on the device (``why_not_stackable``,
+    ``why_not_faster_stacked``), resuming from ``checkpoint_dir``; others train one after another, each resuming from
+    its run folder. ``progress``: the job's :mod:`~largelr.progress_file`; ``data_encoding``: :mod:`.device_data`;
+    ``matmul_precision``: ``torch.set_float32_matmul_precision`` (``training.matmul_precision``).
     """
     torch_device = _start(device, matmul_precision)
     dataset = load_dataset(dataset_path)
@@ -125,7 +131,7 @@ def train_group(
             single = {"kind": "single", **({"reason": reason} if len(members) > 1 else {})}  # run.json's engine
             for i in members:
                 records[i] = _train_one(dataset, Path(run_dirs[i]), cells[i], model_spec, settings[i], torch_device,
-                                        single, progress_log.for_models([i]))
+                                        single, progress_log.for_models([i]), data_encoding)
             continue
         done = [finished_record(Path(run_dirs[i]), cells[i], model_spec, settings[i], torch_device) for i in members]
         if all(record is not None for record in done):  # a rerun after every model of the stack stopped
@@ -134,14 +140,15 @@ def train_group(
             continue
         checkpoint = Path(checkpoint_dir) / f"checkpoint-{number}.pt" if checkpoint_dir is not None else None
         log.info("training %d cells stacked on %s (%d train samples)", len(members), torch_device, len(dataset.train))
+        check_fits(dataset, models[0], len(members), torch_device, cells[members[0]], data_encoding)
 
         def write(row: int, outcome: StackedOutcome, members: list[int] = members) -> None:
             i = members[row]
             records[i] = _write_run(Path(run_dirs[i]), cells[i], model_spec, settings[i], outcome.result,
                                     outcome.state, torch_device, engine={"kind": "stacked", "group_size": len(members)})
 
-        outcomes = train_stacked(models, to_tensor_split(dataset, "train", torch_device),
-                                 to_tensor_split(dataset, "test", torch_device), member_settings,
+        outcomes = train_stacked(models, to_tensor_split(dataset, "train", torch_device, data_encoding),
+                                 to_tensor_split(dataset, "test", torch_device, data_encoding), member_settings,
                                  checkpoint_path=checkpoint, on_stop=write, progress=progress_log.for_models(members))
         for row, outcome in enumerate(outcomes):  # cells that had stopped before a resumed checkpoint
             if members[row] not in records:
@@ -195,7 +202,8 @@ def finished_record(run_dir: Path, cell: dict[str, Any], model_spec: dict[str, A
 
 def _train_one(dataset: SpuriousDataset, run_dir: Path, cell: dict[str, Any], model_spec: dict[str, Any],
                settings: TrainSettings, torch_device: torch.device,
-               engine: dict[str, Any] | None = None, progress: ProgressLog | None = None) -> dict[str, Any]:
+               engine: dict[str, Any] | None = None, progress: ProgressLog | None = None,
+               encoding: str = "uint8") -> dict[str, Any]:
     """Train one cell into ``run_dir``, or return its record when the folder is already complete."""
     record = finished_record(run_dir, cell, model_spec, settings, torch_device)
     if record is not None:
@@ -205,10 +213,11 @@ def _train_one(dataset: SpuriousDataset, run_dir: Path, cell: dict[str, Any], mo
     run_dir.mkdir(parents=True, exist_ok=True)
     model = init_model(dataset, model_spec, settings.seed).to(torch_device)
     log.info("training %s on %s (%d train samples)", cell, torch_device, len(dataset.train))
+    check_fits(dataset, model, 1, torch_device, cell, encoding)
     result = train(
         model,
-        to_tensor_split(dataset, "train", torch_device),
-        to_tensor_split(dataset, "test", torch_device),
+        to_tensor_split(dataset, "train", torch_device, encoding),
+        to_tensor_split(dataset, "test", torch_device, encoding),
         settings,
         checkpoint_path=run_dir / CHECKPOINT_NAME,
         progress=progress,

@@ -67,6 +67,7 @@ from largelr import engine_facts
 from largelr.engine_facts import EVAL_BATCH
 from largelr.io import atomic_path
 from largelr.progress_file import TRAINING, ProgressLog
+from largelr.training.device_data import rows
 from largelr.training.objectives import ASAM, penalty_term, per_sample_loss
 from largelr.training.optim import build_optimizer, build_scheduler, schedule_length
 from largelr.training.protocol import (DIVERGED, MAX_ITERS, BatchSampler, DivergenceWatch, ErrorMemory, IntervalStats,
@@ -337,7 +338,8 @@ def _hold_out(split: TensorSplit, fraction: float, seed: int) -> tuple[TensorSpl
     order = torch.randperm(len(split), generator=torch.Generator().manual_seed(seed + 2)).to(split.y.device)
     n_val = max(1, round(fraction * len(split)))
     val, fit = order[:n_val], order[n_val:]
-    return TensorSplit(split.x[fit], split.y[fit], split.b[fit]), TensorSplit(split.x[val], split.y[val], split.b[val])
+    return (TensorSplit(rows(split.x, fit), split.y[fit], split.b[fit]),
+            TensorSplit(rows(split.x, val), split.y[val], split.b[val]))  # uint8 stays bytes (device_data)
 
 
 def _fixed_test_subset(test_split: TensorSplit, n: int, seed: int) -> TensorSplit:
@@ -346,7 +348,7 @@ def _fixed_test_subset(test_split: TensorSplit, n: int, seed: int) -> TensorSpli
     if indices is None:
         return test_split
     indices = indices.to(test_split.y.device)
-    return TensorSplit(test_split.x[indices], test_split.y[indices], test_split.b[indices])
+    return TensorSplit(rows(test_split.x, indices), test_split.y[indices], test_split.b[indices])
 
 
 def _save_checkpoint(path: Path, run: _SingleRun) -> None:

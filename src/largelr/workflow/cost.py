@@ -29,7 +29,9 @@ advance; the estimate is a stated rule, not a measurement:
   schedule (LR × 0.1, Figs 22 and 28 top right) as LR × 0.1 throughout.
 
 Public API (kept small; ``benchmarks/paper_cost.py`` may reuse it): :func:`estimate_cell_minutes`,
-:func:`estimate_group_minutes` and :func:`trains_one_after_another`. Torch-free: the workflow
+:func:`estimate_group_minutes`, :func:`trains_one_after_another`, and the sizes the memory requests
+follow (issue 26 item 2): :func:`input_shape` (from the preset's ``image_size``), :func:`train_size`,
+:func:`test_size` and :func:`dataset_bytes`. Torch-free: the workflow
 imports it while it builds the DAG.
 """
 
@@ -59,6 +61,29 @@ STEP_SECONDS: dict[str, float] = {
 STACK_COST: dict[str, float] = {"fcn": 3.5 / 45, "cnn": 27 / 45, "torchvision": 1.0}
 #: training steps per 2000-sample chunk of the full-split check (module doc)
 CHECK_CHUNK_STEPS: dict[str, float] = {"fcn": 1.0, "cnn": 2000 / 100 / 3, "torchvision": 2000 / 100 / 3}
+#: test-split sizes of the same sources (params n_test / subset_test override): MNIST / CIFAR test sets,
+#: CelebA's and Waterbirds' official test splits, ImageNet-1k's validation set
+TEST_SIZES: dict[str, int] = {
+    "parity": 10000, "moon_star": 10000,
+    "colored_mnist": 10000, "double_mnist": 10000, "mnist_cifar": 10000, "corrupted_cifar10": 10000,
+    "cifar10": 10000, "cifar100": 10000, "celeba": 19962, "waterbirds": 5794, "imagenet": 50000,
+}
+#: generator -> (input shape, classes) from its params (datasets/*.py); image_size where it has one
+INPUTS: dict[str, Any] = {
+    "parity": lambda p: ((p.get("core_bits", 6) + p.get("spurious_bits", 2) + p.get("noise_bits", 12),), 2),
+    "moon_star": lambda p: ((1, p.get("image_size", 32), p.get("image_size", 32)), 2),
+    "colored_mnist": lambda p: ((3, 28, 28), 10),
+    "double_mnist": lambda p: ((1, 28, 56), 10),
+    "mnist_cifar": lambda p: ((3, 64, 32), 10),
+    "corrupted_cifar10": lambda p: ((3, 32, 32), 10),
+    "cifar10": lambda p: ((3, 32, 32), 10),
+    "cifar100": lambda p: ((3, 32, 32), 100),
+    "celeba": lambda p: ((3, p.get("image_size", 64), p.get("image_size", 64)), 2),
+    "waterbirds": lambda p: ((3, p.get("image_size", 64), p.get("image_size", 64)), 2),
+    "imagenet": lambda p: ((3, p.get("image_size", 32), p.get("image_size", 32)), 1000),
+}
+#: generators whose samples are float (the rest are uint8 images: 1 byte per value on the device)
+FLOAT_GENERATORS = ("parity",)
 #: architectures without buffers, which stack on any device
 BUFFER_FREE_ARCHS = ("fcn", "cnn")
 #: torchvision models whose only buffers are batch-norm statistics (suppl. C's ResNets and WRNs): they
@@ -85,6 +110,44 @@ def train_size(dataset: Mapping[str, Any]) -> int:
     params = dataset.get("params", {})
     full = params.get("n_train") or TRAIN_SIZES.get(dataset["generator"], 60000)
     return int(min(full, params.get("subset_train") or full))
+
+
+def test_size(dataset: Mapping[str, Any]) -> int:
+    """Test samples of a ``datasets:`` entry (params n_test / subset_test, else the source's)."""
+    params = dataset.get("params", {})
+    full = params.get("n_test") or TEST_SIZES.get(dataset["generator"], 10000)
+    return int(min(full, params.get("subset_test") or full))
+
+
+def input_shape(dataset: Mapping[str, Any]) -> tuple[int, ...]:
+    """One sample's shape, read from the preset (``image_size`` where the generator has one)."""
+    return tuple(INPUTS[dataset["generator"]](dataset.get("params", {}))[0])
+
+
+def dataset_bytes(dataset: Mapping[str, Any], split: str = "both", bytes_per_value: int | None = None) -> int:
+    """Bytes of a dataset's inputs (train, test or both splits) and its int64 y and b labels: as the
+    training device holds them (uint8 images, float32 synthetic values; issue 25 item 4), or at
+    ``bytes_per_value`` (4: float32 splits, as the analyses hold the test split). CelebA at 224 px:
+    (162 770 + 19 962) x 3 x 224 x 224 bytes = 27.5 GB, its training split 24.5 GB."""
+    per_value = bytes_per_value or (4 if dataset["generator"] in FLOAT_GENERATORS else 1)
+    n = {"train": train_size(dataset), "test": test_size(dataset)}
+    samples = n["train"] + n["test"] if split == "both" else n[split]
+    return samples * (math.prod(input_shape(dataset)) * per_value + 16)
+
+
+#: a job's request is at least its data times this (models, optimizer state, activations beside it)
+DATA_HEADROOM = 1.25
+
+
+def data_memory_mb(dataset: Mapping[str, Any], where: str, trains: bool) -> int:
+    """MB of a job on ``dataset`` (issue 26 item 2: the requests follow the image size): in RAM
+    (``where`` host) the file's arrays and a float32 test split; on the GPU (device) the uint8 splits
+    of a training job (``trains``) or an analysis' float32 test split; times :data:`DATA_HEADROOM`.
+    The workflow asks the larger of this and its fixed request, which holds for small datasets."""
+    test_float = dataset_bytes(dataset, "test", bytes_per_value=4)
+    data = dataset_bytes(dataset) + test_float if where == "host" else (
+        dataset_bytes(dataset) if trains else test_float)
+    return math.ceil(DATA_HEADROOM * data / 1e6)
 
 
 def cell_recipe(preset: Mapping[str, Any], cell: Mapping[str, Any]) -> tuple[dict, dict]:

@@ -4,17 +4,23 @@
 with the inputs of the jobs downstream of training: the summary (§4.2's runs.csv), the per-dataset
 LR filter and training curves, the hard-sample selection (§5), and every figure through its kind
 (:mod:`largelr.figures.kinds`: the kind names the files of the cells it draws, given where this
-workflow keeps them, :class:`largelr.figures.kind.InputPaths`).
+workflow keeps them, :class:`largelr.figures.kind.InputPaths`), and the per-run analyses batched per
+training job (issue 25 item 3, :mod:`largelr.workflow.analysis_jobs`): each job analyses the runs of its
+training job whose files those targets read.
 """
 
 from __future__ import annotations
 
 import functools
-from typing import Any
+from types import SimpleNamespace
+from typing import Any, Callable
+
+from snakemake.utils import Paramspace
 
 from largelr.figures.kind import InputPaths
 from largelr.figures.kinds import figure_kind
 from largelr.workflow import paths
+from largelr.workflow.analysis_jobs import GROUP_FILE, INPUT_KEYS, flat_files, requested_cells
 from largelr.workflow.plan import Plan, Wildcards
 
 
@@ -121,3 +127,61 @@ class WorkflowPlan(Plan):
         files += [paths.path(paths.FIGURES, figure) + ext
                   for figure in self.presets[preset]["figures"] for ext in (".pdf", ".png")]
         return [file.replace("{preset}", preset) for file in files]
+
+    # ---- per-run analyses, one job per training job and batch (largelr.workflow.analysis_jobs) ----
+    @functools.lru_cache(maxsize=None)
+    def requested_analyses(self, preset: str) -> dict[str, set[str]]:
+        """{batch: cell patterns}: the runs whose per-run analysis files the preset's targets read (the
+        summary, every figure, and the hard-sample selections those read)."""
+        files = flat_files(self.summary_inputs(SimpleNamespace(preset=preset)))
+        for figure in self.presets[preset]["figures"]:
+            files += flat_files(self.figure_inputs(SimpleNamespace(preset=preset, figure=figure)))
+        groups = {match.groups() for file in files for match in [GROUP_FILE.search(file)] if match}
+        for dataset, model, recipe in sorted(groups):
+            names = SimpleNamespace(preset=preset, dataset=dataset, model=model, recipe=recipe)
+            files += flat_files(self.group_inputs(names))
+        return requested_cells(files, paths.path(paths.RESULTS, "analysis").format(preset=preset))
+
+    def batch_cells(self, batch: str, wildcards: Wildcards) -> list[dict[str, str]]:
+        """The cells of one training job that ``batch`` analyses (cell order of group_grid)."""
+        requested = self.requested_analyses(wildcards.preset).get(batch.format(**wildcards), ())
+        patterns = Paramspace(self.group_rows(wildcards)).instance_patterns
+        return [cell for cell, pattern in zip(self.job_cells(wildcards), patterns) if pattern in requested]
+
+    def analysed_runs(self, batch: str | None, wildcards: Wildcards) -> int:
+        """The runs a job analyses (job_runtime): every run of its training job, or those of ``batch``."""
+        return super().analysed_runs(None, wildcards) if batch is None else len(self.batch_cells(batch, wildcards))
+
+    def batch_inputs(self, batch: str, name: str = "model.pt") -> Callable[[Wildcards], dict[str, Any]]:
+        """A batched analysis job: the dataset and the run.json and ``name`` (in runs/, or in analysis/
+        for attribution_maps.npz) of each of its cells."""
+
+        def inputs(wildcards: Wildcards) -> dict[str, Any]:
+            cells = [{**wildcards, **cell} for cell in self.batch_cells(batch, wildcards)]
+            folder = paths.ANALYSIS_DIR if name == "attribution_maps.npz" else paths.RUN_DIR
+            return {
+                "dataset": paths.DATASET_FILE.format(**wildcards),
+                "runs": [paths.path(paths.RUN_DIR, "run.json").format(**cell) for cell in cells],
+                INPUT_KEYS[name]: [paths.path(folder, name).format(**cell) for cell in cells],
+            }
+
+        return inputs
+
+    def batch_output_dirs(self, batch: str) -> Callable[[Wildcards], list[str]]:
+        """A batched analysis job: the folder of each cell's files (cell order of batch_inputs)."""
+
+        def folders(wildcards: Wildcards) -> list[str]:
+            cell_dir = paths.batch_path(batch, "lr~{lr}", "seed~{seed}")
+            return [cell_dir.format(**{**wildcards, **cell}) for cell in self.batch_cells(batch, wildcards)]
+
+        return folders
+
+    def batch_manifest(self, batch: str) -> Callable[[Wildcards], str]:
+        """link_* (one cell): the manifest of the batched job of the cell's training job (its part)."""
+        return lambda wildcards: paths.batch_path(batch, "group{part}.json").format(
+            **wildcards, part=self.job_part(wildcards))
+
+    @staticmethod
+    def batch_cell_dir(batch: str) -> Callable[[Wildcards], str]:
+        """link_*: where the batched job left one cell's files."""
+        return lambda wildcards: paths.batch_path(batch, "lr~{lr}", "seed~{seed}").format(**wildcards)

@@ -51,6 +51,9 @@ GROUP_CELL_DIR = path(TRAINING_DIR, "lr~{lr}", "seed~{seed}")
 EVALUATION_DIR = path(RESULTS, "evaluation", TRAINING_GROUP)
 EVALUATION_MANIFEST = path(EVALUATION_DIR, "group{part}.json")
 EVALUATION_CELL_DIR = path(EVALUATION_DIR, "lr~{lr}", "seed~{seed}")
+# the per-run analyses, one job per training job and batch (issue 25 item 3, largelr.workflow.analysis_jobs):
+# batch B's job writes its manifest and each cell's files below batched/B/<group>/ (batch_path), and
+# link_attribution, link_pruning, ... link them into ANALYSIS_DIR
 SUMMARY_CSV = path(RESULTS, "summary", "runs.csv")
 LR_FILTER_CSV = path(RESULTS, "summary", "lr_filter", "{dataset}.csv")
 FIGURES = path(RESULTS, "figures")
@@ -60,6 +63,13 @@ TRAINING_CURVES = path(FIGURES, "curves", "{dataset}")
 TABLES = path(RESULTS, "tables")
 LOGS = path(RESULTS, "logs")
 BENCHMARKS = path(RESULTS, "benchmarks")
+
+
+def batch_path(batch: str, *parts: str) -> str:
+    """A file of a batched analysis job (``batch``: attribution, attribution_{method}, pruning, ...):
+    ``batched/<batch>/<group>/<parts>``; the manifest is ``group{part}.json``, a cell's files are in
+    ``lr~{lr}/seed~{seed}``."""
+    return path(RESULTS, "batched", batch, TRAINING_GROUP, *parts)
 
 
 def log_file(*parts: str) -> str:

@@ -19,7 +19,7 @@ from snakemake.utils import Paramspace
 from largelr.config import cell_training, training_grid
 from largelr.grid_selection import select_cells
 from largelr.workflow import paths
-from largelr.workflow.cost import estimate_group_minutes, group_parts, trains_one_after_another
+from largelr.workflow.cost import data_memory_mb, estimate_group_minutes, group_parts, trains_one_after_another
 from largelr.workflow.resources import MIN_TRAIN_RUNTIME, RULE_RESOURCES, RUNTIME_SAFETY, cuda_available
 
 GROUP_KEYS = ("preset", "dataset", "model", "recipe", "intervention")
@@ -76,11 +76,19 @@ class Plan:
     def scaled_resource(self, rule: str, resource: str, preset: str) -> int:
         return RULE_RESOURCES[rule][resource][0 if self.full_scale(preset) else 1]
 
+    def data_mb(self, rule: str, wildcards: Wildcards, where: str) -> int:
+        """MB the job's dataset needs in RAM (``where`` host) or on the GPU (device), from its size in the
+        preset (image_size, split sizes; :func:`largelr.workflow.cost.data_memory_mb`, issue 26 item 2)."""
+        spec = self.presets[wildcards.preset]["datasets"][wildcards.dataset]
+        return data_memory_mb(spec, where, trains=rule == "train_group")
+
     def rule_mem_mb(self, rule: str) -> Callable[[Wildcards, int], int]:
-        """resources: mem_mb of ``rule`` for a job's preset (RULE_RESOURCES), times the attempt."""
+        """resources: mem_mb of ``rule`` for a job's preset (RULE_RESOURCES, at least what its dataset
+        needs in RAM: :meth:`data_mb`), times the attempt."""
 
         def mem_mb(wildcards: Wildcards, attempt: int) -> int:
-            return self.scaled_resource(rule, "mem_mb", wildcards.preset) * attempt
+            floor = self.scaled_resource(rule, "mem_mb", wildcards.preset)
+            return max(floor, self.data_mb(rule, wildcards, "host")) * attempt
 
         return mem_mb
 
@@ -96,10 +104,12 @@ class Plan:
 
     def rule_gpu_mem_mb(self, rule: str) -> Callable[[Wildcards], int]:
         """resources: gpu_mem_mb of ``rule`` (device memory, MB) for a CUDA job, else 0. With a global
-        gpu_mem_mb (profiles/default: the device's memory) the jobs that share the GPU fit on it."""
+        gpu_mem_mb (profiles/default: the device's memory) the jobs that share the GPU fit on it. At least
+        what the job's dataset needs on the device (:meth:`data_mb`)."""
 
         def gpu_mem_mb(wildcards: Wildcards) -> int:
-            return self.scaled_resource(rule, "gpu_mem_mb", wildcards.preset) * self.gpu(wildcards)
+            floor = self.scaled_resource(rule, "gpu_mem_mb", wildcards.preset)
+            return max(floor, self.data_mb(rule, wildcards, "device")) * self.gpu(wildcards)
 
         return gpu_mem_mb
 
@@ -110,16 +120,24 @@ class Plan:
         name = self.preset_of(wildcards)["device"]
         return int(name == "cuda" or (name == "auto" and cuda_available()))
 
-    def job_runtime(self, rule: str) -> Callable[[Wildcards, int], int]:
-        """resources: runtime of a job that analyses every run of a training job: RULE_RESOURCES' time
-        per run, times the runs and the attempt, at most the preset's max_job_minutes."""
+    def job_runtime(self, rule: str, batch: str | None = None) -> Callable[[Wildcards, int], int]:
+        """resources: runtime of a job that analyses the runs of a training job (every run, or those of
+        ``batch``: :meth:`analysed_runs`): RULE_RESOURCES' time per run, times the runs and the attempt,
+        at most the preset's max_job_minutes."""
 
         def runtime(wildcards: Wildcards, attempt: int) -> int:
             per_run = self.scaled_resource(rule, "runtime", wildcards.preset)
             limit = self.presets[wildcards.preset]["max_job_minutes"]
-            return min(limit, per_run * len(self.group_rows(wildcards)) * attempt)
+            return min(limit, per_run * self.analysed_runs(batch, wildcards) * attempt)
 
         return runtime
+
+    def analysed_runs(self, batch: str | None, wildcards: Wildcards) -> int:
+        """The runs a job analyses: every run of its training job (``batch`` None; a batch's runs:
+        :class:`largelr.workflow.inputs.WorkflowPlan`, which knows the targets' inputs)."""
+        if batch is not None:
+            raise ValueError(f"batch {batch!r}: the runs a batch analyses are the WorkflowPlan's to say")
+        return len(self.group_rows(wildcards))
 
     # ---- training jobs ------------------------------------------------------------------------
     # A training group is one job ({part} = "", manifest group.json) unless its cells train one

@@ -14,10 +14,11 @@ import os
 import shutil
 
 # rule: {resource: (full scale, reduced scale)}. train_group trains every LR x seed of a group
-# (at full scale its runtime comes from largelr.workflow.cost, see Plan.train_job_runtime; gpu_mem_mb
-# holds the training split on the device: 8 GB for CelebA at 64 px, 15.7 GB for ImageNet at
-# 32 px); dynamics runs one attribution pass per snapshot; landscape points x points full passes
-# over the training subset; background_attribution DeepLabV3-ResNet50 on the attributed samples.
+# (at full scale its runtime comes from largelr.workflow.cost, see Plan.train_job_runtime); mem_mb and
+# gpu_mem_mb are at least what the job's dataset needs (Plan.data_mb: the uint8 splits on the training
+# device, 27.5 GB for CelebA at 224 px, plus headroom); dynamics runs one attribution pass per
+# snapshot; landscape points x points full passes over the training subset;
+# background_attribution DeepLabV3-ResNet50 on the attributed samples.
 RULE_RESOURCES: dict[str, dict[str, tuple[int, int]]] = {
     "generate_dataset": {"mem_mb": (32000, 4000), "runtime": (120, 30)},
     "train_group": {"mem_mb": (32000, 8000), "runtime": (720, 240), "gpu_mem_mb": (24000, 2000)},
