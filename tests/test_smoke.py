@@ -176,7 +176,9 @@ def test_local_rules_are_derived_from_the_workflow():
     """tests/test_cluster.py counts sbatch submissions with these (issue 25 item 6a: link_metrics was missing)."""
     from helpers import local_rules
 
-    assert local_rules() == {"all", "download_source", "link_run", "link_metrics"}
+    links = {"link_run", "link_metrics", "link_attribution", "link_attribution_with_method", "link_pruning",
+             "link_background", "link_landscape", "link_dynamics"}  # the batched analyses' links (issue 25 item 3)
+    assert local_rules() == {"all", "download_source"} | links
 
 
 def test_largelr_status_reads_a_smoke_by_its_name():
