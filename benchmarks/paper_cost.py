@@ -19,9 +19,12 @@ The last lines are ``<preset>: N GPU-hours on <device>`` for both engines and th
 Measured, not assumed: per-step and check times come from a few steps of each distinct
 (input shape, classes, model, batch, optimizer, engine, stack size) on the device this runs
 on, with random tensors of the dataset's real input shape and the real model of
-:mod:`largelr.training.models`; each key is measured once and cached. The step loops below
-mirror ``loop.train`` / ``stacked.train_stacked`` step for step (same model, per-sample
-loss, optimizer update, data indexing), timing the arithmetic and the host syncs only.
+:mod:`largelr.training.models`; each key is measured once and cached. The timed step is the engines'
+own: a run built by :func:`largelr.training.single.new_run` (one model) or
+:func:`largelr.training.stacked.new_stacked_run` (a stack), whose ``step_on`` (forward, per-sample loss,
+divergence test on the host or on the device, backward, optimizer update) runs on batches drawn as
+each engine draws them; the stopping check is timed with the same runs' chunk evaluator
+(``evaluate_chunk``). Steps run at :data:`TIMING_LR` (module constant).
 Stack sizes between the measured ones are interpolated linearly, larger ones extrapolated
 from the last two measured sizes. On a CPU every time is CPU time, so the totals are a ratio
 only: the output says so; there the convolutional models are timed at a tenth of their batch
@@ -54,7 +57,7 @@ MNIST ResNet18 group) and names that calibration in the output.
 from __future__ import annotations
 
 import argparse
-import copy
+import dataclasses
 import json
 import math
 import sys
@@ -66,7 +69,6 @@ from typing import Any, Callable, Sequence
 import torch
 import yaml
 from torch import nn
-from torch.func import functional_call, stack_module_state, vmap
 
 from largelr.engine_facts import RunStatus
 from largelr.engine_facts import EVAL_BATCH, ITERATIONS_RULE, STACKABLE_OPTIMIZERS, model_family, optimizer_family
@@ -75,11 +77,11 @@ from largelr.engine_facts import iterations_to_fit as expected_iterations  # the
 from largelr.config import cell_training, recipe_name, resolve_config, training_grid
 from largelr.workflow.cost import INPUTS, dataset_bytes, input_shape, test_size, train_size
 from largelr.training.models import build_model
-from largelr.training.objectives import per_sample_loss
-from largelr.training.optim import build_optimizer
+from largelr.training.protocol import TensorSplit, TrainSettings
 from largelr.training.recipes import train_settings
 from largelr.training.runs import _stacks, resolve_device
-from largelr.training.stacked import StackedOptimizer, why_not_stackable
+from largelr.training.single import new_run
+from largelr.training.stacked import new_stacked_run, why_not_stackable
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -351,17 +353,20 @@ class Timer:
             rows = permutation[start:start + b]
             return rows.expand(m, b) if m > 1 else rows
 
-        step = _single_step(models[0], s, opt) if m == 1 else _stacked_step(models, s, opt, self.device)
+        step = self.timed_step(models, s, opt, x_pool, y_pool)  # host_sync: the host reads the loss each step
 
         def one_step(i: int) -> None:
             rows = indices(i)
-            loss = step(x_pool[rows], y_pool[rows])
-            if host_sync:
-                loss.detach().tolist()  # the per-step divergence test of baseline engine's loops
-            else:
-                torch.isfinite(loss.detach()).all()  # stays on the device
+            if step(x_pool[rows], y_pool[rows], host_sync) is None:
+                raise RuntimeError(f"the timed step diverged at learning rate {TIMING_LR}")
 
         return self._timed(one_step) * s.batch_size / b
+
+    @staticmethod
+    def timed_step(models: Sequence[nn.Module], settings: TrainSettings, opt: dict[str, Any], x: torch.Tensor,
+                   y: torch.Tensor) -> Callable[[torch.Tensor, torch.Tensor, bool], Any]:
+        """The step :meth:`step` times: the engine's own ``step_on`` (:func:`engine_run`)."""
+        return engine_run(models, settings, opt, x, y).step_on
 
     def eval_cost(self, group: Group, m: int) -> float | None:
         """Seconds per model·sample of an eval-mode forward pass at the engine's chunk for ``m`` models."""
@@ -379,24 +384,22 @@ class Timer:
     def _eval(self, group: Group, m: int) -> float:
         probe = max(32, self.probe // self.reduction(group))  # fewer samples would time the overhead only
         chunk = min(EVAL_BATCH if m == 1 else max(100, EVAL_BATCH // m), probe)
-        x_pool, _ = self._pool(group, chunk)
+        x_pool, y_pool = self._pool(group, chunk)
         models = self._models(group, m)
-        if m == 1:
-            model = models[0].eval()
-            forward = model
-        else:
-            params, buffers = stack_module_state([model.eval() for model in models])
-            base = copy.deepcopy(models[0]).to("meta").eval()
-            shared = vmap(lambda p, b, x: functional_call(base, (p, b), (x,)), in_dims=(0, 0, None))
-
-            def forward(x: torch.Tensor) -> torch.Tensor:
-                return shared(params, buffers, x)
+        evaluate = engine_run(models, group.settings[0], {"kind": "sgd"}, x_pool, y_pool).evaluate_chunk  # no step
+        rows = torch.arange(m, device=self.device)
+        for model in models:
+            model.eval()  # the single engine's check runs in eval mode (the stacked one: its eval forward)
 
         def one_step(i: int) -> None:
             with torch.no_grad():
-                forward(x_pool).argmax(dim=-1)
+                evaluate(rows, 0, chunk)
 
-        return self._timed(one_step) / (m * chunk)
+        try:
+            return self._timed(one_step) / (m * chunk)
+        finally:
+            for model in models:
+                model.train()
 
 
 class AssumedTimer:
@@ -437,54 +440,23 @@ def _workload(group: Group) -> str:
                        group.settings[0].loss], sort_keys=True)
 
 
-def _single_step(model: nn.Module, s: Any, opt: dict[str, Any]) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
-    """One step of ``loop.train``: per-sample loss, mean (+ penalty), backward, optimizer (ASAM: twice)."""
-    from largelr.training.objectives import ASAM, penalty_term
-
-    optimizer = build_optimizer(model.parameters(), opt, s.lr)
-    asam = ASAM(optimizer, **s.asam) if s.asam else None
-    model.train()
-
-    def objective(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        loss = per_sample_loss(model(x), y, s.loss).mean()
-        return loss + penalty_term(model, s.l1, s.l2) if s.l1 or s.l2 else loss
-
-    def step(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        loss = objective(x, y)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        if asam is None:
-            optimizer.step()
-        else:
-            asam.ascent_step()
-            optimizer.zero_grad(set_to_none=True)
-            objective(x, y).backward()
-            asam.descent_step()
-        return loss
-
-    return step
+#: the learning rate of a timed step: a step's arithmetic does not depend on it, and a small one keeps the
+#: steps on random labels finite, so the engine's divergence test never ends a timed run early
+TIMING_LR = 1e-4
 
 
-def _stacked_step(models: Sequence[nn.Module], s: Any, opt: dict[str, Any], device: torch.device
-                  ) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
-    """One step of ``stacked.train_stacked`` over M models, buffers (batch-norm statistics) stacked too."""
-    for model in models:
-        model.train()
-    params, buffers = stack_module_state(list(models))
-    params = {k: v.detach().requires_grad_(True) for k, v in params.items()}
-    base = copy.deepcopy(models[0]).to("meta")
-    forward = vmap(lambda p, b, x: functional_call(base, (p, b), (x,)))
-    optimizer = StackedOptimizer(opt, torch.full((len(models),), s.lr, device=device))
-
-    def step(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        logits = forward(params, buffers, x)
-        losses = per_sample_loss(logits.flatten(0, 1), y.flatten(), s.loss).view(y.shape)
-        loss = losses.mean(dim=1)
-        grads = torch.autograd.grad(loss.sum(), list(params.values()))
-        optimizer.step(params, grads, 1.0)
-        return loss
-
-    return step
+def engine_run(models: Sequence[nn.Module], settings: TrainSettings, opt: dict[str, Any], x: torch.Tensor,
+               y: torch.Tensor) -> Any:
+    """The engine's own run over ``models`` on the pool ``(x, y)``: one model, :func:`largelr.training.single.new_run`;
+    several, :func:`largelr.training.stacked.new_stacked_run` (seeds 0..M-1). ``settings`` with optimizer
+    ``opt``, learning rate :data:`TIMING_LR`, no validation hold-out and no snapshots. Its ``step_on`` is
+    the timed step, its ``evaluate_chunk`` the timed check."""
+    timing = dataclasses.replace(settings, optimizer=dict(opt), lr=TIMING_LR, validation_fraction=0.0,
+                                 select_best=False, snapshot_interval=0)
+    split = TensorSplit(x, y, torch.zeros_like(y))
+    if len(models) == 1:
+        return new_run(models[0], split, split, timing)
+    return new_stacked_run(models, split, split, [dataclasses.replace(timing, seed=i) for i in range(len(models))])
 
 
 # ---- the cost model -----------------------------------------------------------------------------

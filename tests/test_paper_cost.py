@@ -157,3 +157,55 @@ def test_dataset_sizes_on_the_device_follow_the_image_size_of_the_preset(cost):
     assert rows["celeba"]["shape"] == [3, 224, 224] and rows["celeba"]["device_bytes"] == dataset_bytes(
         paper["datasets"]["celeba"])
     assert rows["celeba"]["float32_bytes"] > 3.9 * rows["celeba"]["device_bytes"]
+
+
+def test_the_timed_step_is_the_engines_own(cost, monkeypatch):
+    """Issue 27 item 3: paper_cost times ``step_on`` of the engines' runs (no mirror copy): the callable
+    it times is the engine's method, and a measurement of a ci group runs it, single and stacked."""
+    from largelr.training import single, stacked
+
+    group = cost.preset_groups(cost.load_preset("ci"), cost.CALIBRATION, "parity", torch.device("cpu"))[0]
+    x, y = torch.rand(8, *group.shape), torch.randint(group.classes, (8,))
+    models = [build_model(group.spec, group.shape, group.classes) for _ in range(2)]
+    s = group.settings[0]
+    assert cost.Timer.timed_step(models[:1], s, s.optimizer, x, y).__func__ is single._SingleRun.step_on
+    assert cost.Timer.timed_step(models, s, s.optimizer, x, y).__func__ is stacked._StackedRun.step_on
+    calls = {"single": 0, "stacked": 0}
+    for name, engine in (("single", single._SingleRun), ("stacked", stacked._StackedRun)):
+        def counted(self, *args, _real=engine.step_on, _name=name):
+            calls[_name] += 1
+            return _real(self, *args)
+
+        monkeypatch.setattr(engine, "step_on", counted)
+    timer = cost.Timer(torch.device("cpu"), steps=1, budget_s=0.0)
+    with torch_threads(1):
+        assert timer.step(group, 1, host_sync=True) > 0 and timer.step(group, 2, host_sync=False) > 0
+    assert calls == {"single": 2, "stacked": 2}  # one warm-up step and one timed step each
+
+
+def test_one_timed_step_moves_the_weights_as_the_engine_does(cost):
+    """The timed single step is plain SGD at TIMING_LR on the batch's mean cross-entropy (§2), and the
+    timed stacked step gives each model of the stack that same update."""
+    spec, shape, classes = {"arch": "fcn", "width": 16, "depth": 2}, (6,), 3
+    settings = cost.TrainSettings(lr=0.5, seed=0, batch_size=8, validation_fraction=0.2, select_best=True)
+    generator = torch.Generator().manual_seed(1)
+    x, y = torch.rand(8, *shape, generator=generator), torch.randint(classes, (8,), generator=generator)
+    models = [build_model(spec, shape, classes) for _ in range(2)]
+    before = [{k: v.clone() for k, v in m.state_dict().items()} for m in models]
+    stack = cost.engine_run(models, settings, {"kind": "sgd"}, x, y)
+    stack.step_on(x.expand(2, *x.shape), y.expand(2, 8), False)
+    expected = []
+    for model, state in zip(models, before):
+        model.load_state_dict(state)
+        loss = torch.nn.functional.cross_entropy(model(x), y)
+        grads = torch.autograd.grad(loss, list(model.parameters()))
+        expected.append({name: p.detach() - cost.TIMING_LR * g
+                         for (name, p), g in zip(model.named_parameters(), grads)})
+    for row, model in enumerate(models):
+        run = cost.engine_run([model], settings, {"kind": "sgd"}, x, y)
+        logits, losses = run.step_on(x, y, True)
+        assert losses.shape == (8,) and run.status is None
+        stacked_state = stack.group.model_state(row)
+        for name, value in model.state_dict().items():
+            assert torch.allclose(value, expected[row][name], atol=1e-7, rtol=0)
+            assert torch.allclose(stacked_state[name], value, atol=1e-6, rtol=1e-5)

@@ -117,7 +117,9 @@ def test_diverging_learning_rate_is_recorded_and_the_dag_goes_on(ci_run):
 def test_every_figure_of_the_ci_preset_is_a_real_pdf_and_png(shipped_config, ci_run):
     figures = resolve_preset(shipped_config, "ci")["figures"]  # catalogue entries merged in
     kinds = {spec.get("kind", "lr_sweep") for spec in figures.values()}
-    assert kinds == set(KINDS) - {"lr_drop"}  # every figure kind but lr_drop (demo_full, paper) runs in CI
+    # every figure kind but lr_drop (demo_full, paper) and training_curves (Fig 24 bottom: ci has no sgd_long
+    # recipe; its drawing is also rule training_curves', which ci runs for every dataset) runs in CI
+    assert kinds == set(KINDS) - {"lr_drop", "training_curves"}
     for figure in figures:
         pdf = (ci_run / f"results/ci/figures/{figure}.pdf").read_bytes()
         png = (ci_run / f"results/ci/figures/{figure}.png").read_bytes()

@@ -74,8 +74,8 @@ from largelr.analyses.attribution_stats import (  # re-exported for this module'
     regions_separate_core_and_spurious,
 )
 from largelr.analyses.evaluation import representation_sample_indices
-from largelr.analyses.batch import analyse_each, attribution_files
-from largelr.datasets import SpuriousDataset, load_dataset
+from largelr.analyses.batch import analyse_runs, attribution_files
+from largelr.datasets import SpuriousDataset
 from largelr.io import atomic_write_json, atomic_write_npz
 from largelr.progress import Progress, forward_progress
 from largelr.training.models import FCN, HalvingMaxPool2d
@@ -421,12 +421,8 @@ def attribute_runs(dataset_path: str | Path, run_dirs: Sequence[str | Path], out
                    log: logging.Logger | None = None) -> list[dict[str, str]]:
     """:func:`attribute_run` for each run of one training job, the dataset read once (rules ``attribute``
     and, with ``method``, ``attribute_with_method``; :mod:`largelr.analyses.batch`)."""
-    dataset, (stats, maps) = load_dataset(dataset_path), attribution_files(method)
-
-    def one(run_dir: Path, folder: Path) -> str:
-        return attribute_run(dataset_path, run_dir, folder / stats, folder / maps, analysis, device, dataset)["status"]
-
-    return analyse_each(f"attribution ({analysis['attribution_method']})", run_dirs, output_dirs, one, log)
+    return analyse_runs(f"attribution ({analysis['attribution_method']})", attribute_run, attribution_files(method),
+                        dataset_path, run_dirs, output_dirs, analysis, device, log)
 
 
 __all__ = [

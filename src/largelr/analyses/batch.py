@@ -9,8 +9,10 @@ run's files written into its own folder of the job's output (then linked into th
 per-run function with the dataset already loaded, so a run's files are the ones the per-run
 function writes alone (tests/analyses/test_batch.py).
 
-This module holds the loop they share (:func:`analyse_each`) and the names of the files each
-analysis writes per run (:data:`RUN_FILES`, also the workflow's per-run output names).
+This module holds the loop they share (:func:`analyse_each`), the dataset-once batching of a
+per-run function (:func:`analyse_runs`, and :func:`runs_of`, which makes a module's ``*_runs`` from
+its per-run function) and the names of the files each analysis writes per run (:data:`RUN_FILES`,
+also the workflow's per-run output names).
 """
 
 from __future__ import annotations
@@ -18,7 +20,9 @@ from __future__ import annotations
 import logging
 import time
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
+
+from largelr.datasets import load_dataset
 
 #: the files one run's analysis writes, by rule (attribute_with_method: :func:`attribution_files`)
 RUN_FILES: dict[str, tuple[str, ...]] = {
@@ -51,3 +55,43 @@ def analyse_each(label: str, sources: Sequence[str | Path], output_dirs: Sequenc
         log.info("%s: %d of %d runs (%s: %s), %.1f s per run", label, k, len(sources), source, result,
                  (time.monotonic() - start) / k)
     return records
+
+
+def _status(result: Any) -> str:
+    """The run's status, what a per-run analysis that returns a dict with a ``status`` reports."""
+    return result["status"]
+
+
+def analyse_runs(label: str, analyse_run: Callable[..., Any], files: Sequence[str], dataset_path: str | Path,
+                 run_dirs: Sequence[str | Path], output_dirs: Sequence[str | Path], analysis: dict[str, Any],
+                 device: str = "auto", log: logging.Logger | None = None,
+                 describe: Callable[[Any], str] = _status) -> list[dict[str, str]]:
+    """``analyse_run(dataset_path, run_dir, *output files, analysis, device, dataset)`` for each run of one
+    training job, the dataset read once, each run's ``files`` in its own output folder (:func:`analyse_each`);
+    ``describe`` turns a run's result into its manifest line (by default the run's status)."""
+    dataset = load_dataset(dataset_path)
+
+    def one(run_dir: Path, folder: Path) -> str:
+        return describe(analyse_run(dataset_path, run_dir, *(folder / name for name in files), analysis, device,
+                                    dataset))
+
+    return analyse_each(label, run_dirs, output_dirs, one, log)
+
+
+def runs_of(analyse_run: Callable[..., Any], rule: str, label: str | None = None,
+            describe: Callable[[Any], str] = _status) -> Callable[..., list[dict[str, str]]]:
+    """The ``*_runs`` function of a per-run analysis: :func:`analyse_runs` of ``analyse_run`` with the files
+    of ``rule`` (:data:`RUN_FILES`), called as ``(dataset_path, run_dirs, output_dirs, analysis,
+    device="auto", log=None)``."""
+
+    def runs(dataset_path: str | Path, run_dirs: Sequence[str | Path], output_dirs: Sequence[str | Path],
+             analysis: dict[str, Any], device: str = "auto",
+             log: logging.Logger | None = None) -> list[dict[str, str]]:
+        return analyse_runs(label or rule, analyse_run, RUN_FILES[rule], dataset_path, run_dirs, output_dirs,
+                            analysis, device, log, describe)
+
+    runs.__name__ = runs.__qualname__ = f"{analyse_run.__name__}s"
+    runs.__module__ = analyse_run.__module__
+    runs.__doc__ = (f":func:`{analyse_run.__name__}` for each run of one training job, the dataset read once "
+                    f"(rule ``{rule}``; :mod:`largelr.analyses.batch`).")
+    return runs

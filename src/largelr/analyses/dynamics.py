@@ -55,7 +55,6 @@ header-only CSV and empty arrays.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -65,8 +64,8 @@ import torch
 from torch import Tensor
 
 from largelr.analyses.attribution import attribution_entropy, attribution_map, attributions, mean_region_shares
-from largelr.analyses.batch import analyse_each
-from largelr.datasets import SpuriousDataset, load_dataset
+from largelr.analyses.batch import runs_of
+from largelr.datasets import SpuriousDataset
 from largelr.analyses.evaluation import representation_sample_indices
 from largelr.io import atomic_write_npz, atomic_write_text
 from largelr.progress import Progress
@@ -260,16 +259,9 @@ def dynamics_run(dataset_path: str | Path, run_dir: str | Path, csv_path: str | 
     return table
 
 
-def dynamics_runs(dataset_path: str | Path, run_dirs: Sequence[str | Path], output_dirs: Sequence[str | Path],
-                  analysis: dict[str, Any], device: str = "auto",
-                  log: logging.Logger | None = None) -> list[dict[str, str]]:
-    """:func:`dynamics_run` for each run of one training job, the dataset read once (rule ``dynamics``;
-    :mod:`largelr.analyses.batch`)."""
-    dataset = load_dataset(dataset_path)
+def _snapshots(table: pd.DataFrame) -> str:
+    return f"{len(table)} snapshots"
 
-    def one(run_dir: Path, folder: Path) -> str:
-        table = dynamics_run(dataset_path, run_dir, folder / "dynamics.csv", folder / "dynamics_maps.npz", analysis,
-                             device, dataset)
-        return f"{len(table)} snapshots"
 
-    return analyse_each("dynamics", run_dirs, output_dirs, one, log)
+#: :func:`dynamics_run` for each run of one training job, the dataset read once (rule ``dynamics``)
+dynamics_runs = runs_of(dynamics_run, "dynamics", describe=_snapshots)

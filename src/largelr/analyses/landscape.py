@@ -59,8 +59,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from largelr.analyses.evaluation import representation_sample_indices
-from largelr.analyses.batch import analyse_each
-from largelr.datasets import SpuriousDataset, load_dataset
+from largelr.analyses.batch import runs_of
+from largelr.datasets import SpuriousDataset
 from largelr.io import atomic_write_npz
 from largelr.progress import Progress
 from largelr.training.protocol import TensorSplit
@@ -344,17 +344,8 @@ def landscape_run(dataset_path: str | Path, run_dir: str | Path, npz_path: str |
     return summary
 
 
-def landscape_runs(dataset_path: str | Path, run_dirs: Sequence[str | Path], output_dirs: Sequence[str | Path],
-                   analysis: dict[str, Any], device: str = "auto",
-                   log: logging.Logger | None = None) -> list[dict[str, str]]:
-    """:func:`landscape_run` for each run of one training job, the dataset read once (rule ``landscape``;
-    :mod:`largelr.analyses.batch`)."""
-    dataset = load_dataset(dataset_path)
-
-    def one(run_dir: Path, folder: Path) -> str:
-        return landscape_run(dataset_path, run_dir, folder / "landscape.npz", analysis, device, dataset)["status"]
-
-    return analyse_each("landscape", run_dirs, output_dirs, one, log)
+#: :func:`landscape_run` for each run of one training job, the dataset read once (rule ``landscape``)
+landscape_runs = runs_of(landscape_run, "landscape")
 
 
 __all__ = [

@@ -46,7 +46,6 @@ exact zeros, no ``weight_orig`` / mask re-parametrisation. Ties in magnitude are
 from __future__ import annotations
 
 import copy
-import logging
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -58,8 +57,8 @@ from torch.nn.utils import prune
 
 from largelr.analyses import metrics
 from largelr.analyses.metrics import retention_curve
-from largelr.analyses.batch import analyse_each
-from largelr.datasets import SpuriousDataset, load_dataset
+from largelr.analyses.batch import runs_of
+from largelr.datasets import SpuriousDataset
 from largelr.io import atomic_write_json
 from largelr.training.protocol import TensorSplit
 from largelr.training.single import evaluate_accuracy
@@ -363,17 +362,8 @@ def prune_run(dataset_path: str | Path, run_dir: str | Path, output_path: str | 
     return result
 
 
-def prune_runs(dataset_path: str | Path, run_dirs: Sequence[str | Path], output_dirs: Sequence[str | Path],
-               analysis: dict[str, Any], device: str = "auto",
-               log: logging.Logger | None = None) -> list[dict[str, str]]:
-    """:func:`prune_run` for each run of one training job, the dataset read once (rule ``prune``;
-    :mod:`largelr.analyses.batch`)."""
-    dataset = load_dataset(dataset_path)
-
-    def one(run_dir: Path, folder: Path) -> str:
-        return prune_run(dataset_path, run_dir, folder / "pruning.json", analysis, device, dataset)["status"]
-
-    return analyse_each("pruning", run_dirs, output_dirs, one, log)
+#: :func:`prune_run` for each run of one training job, the dataset read once (rule ``prune``)
+prune_runs = runs_of(prune_run, "prune", "pruning")
 
 
 __all__ = [

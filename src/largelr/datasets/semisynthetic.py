@@ -48,7 +48,7 @@ import functools
 import inspect
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import numpy as np
 
@@ -189,6 +189,19 @@ def sample_bias_labels_per_class(
     return b
 
 
+def _class_pools(pool_labels: np.ndarray, classes: np.ndarray) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+    """(class, entries of ``classes`` of that class, pool indices of that class) for each class with
+    entries, in class order; raises ``ValueError`` where such a class has no pool image."""
+    for cls in range(NUM_CLASSES):
+        rows = np.flatnonzero(classes == cls)
+        if len(rows) == 0:
+            continue
+        pool = np.flatnonzero(pool_labels == cls)
+        if len(pool) == 0:
+            raise ValueError(f"no source image of class {cls} to draw from")
+        yield cls, rows, pool
+
+
 def _draw_without_replacement(
     pool_labels: np.ndarray, classes: np.ndarray, rng: np.random.Generator
 ) -> tuple[np.ndarray, dict[int, int]]:
@@ -198,13 +211,7 @@ def _draw_without_replacement(
     per class that ran short, how many entries reuse an image."""
     out = np.empty(len(classes), dtype=np.int64)
     reused: dict[int, int] = {}
-    for cls in range(NUM_CLASSES):
-        rows = np.flatnonzero(classes == cls)
-        if len(rows) == 0:
-            continue
-        pool = np.flatnonzero(pool_labels == cls)
-        if len(pool) == 0:
-            raise ValueError(f"no source image of class {cls} to draw from")
+    for cls, rows, pool in _class_pools(pool_labels, classes):
         rounds = -(-len(rows) // len(pool))
         out[rows] = np.concatenate([rng.permutation(pool) for _ in range(rounds)])[: len(rows)]
         if len(rows) > len(pool):
@@ -223,13 +230,7 @@ def _draw_from_class(
     With ``exclude`` (pool indices, one per entry) the draw never returns that index.
     """
     out = np.empty(len(classes), dtype=np.int64)
-    for cls in range(NUM_CLASSES):
-        rows = np.flatnonzero(classes == cls)
-        if len(rows) == 0:
-            continue
-        pool = np.flatnonzero(pool_labels == cls)
-        if len(pool) == 0:
-            raise ValueError(f"no source image of class {cls} to draw from")
+    for cls, rows, pool in _class_pools(pool_labels, classes):
         if exclude is None:
             out[rows] = pool[rng.integers(len(pool), size=len(rows))]
             continue

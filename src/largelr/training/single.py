@@ -132,6 +132,13 @@ def train(
     return run.finish()
 
 
+def new_run(model: nn.Module, train_split: TensorSplit, test_split: TensorSplit,
+            settings: TrainSettings) -> _SingleRun:
+    """A fresh run of :func:`train` (no checkpoint, the fast protocol): ``model`` with its optimizer,
+    schedule, ASAM and sampler built as :func:`train` builds them. Benchmarks time its ``step_on``."""
+    return _SingleRun(model, train_split, test_split, settings, None, False)
+
+
 class _SingleRun:
     """One model's training state, its step and its log row (the engine of :func:`train`)."""
 
@@ -185,10 +192,22 @@ class _SingleRun:
         return loss, logits, losses
 
     def step(self, sync: bool) -> None:
-        """One minibatch step. ``sync``: test the loss on the host first (a diverged loss stops
-        the run before the update); else the test stays on the device (:class:`DivergenceWatch`)."""
+        """One minibatch step: the sampler's next batch, :meth:`step_on` it, the interval statistics."""
         indices = self.sampler.next_indices()
         x, y = self.train_split.x[indices], self.train_split.y[indices]
+        stepped = self.step_on(x, y, sync)
+        if stepped is None:
+            return
+        logits, losses = stepped
+        self.iteration += 1
+        self.stats.add(losses.detach(), logits.detach(), self.train_split.b[indices] != y)
+
+    def step_on(self, x: torch.Tensor, y: torch.Tensor, sync: bool) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """One optimisation step on the batch ``(x, y)`` (§2: ``w ← w − η ∇ (1/b) Σ ℓ``): forward, per-sample
+        loss (+ penalty), the divergence test, backward, optimizer (ASAM: two gradients), schedule; the
+        logits and per-sample losses, or None when the run diverged before the update. ``sync``: test the
+        loss on the host first; else the test stays on the device (:class:`DivergenceWatch`).
+        ``benchmarks/paper_cost.py`` times this method."""
         loss, logits, losses = self.objective(x, y)
         if sync:
             value = float(loss.detach())
@@ -197,7 +216,7 @@ class _SingleRun:
                 log.warning("iteration %d: loss %s, run diverged", self.iteration, value)
                 if self.progress is not None:
                     self.progress.diverged(0, self.iteration + 1, self.elapsed())
-                return
+                return None
         else:
             self.watch.observe(loss, self.iteration)
         self.optimizer.zero_grad(set_to_none=True)
@@ -210,8 +229,7 @@ class _SingleRun:
             self.objective(x, y)[0].backward()
             self.asam.descent_step()
         self.scheduler.step()
-        self.iteration += 1
-        self.stats.add(losses.detach(), logits.detach(), self.train_split.b[indices] != y)
+        return logits, losses
 
     def evaluate_chunk(self, rows: torch.Tensor, start: int, stop: int) -> tuple[torch.Tensor, torch.Tensor]:
         """The protocol's chunk evaluator (:data:`largelr.training.protocol.ChunkEvaluator`) for one model."""

@@ -363,6 +363,14 @@ def train_stacked(
     return [_outcome(group, index) for index in range(len(models))]
 
 
+def new_stacked_run(models: Sequence[nn.Module], train_split: TensorSplit, test_split: TensorSplit,
+                    settings: Sequence[TrainSettings]) -> _StackedRun:
+    """A fresh stacked run of :func:`train_stacked` (no checkpoint, the fast protocol): the models' stacked
+    state, forward and :class:`StackedOptimizer` built as :func:`train_stacked` builds them (without its
+    :func:`why_not_stackable` check). Benchmarks time its ``step_on``."""
+    return _StackedRun(models, train_split, test_split, settings, None, None, False)
+
+
 class _StackedRun:
     """The stacked engine of :func:`train_stacked`: its step and its log rows."""
 
@@ -413,11 +421,28 @@ class _StackedRun:
                 self.on_stop(index, _outcome(self.group, index))
 
     def step(self, sync: bool) -> None:
-        """One minibatch step of every active model. ``sync``: read the losses on the host and
-        take diverged models out of the stack before the update; else the test stays on the device."""
+        """One minibatch step of every active model: the samplers' next batches, :meth:`step_on` them,
+        the interval statistics."""
         group, split = self.group, self.train_split
         rows = group.sampler.next_rows(group.active)
         x, y, b = split.x[rows], split.y[rows], split.b[rows]
+        stepped = self.step_on(x, y, sync)
+        if stepped is None:
+            return
+        logits, losses, kept = stepped
+        if kept is not None:
+            y, b = y[kept], b[kept]
+        group.iteration += 1
+        self.stats.add(losses.detach(), logits.detach(), b != y)
+
+    def step_on(self, x: torch.Tensor, y: torch.Tensor,
+                sync: bool) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None] | None:
+        """One optimisation step of every active model on its batch (``x`` ``[M, B, ...]``, ``y`` ``[M, B]``):
+        forward (batch-norm statistics updated), per-sample loss (+ penalty), the divergence test, gradient,
+        per-model update. Returns the logits, per-sample losses and the stack rows kept (None: all), or None
+        when every model diverged. ``sync``: read the losses on the host and take diverged models out of the
+        stack before the update; else the test stays on the device. ``benchmarks/paper_cost.py`` times it."""
+        group, kept = self.group, None
         logits = group.forward.train(group.state, x)  # updates each model's batch-norm statistics
         losses = per_sample_loss(logits.flatten(0, 1), y.flatten(), self.common.loss).view(y.shape)
         loss = losses.mean(dim=1) + _penalties(group.params, self.common.l1, self.common.l2)
@@ -432,12 +457,11 @@ class _StackedRun:
             if bad:
                 kept = self._stop_diverged(bad, good, values)
                 if kept is None:
-                    return
+                    return None
                 grads = [g[kept] for g in grads]
-                losses, logits, y, b = losses[kept], logits[kept], y[kept], b[kept]
+                losses, logits = losses[kept], logits[kept]
         group.optimizer.step(group.params, grads, self.factor(group.iteration))
-        group.iteration += 1
-        self.stats.add(losses.detach(), logits.detach(), b != y)
+        return logits, losses, kept
 
     def _stop_diverged(self, bad: list[int], good: list[int], values: list[float]) -> torch.Tensor | None:
         """Take the stack rows ``bad`` out as diverged; the kept rows (None when none is left)."""
