@@ -1,21 +1,9 @@
 """Snakemake entry point of rules attribute and attribute_with_method: input attributions of the
 runs of one training job, in one process."""
 
-from pathlib import Path
-
 from largelr.analyses.attribution import attribute_runs
-from largelr.io import atomic_write_json
+from largelr.analyses.batch import run_batched_rule
 from largelr.jobs import start_job
 
 log = start_job(snakemake)
-params = snakemake.params
-records = attribute_runs(
-    dataset_path=snakemake.input.dataset,
-    run_dirs=[Path(run).parent for run in snakemake.input.runs],
-    output_dirs=params.output_dirs,
-    analysis=params.analysis,
-    device=params.device,
-    method=snakemake.wildcards.get("method"),
-    log=log,
-)
-atomic_write_json(snakemake.output.manifest, {"cells": records})
+run_batched_rule(snakemake, attribute_runs, log, method=snakemake.wildcards.get("method"))

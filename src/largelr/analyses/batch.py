@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from largelr.datasets import load_dataset
+from largelr.io import atomic_write_json
 
 #: the files one run's analysis writes, by rule (attribute_with_method: :func:`attribution_files`)
 RUN_FILES: dict[str, tuple[str, ...]] = {
@@ -95,3 +96,15 @@ def runs_of(analyse_run: Callable[..., Any], rule: str, label: str | None = None
     runs.__doc__ = (f":func:`{analyse_run.__name__}` for each run of one training job, the dataset read once "
                     f"(rule ``{rule}``; :mod:`largelr.analyses.batch`).")
     return runs
+
+
+def run_batched_rule(job: Any, analyse: Callable[..., list[dict[str, str]]], log: logging.Logger,
+                     **extra: Any) -> None:
+    """The body of a batched per-run rule's script: ``analyse`` (a ``*_runs`` function) over the runs whose
+    ``run.json`` are ``job.input.runs``, with the rule's ``output_dirs`` / ``analysis`` / ``device`` params;
+    writes the job's manifest (``job.output.manifest``: one line per run). ``job`` is Snakemake's object."""
+    records = analyse(dataset_path=job.input.dataset, run_dirs=[Path(run).parent for run in job.input.runs],
+                      output_dirs=job.params.output_dirs, analysis=job.params.analysis, device=job.params.device,
+                      log=log, **extra)
+    atomic_write_json(job.output.manifest, {"cells": records})
+
