@@ -46,6 +46,12 @@ def test_smoke_true_runs_the_chosen_presets_smoke_in_its_own_folder(shipped):
     assert smoke_name("gpu") not in resolve_config(dict(copy.deepcopy(shipped), preset="gpu"), SCHEMAS)
 
 
+def test_smoke_false_on_the_command_line_resolves_no_smoke(shipped):
+    # --config smoke=false arrives as the string "false", which is truthy: no gpu-smoke preset may appear
+    assert run_preset(dict(shipped, preset="gpu", smoke="false")) == "gpu"
+    assert smoke_name("gpu") not in resolve_config(dict(copy.deepcopy(shipped), preset="gpu", smoke="false"), SCHEMAS)
+
+
 def test_every_group_recipe_intervention_kind_and_figure_is_kept(pair):
     _, preset, smoke = pair
     full, cut = training_grid(preset), training_grid(smoke)

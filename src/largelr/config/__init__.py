@@ -98,7 +98,7 @@ def resolve_config(config: dict[str, Any], schema_dir: str | Path) -> dict[str, 
         resolved[name] = _checked(preset, preset_schema, name, "(after overrides)" if chosen else "(as written)")
     if config["preset"] not in resolved:
         raise ConfigError(f"config key 'preset': unknown preset {config['preset']!r}; defined: {sorted(resolved)}")
-    if config.get("smoke"):
+    if smoke_requested(config):
         name = smoke_name(config["preset"])
         resolved[name] = _checked(smoke_preset(resolved[config["preset"]]), preset_schema, name, "(smoke: true)")
     return resolved
@@ -106,9 +106,14 @@ def resolve_config(config: dict[str, Any], schema_dir: str | Path) -> dict[str, 
 
 def run_preset(config: dict[str, Any]) -> str:
     """The preset ``rule all`` builds: ``config["preset"]``, or its smoke (``paper-smoke``) with ``smoke: true``."""
+    return smoke_name(config["preset"]) if smoke_requested(config) else config["preset"]
+
+
+def smoke_requested(config: dict[str, Any]) -> bool:
+    """Whether ``config`` asks for the smoke: ``smoke: true``, or ``--config smoke=true`` (a string there,
+    so ``smoke=false`` is False)."""
     smoke = config.get("smoke")
-    smoke = smoke.lower() == "true" if isinstance(smoke, str) else bool(smoke)  # --config smoke=true: a string
-    return smoke_name(config["preset"]) if smoke else config["preset"]
+    return smoke.lower() == "true" if isinstance(smoke, str) else bool(smoke)
 
 
 def _checked(preset: dict[str, Any], schema: dict[str, Any], name: str, note: str) -> dict[str, Any]:
