@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import inspect
 import json
+from pathlib import Path
 
 import pytest
 from helpers import run_snakemake
@@ -82,3 +83,25 @@ def test_a_failed_download_ends_with_the_missing_files_and_its_reason(tmp_path, 
     assert "source files are missing" in message and str(tmp_path) in message
     assert message.endswith("The download (`download: true`) failed: URLError: "
                             "<urlopen error [Errno -3] Temporary failure in name resolution>")
+
+
+def test_a_failed_download_leaves_no_empty_folder_that_would_hide_the_next_data_root(shared_data, tmp_path,
+                                                                                     monkeypatch):
+    """torchvision creates <root>/MNIST/raw before it goes online. Left behind empty, `data/` would be the
+    first existing folder of `data_root: [data, ../shared/data]` on the next run, which would then miss the
+    files in ../shared/data and try the network again."""
+    import urllib.error
+
+    import torchvision
+
+    def offline(root, **kwargs):
+        (Path(root) / "MNIST" / "raw").mkdir(parents=True)  # as torchvision does before downloading
+        raise urllib.error.URLError("offline")
+
+    monkeypatch.setattr(torchvision.datasets, "MNIST", offline)
+    first = tmp_path / "data"
+    with pytest.raises(FileNotFoundError):
+        source_files("mnist", str(first), download=True)
+    assert not first.exists()
+    found = source_files("mnist", [str(first), str(shared_data)], download=True)
+    assert found["data_root"] == str(shared_data)

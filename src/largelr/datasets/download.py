@@ -10,8 +10,10 @@ Torch-free until a download is needed (torchvision fetches the archives).
 
 from __future__ import annotations
 
+import shutil
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 from largelr.datasets.registry import resolve_data_root
 from largelr.datasets.sources import (
@@ -66,16 +68,33 @@ def source_files(source: str, data_root: str | Sequence[str], download: bool) ->
     """
     root = resolve_data_root(data_root)
     files: list[Path] = []
-    for split in ("train", "test"):
-        if source == "mnist":
-            files += _mnist_files(root, split, download)
-        elif source == "cifar10":
-            files += _cifar_paths(root, split, download, cifar10_dir(root), CIFAR10_FILES, "CIFAR10",
-                                  "the python-version pickle batches")
-        elif source == "cifar100":
-            files += _cifar_paths(root, split, download, cifar100_dir(root), CIFAR100_FILES, "CIFAR100",
-                                  "the python-version pickles `train` and `test`")
-        else:
-            raise ValueError(f"unknown source {source!r}; known: {SOURCES}")
+    with _no_empty_folders_left_on_failure(Path(root)):
+        for split in ("train", "test"):
+            if source == "mnist":
+                files += _mnist_files(root, split, download)
+            elif source == "cifar10":
+                files += _cifar_paths(root, split, download, cifar10_dir(root), CIFAR10_FILES, "CIFAR10",
+                                      "the python-version pickle batches")
+            elif source == "cifar100":
+                files += _cifar_paths(root, split, download, cifar100_dir(root), CIFAR100_FILES, "CIFAR100",
+                                      "the python-version pickles `train` and `test`")
+            else:
+                raise ValueError(f"unknown source {source!r}; known: {SOURCES}")
     return {"source": source, "data_root": root,
             "files": [{"path": str(p), "bytes": p.stat().st_size} for p in files]}
+
+
+@contextmanager
+def _no_empty_folders_left_on_failure(root: Path) -> Iterator[None]:
+    """Remove ``root`` again if it did not exist and a failed download left it holding no file.
+
+    torchvision creates ``<root>/MNIST/raw`` before it tries the network. Left behind, that empty
+    tree would be "the first existing folder" of ``data_root`` on the next run, and hide a later
+    candidate (``../shared/data``) that holds the files."""
+    existed = root.exists()
+    try:
+        yield
+    except BaseException:
+        if not existed and root.is_dir() and not any(p.is_file() for p in root.rglob("*")):
+            shutil.rmtree(root)
+        raise
