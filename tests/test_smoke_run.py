@@ -1,13 +1,13 @@
 """The smokes run end to end (issue 25): ``snakemake --config preset=gpu smoke=true`` and the ``paper`` smoke
 on ``largelr fixtures``.
 
-* default pytest: the subset's coverage (every figure kind, the fcn / cnn / resnet families);
-* ``pytest -m slow``: a named subset of the ``gpu`` smoke, :func:`gpu_smoke_subset`: one cell per figure
+* default pytest (CI): a named subset of the ``gpu`` smoke, :func:`gpu_smoke_subset`: one cell per figure
   kind x model family (the per-cell files that kind reads, from the first figure of that kind that draws
   the family), and the whole figures whose inputs are a few cells and no §4.2 LR filter (which reads every
-  run of a dataset): 18 targets, 139 jobs, 8 minutes on 2 shared cores, hence slow; and the whole ``gpu``
-  smoke and the whole ``paper`` smoke on the fixtures: every target of rule ``all`` built, no failed job,
-  every figure's PNG and CSV non-empty.
+  run of a dataset): 18 targets, 139 jobs (docs/smoke.md has its time); and the subset's coverage (every
+  figure kind, the fcn / cnn / resnet families);
+* ``pytest -m slow``: the whole ``gpu`` smoke and the whole ``paper`` smoke on the fixtures: every target
+  of rule ``all`` built, no failed job, every figure's PNG and CSV non-empty.
 
 Times and disk are measured in docs/smoke.md, never asserted here.
 """
@@ -82,7 +82,7 @@ def _assert_built(workdir: Path, result, preset: str) -> None:
         assert png.stat().st_size > 0 and png.with_suffix(".csv").stat().st_size > 0, png
 
 
-@pytest.mark.slow  # 139 jobs: 8 min on 2 shared cores (passed 2026-12-06)
+@pytest.mark.workflow  # 139 jobs, 59 of them start Python: the longest test of the default suite
 def test_a_named_subset_of_the_gpu_smoke_runs(shared_data, shipped_config, tmp_path):
     targets, _ = gpu_smoke_subset(shipped_config)
     result = run_snakemake(tmp_path, "--cores", "2", *targets, "--config", "preset=gpu", "smoke=true",
