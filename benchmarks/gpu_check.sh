@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # GPU check, one command (< 9 minutes on one GPU): what the `paper` preset's cost rests on, measured.
 #
-#   1. device facts (torch, CUDA, GPU name);
+#   1. device facts (torch, CUDA, GPU name); 1b. the ci parity weights digest on this machine's CPU
+#      (tests/data/portable_digests.json: bit-identical on any AVX2 CPU?);
 #   2. stacked vs single-model training on the device: the same losses and weights, for the parity
 #      FCN (3 cells) and for ResNet18 with its batch-norm statistics (3 cells, 200 steps, float64;
 #      skipped, with the engine's reason, where the stacked engine refuses batch-norm models);
@@ -60,6 +61,21 @@ print(f"- python {platform.python_version()}, torch {torch.__version__}, CUDA {t
 if device.type == "cuda":
     p = torch.cuda.get_device_properties(0)
     print(f"- GPU: {p.name}, {p.total_memory / 2**30:.0f} GiB, {p.multi_processor_count} SMs")
+PY
+
+echo "== 1b. the ci parity digest on this machine's CPU (issue 26: pinned kernels, a second CPU)" | tee -a "$report"
+python3 benchmarks/portable_digest.py > "$OUT_DIR/portable_digest.json" 2> "$OUT_DIR/portable_digest.log"
+python3 - "$OUT_DIR/portable_digest.json" <<'PY' 2>&1 | tee -a "$report"
+import json, sys
+cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), "?")
+recorded = json.load(open("tests/data/portable_digests.json"))["ci_parity"]
+try:
+    report = json.load(open(sys.argv[1]))
+except ValueError:
+    sys.exit(f"- portable_digest.py failed on {cpu}: see portable_digest.log")
+same = report["digest"] == recorded["digest"] and report["cells"] == recorded["cells"]
+print(f"- CPU {cpu}, kernels {report['kernels'].get('cpu_capability')}: digest {report['digest'][:12]}... "
+      f"{'EQUALS' if same else 'DIFFERS FROM'} the recorded {recorded['digest'][:12]}... (checked on {recorded['checked_on']})")
 PY
 
 echo "== 2. stacked vs single on $DEVICE (losses to 1e-5 relative, weights and running statistics to 1e-4)" \
