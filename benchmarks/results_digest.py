@@ -21,6 +21,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
+from largelr.columns import GRID_COLUMNS  # noqa: E402
 from largelr.portable import weights_digest  # noqa: E402 (torch-free)
 
 TIMING_COLUMNS = ["wall_time_s"]
@@ -43,7 +44,7 @@ def differing_columns(first: Path, second: Path) -> list[str]:
     tables = []
     for results in (first, second):
         runs = pd.read_csv(results / "summary" / "runs.csv").drop(columns=TIMING_COLUMNS, errors="ignore")
-        tables.append(runs.sort_values(list(runs.columns[:6])).reset_index(drop=True))
+        tables.append(runs.sort_values(GRID_COLUMNS).reset_index(drop=True))  # one row per cell
     a, b = tables
     if list(a.columns) != list(b.columns) or len(a) != len(b):
         return sorted(set(a.columns) ^ set(b.columns)) or ["<row count>"]
